@@ -1,0 +1,4 @@
+//! arcway: keeps a Linux gateway on the SORACOM platform over the cheapest working path.
+
+pub mod engine;
+pub mod model;
