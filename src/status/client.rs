@@ -58,20 +58,20 @@ pub async fn fetch_events(socket: &Path) -> Result<EventLog, ClientError> {
     typed(fetch(socket, Request::Events).await?)
 }
 
-/// `arcway status [--json]`: the text to print.
+/// `arcway status [--json]`: the text to print, ending with a newline.
 pub async fn status_command(socket: &Path, json: bool) -> anyhow::Result<String> {
     let value = fetch(socket, Request::Status).await?;
     if json {
-        return Ok(serde_json::to_string_pretty(&value)?);
+        return Ok(serde_json::to_string_pretty(&value)? + "\n");
     }
     Ok(render_status(&typed(value)?))
 }
 
-/// `arcway events [--json]`: the text to print.
+/// `arcway events [--json]`: the text to print, ending with a newline.
 pub async fn events_command(socket: &Path, json: bool) -> anyhow::Result<String> {
     let value = fetch(socket, Request::Events).await?;
     if json {
-        return Ok(serde_json::to_string_pretty(&value)?);
+        return Ok(serde_json::to_string_pretty(&value)? + "\n");
     }
     Ok(render_events(&typed(value)?))
 }

@@ -59,7 +59,8 @@ impl fmt::Display for Request {
     }
 }
 
-/// The reply to a refused request.
+/// The reply to a refused request. Clients tell it apart by its top-level `error` key, so
+/// snapshots must never grow a field of that name.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ErrorReply {
     pub error: String,

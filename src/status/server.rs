@@ -14,11 +14,10 @@ use std::time::Duration;
 
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{UnixListener, UnixStream};
-use tokio::sync::watch;
 use tokio::task::JoinSet;
 
 use super::protocol::{CONNECTION_TIMEOUT, ErrorReply, MAX_REQUEST, Request};
-use super::{EventLog, Snapshot};
+use super::{EventLog, Snapshot, Subscriber};
 
 /// Connections served at once; more are closed at accept.
 const MAX_CONNECTIONS: usize = 32;
@@ -50,16 +49,13 @@ pub enum ServerError {
 pub struct Server {
     listener: UnixListener,
     file: SocketFile,
-    snapshots: watch::Receiver<Arc<Snapshot>>,
+    snapshots: Subscriber,
 }
 
 impl Server {
     /// Takes the socket at `path`: creates its directory (0755), replaces a stale socket that
     /// nobody listens on, refuses a live one, binds and sets mode 0660.
-    pub async fn bind(
-        path: &Path,
-        snapshots: watch::Receiver<Arc<Snapshot>>,
-    ) -> Result<Server, ServerError> {
+    pub async fn bind(path: &Path, snapshots: Subscriber) -> Result<Server, ServerError> {
         let owned = || path.to_path_buf();
         if let Some(dir) = path
             .parent()
