@@ -1,0 +1,191 @@
+//! Human views of a snapshot and of the event log. Pure: the snapshot's `taken_at` is "now".
+
+use super::clock::WallTime;
+use super::format::{bytes, clean, duration, duration_ms, latency, percent, table};
+use super::{Event, EventLog, PathStatus, Since, Snapshot};
+
+/// Switches shown at the bottom of `arcway status`; `arcway events` shows them all.
+pub const LATEST_SWITCHES: usize = 5;
+
+/// `arcway status`: header, paths, probes, classes and the latest switches.
+pub fn render_status(s: &Snapshot) -> String {
+    let mut out = header(s);
+    out.push('\n');
+    if s.paths.is_empty() {
+        out.push_str("no paths configured\n");
+    } else {
+        out.push_str(&paths(s));
+        let probes = probes(s);
+        if !probes.is_empty() {
+            out.push('\n');
+            out.push_str(&probes);
+        }
+    }
+    if !s.classes.is_empty() {
+        out.push('\n');
+        let mut rows = vec![cells(["CLASS", "ROUTE", "SINCE"])];
+        for c in &s.classes {
+            rows.push(vec![
+                clean(&c.name),
+                clean(&c.route.to_string()),
+                since(c.since, s.taken_at),
+            ]);
+        }
+        out.push_str(&table(&rows));
+    }
+    out.push_str("\nLATEST SWITCHES\n");
+    let skip = s.events.len().saturating_sub(LATEST_SWITCHES);
+    let latest = &s.events[skip..];
+    if latest.is_empty() {
+        out.push_str("none yet\n");
+    } else {
+        let rows: Vec<_> = latest
+            .iter()
+            .map(|e| event_row(e, e.at.human_near(s.taken_at)))
+            .collect();
+        out.push_str(&table(&rows));
+    }
+    out
+}
+
+/// `arcway events`: every event in the log with its evidence, oldest first.
+pub fn render_events(log: &EventLog) -> String {
+    if log.events.is_empty() {
+        return "no events yet\n".to_owned();
+    }
+    let mut rows = vec![cells(["TIME", "SUBJECT", "CHANGE", "EVIDENCE"])];
+    rows.extend(log.events.iter().map(|e| event_row(e, e.at.rfc3339())));
+    table(&rows)
+}
+
+fn header(s: &Snapshot) -> String {
+    let mut out = format!("arcway {}", clean(&s.arcway_version));
+    if let Some(pid) = s.pid {
+        out += &format!(" (pid {pid})");
+    }
+    if let Some(started) = s.started_at {
+        out += &format!(
+            ", up {} since {}",
+            duration(s.taken_at.since(started)),
+            started.human()
+        );
+    }
+    out += &format!(
+        "\nconfig {}",
+        if s.config.path.is_empty() {
+            "-"
+        } else {
+            &s.config.path
+        }
+    );
+    if let Some(loaded) = s.config.loaded_at {
+        out += &format!(", loaded {}", loaded.human());
+    }
+    out.push('\n');
+    if let Some(e) = &s.config.reload_error {
+        out += &format!(
+            "reload FAILED {}: {} (the previous config keeps running)\n",
+            e.at.human(),
+            clean(&e.message)
+        );
+    }
+    out
+}
+
+fn paths(s: &Snapshot) -> String {
+    let mut rows = vec![cells([
+        "PATH",
+        "INTERFACE",
+        "STATE",
+        "SINCE",
+        "CARRIER",
+        "HANDSHAKE",
+        "RX",
+        "TX",
+        "ADDRESSES",
+    ])];
+    for p in &s.paths {
+        rows.push(path_row(p, s.taken_at));
+    }
+    table(&rows)
+}
+
+fn path_row(p: &PathStatus, now: WallTime) -> Vec<String> {
+    let carrier = match p.carrier {
+        Some(true) => "yes",
+        Some(false) => "no",
+        None => "-",
+    };
+    let addresses = if p.addresses.is_empty() {
+        "-".to_owned()
+    } else {
+        clean(&p.addresses.join(", "))
+    };
+    vec![
+        clean(&p.name),
+        p.interface.as_deref().map_or_else(|| "-".to_owned(), clean),
+        clean(&p.state),
+        since(p.since, now),
+        carrier.to_owned(),
+        p.handshake_age_ms
+            .map_or_else(|| "-".to_owned(), |ms| duration_ms(ms) + " ago"),
+        p.rx_bytes.map_or_else(|| "-".to_owned(), bytes),
+        p.tx_bytes.map_or_else(|| "-".to_owned(), bytes),
+        addresses,
+    ]
+}
+
+fn probes(s: &Snapshot) -> String {
+    let mut rows = vec![cells(["PROBE", "TARGET", "LAST", "LOSS", "ERROR"])];
+    for p in &s.paths {
+        for probe in &p.probes {
+            let last = match (probe.last_latency_ms, probe.loss_percent) {
+                (Some(ms), _) => latency(ms),
+                (None, Some(_)) => "failed".to_owned(),
+                (None, None) => "-".to_owned(),
+            };
+            let loss = probe.loss_percent.map_or_else(
+                || "-".to_owned(),
+                |l| format!("{} of {}", percent(l), probe.window),
+            );
+            let error = probe.last_error.as_deref().map(clean).unwrap_or_default();
+            rows.push(vec![
+                clean(&p.name),
+                clean(&probe.target),
+                last,
+                loss,
+                error,
+            ]);
+        }
+    }
+    if rows.len() == 1 {
+        String::new()
+    } else {
+        table(&rows)
+    }
+}
+
+fn since(since: Option<Since>, now: WallTime) -> String {
+    since.map_or_else(
+        || "-".to_owned(),
+        |s| format!("{} for {}", s.at.human_near(now), duration_ms(s.for_ms)),
+    )
+}
+
+fn event_row(e: &Event, time: String) -> Vec<String> {
+    let evidence = if e.evidence.is_empty() {
+        "-".to_owned()
+    } else {
+        e.evidence.join("; ")
+    };
+    vec![
+        time,
+        clean(&e.subject),
+        format!("{} -> {}", clean(&e.from), clean(&e.to)),
+        clean(&evidence),
+    ]
+}
+
+fn cells<const N: usize>(words: [&str; N]) -> Vec<String> {
+    words.iter().map(|w| (*w).to_owned()).collect()
+}

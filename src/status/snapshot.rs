@@ -1,0 +1,182 @@
+//! What `arcway status` and `arcway events` show: plain data the daemon fills in.
+//!
+//! The types do not borrow the engine's vocabulary on purpose: a client built from another
+//! release must still read them. Every struct takes `#[serde(default)]` and unknown fields are
+//! ignored, so fields can be added (modem, budget, metrics) without breaking older clients.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+use super::clock::WallTime;
+
+/// Version of the snapshot format; bumped only when a field changes meaning.
+pub const FORMAT_VERSION: u32 = 1;
+
+/// The daemon's state at one moment.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Snapshot {
+    pub version: u32,
+    pub arcway_version: String,
+    pub pid: Option<u32>,
+    pub started_at: Option<WallTime>,
+    /// When the daemon built this snapshot; the reference for every "for 12s".
+    pub taken_at: WallTime,
+    pub config: ConfigStatus,
+    pub paths: Vec<PathStatus>,
+    pub classes: Vec<ClassStatus>,
+    /// The event log, oldest first; the daemon bounds its length.
+    pub events: Vec<Event>,
+}
+
+impl Default for Snapshot {
+    fn default() -> Self {
+        Snapshot {
+            version: FORMAT_VERSION,
+            arcway_version: env!("CARGO_PKG_VERSION").to_owned(),
+            pid: None,
+            started_at: None,
+            taken_at: WallTime::default(),
+            config: ConfigStatus::default(),
+            paths: Vec::new(),
+            classes: Vec::new(),
+            events: Vec::new(),
+        }
+    }
+}
+
+/// The configuration in force and the outcome of the last reload.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ConfigStatus {
+    pub path: String,
+    pub loaded_at: Option<WallTime>,
+    /// Set when the latest reload was refused; the previous configuration keeps running.
+    pub reload_error: Option<ReloadError>,
+}
+
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ReloadError {
+    pub at: WallTime,
+    pub message: String,
+}
+
+/// When a state began and how long it had lasted when the snapshot was taken.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Since {
+    pub at: WallTime,
+    pub for_ms: u64,
+}
+
+/// One path (`arc`, `wifi`, `cellular`) and the evidence behind its state.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct PathStatus {
+    pub name: String,
+    pub interface: Option<String>,
+    /// The engine's word for the state: `up`, `down`, `recovering`, `failing`, `unknown`...
+    pub state: String,
+    pub since: Option<Since>,
+    /// Link carrier (or bearer connected, for cellular); `None` when not known.
+    pub carrier: Option<bool>,
+    /// Interface addresses with prefix length, e.g. `192.0.2.10/24`.
+    pub addresses: Vec<String>,
+    /// Age of the latest WireGuard handshake (Arc only); `None` when there was none.
+    pub handshake_age_ms: Option<u64>,
+    pub rx_bytes: Option<u64>,
+    pub tx_bytes: Option<u64>,
+    pub probes: Vec<ProbeStatus>,
+}
+
+/// One probe target of a path.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ProbeStatus {
+    /// What is probed, e.g. `icmp 100.127.100.127` or `tcp 203.0.113.100:443`.
+    pub target: String,
+    /// Round trip of the latest probe; `None` when it failed or none ran yet.
+    pub last_latency_ms: Option<f64>,
+    /// Share of failed probes in the window, 0 to 100; `None` before the first probe.
+    pub loss_percent: Option<f64>,
+    /// Number of probes the loss is computed over.
+    pub window: u32,
+    /// Why the latest probe failed, if it did.
+    pub last_error: Option<String>,
+}
+
+/// One traffic class and where it goes.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ClassStatus {
+    pub name: String,
+    pub route: Route,
+    pub since: Option<Since>,
+}
+
+/// Where a class's traffic goes.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(tag = "kind", content = "path", rename_all = "snake_case")]
+pub enum Route {
+    /// Sent over this path.
+    Via(String),
+    /// Refused while only this path is left (hold policy or spent budget).
+    HeldOn(String),
+    /// No path is usable.
+    #[default]
+    Unreachable,
+}
+
+impl fmt::Display for Route {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Route::Via(p) => write!(f, "via {p}"),
+            Route::HeldOn(p) => write!(f, "held on {p}"),
+            Route::Unreachable => f.write_str("unreachable"),
+        }
+    }
+}
+
+/// A change of state (path up/down, class switched) with the evidence that caused it.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Event {
+    pub at: WallTime,
+    /// What changed: `path wifi`, `class platform`, `config`.
+    pub subject: String,
+    pub from: String,
+    pub to: String,
+    /// Facts behind the change, e.g. `carrier lost on wlan0`, `3/3 probes failed for 3.0s`.
+    pub evidence: Vec<String>,
+}
+
+/// The reply to `events`: the whole event log.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct EventLog {
+    pub version: u32,
+    pub taken_at: WallTime,
+    pub events: Vec<Event>,
+}
+
+impl Default for EventLog {
+    fn default() -> Self {
+        EventLog {
+            version: FORMAT_VERSION,
+            taken_at: WallTime::default(),
+            events: Vec::new(),
+        }
+    }
+}
+
+impl From<&Snapshot> for EventLog {
+    fn from(s: &Snapshot) -> Self {
+        EventLog {
+            version: s.version,
+            taken_at: s.taken_at,
+            events: s.events.clone(),
+        }
+    }
+}
