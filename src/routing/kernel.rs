@@ -99,6 +99,9 @@ pub async fn dump(
         }
     }
     owned.extend(layouts.iter().flat_map(|l| l.path_tables.values().copied()));
+    // Only tables a layout owns are ever dumped, so `main` (which the suppress rule looks
+    // up) and foreign tables can never show up in a plan.
+    owned.retain(|t| layouts.iter().any(|l| l.owns_table(*t)));
     for table in owned {
         for family in [Family::V4, Family::V6] {
             dump_table(handle, family, table, &mut dump).await?;
