@@ -306,3 +306,41 @@ fn ipv6_layout_in_the_kernel() {
             .contains("dev wlan0")
     );
 }
+
+#[test]
+fn drift_watch_puts_a_deleted_rule_back() {
+    let lab = Lab::new(false);
+    let d = desired(&inputs(&lab, false)).unwrap();
+    let restored = lab.gw.run(move || async move {
+        let r = Reconciler::spawn(d.layout.clone()).unwrap();
+        r.set(d).await.unwrap();
+        let watch = arcway::routing::spawn_drift_watch(
+            r.clone(),
+            std::time::Duration::from_millis(20),
+            std::time::Duration::from_secs(60),
+        )
+        .unwrap();
+        let status = tokio::process::Command::new("ip")
+            .args(["rule", "del", "pref", "7199"])
+            .status()
+            .await
+            .unwrap();
+        assert!(status.success());
+        let deadline = Instant::now() + std::time::Duration::from_secs(3);
+        let mut restored = false;
+        while Instant::now() < deadline && !restored {
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            restored = r
+                .current()
+                .await
+                .unwrap()
+                .rules
+                .iter()
+                .any(|rule| rule.priority == 7199);
+        }
+        watch.abort();
+        restored
+    });
+    assert!(restored, "the watch did not repair the deleted rule");
+    assert!(arcway_rules(&lab, "-4").contains("7199:\tfrom all lookup 7112"));
+}

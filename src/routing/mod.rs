@@ -38,6 +38,7 @@ mod model;
 mod plan;
 mod reconciler;
 mod render;
+mod watch;
 
 #[cfg(test)]
 mod tests;
@@ -53,6 +54,7 @@ pub use model::{Change, Family, KernelRouting, Route, RouteKey, RouteKind, Routi
 pub use plan::{plan, simulate};
 pub use reconciler::Reconciler;
 pub use render::{render_changes, render_objects, route_text, rule_text};
+pub use watch::spawn_drift_watch;
 
 /// One change the kernel refused.
 #[derive(Debug, thiserror::Error)]

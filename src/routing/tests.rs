@@ -267,3 +267,15 @@ fn layout_checks() {
     assert!(layout.owns_table(7101) && layout.owns_table(7150) && !layout.owns_table(254));
     assert_eq!(layout.mark(1), 0x10000);
 }
+
+#[test]
+fn netlink_messages_round_trip() {
+    use super::convert::{parse_route, parse_rule, route_message, rule_message};
+    let d = desired(&lab_inputs(true)).unwrap();
+    for rule in &d.objects.rules {
+        assert_eq!(parse_rule(&rule_message(rule)).as_ref(), Some(rule));
+    }
+    for route in d.objects.route_list() {
+        assert_eq!(parse_route(&route_message(&route)), Some(route.clone()));
+    }
+}
