@@ -1,6 +1,9 @@
 //! arcway: keeps a Linux gateway on the SORACOM platform over the cheapest working path.
 
+pub mod conntrack;
 pub mod engine;
 pub mod model;
+pub mod nft;
 pub mod notify;
+pub mod routing;
 pub mod status;

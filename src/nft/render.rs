@@ -1,0 +1,266 @@
+//! The text of `table inet arcway`, rendered purely from its inputs.
+//!
+//! Marking keeps every bit outside arcway's mask: marks are combined with constant
+//! `& ~mask | value` operations (one rule per class), which every nftables version supports.
+
+use std::fmt::Write;
+use std::net::Ipv4Addr;
+
+use ipnet::IpNet;
+
+use crate::model::PathId;
+
+/// How traffic leaving by one path's interface is source-NATed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NatPath {
+    pub path: PathId,
+    pub ifname: String,
+    /// `Some(address)`: SNAT to it, IPv4 only (Arc: the platform knows only the client IP).
+    /// `None`: masquerade to whatever the interface has, both families.
+    pub snat_to: Option<Ipv4Addr>,
+}
+
+/// The traffic of one fwmark-selected class; empty lists match anything.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct MarkClass {
+    pub name: String,
+    /// Mark inside the mask that the class's `fwmark` rule looks for.
+    pub mark: u32,
+    pub destinations: Vec<IpNet>,
+    /// Protocol names as nftables knows them (`tcp`, `udp`, `icmp`...).
+    pub protocols: Vec<String>,
+    /// Destination ports or ranges (`443`, `8000-9000`).
+    pub ports: Vec<String>,
+    pub dscp: Vec<u8>,
+    pub sources: Vec<IpNet>,
+    /// Input interfaces (forwarded LAN traffic only).
+    pub interfaces: Vec<String>,
+    /// Socket owners (locally generated traffic only).
+    pub uids: Vec<u32>,
+    /// cgroup v2 paths (locally generated traffic only; must exist when the table is loaded).
+    pub cgroups: Vec<String>,
+    /// Marks set by someone else, `(value, mask)`.
+    pub fwmarks: Vec<(u32, u32)>,
+}
+
+/// Everything the table is rendered from.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct NftInputs {
+    pub fwmark_mask: u32,
+    pub nat: Vec<NatPath>,
+    /// In class order: the first class that matches wins.
+    pub classes: Vec<MarkClass>,
+}
+
+/// Which hook a classification chain serves: some criteria only exist in one of them.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Hook {
+    Forward,
+    Local,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Fam {
+    Any,
+    V4,
+    V6,
+}
+
+fn set<T: std::fmt::Display>(items: &[T]) -> String {
+    let items: Vec<String> = items.iter().map(|i| i.to_string()).collect();
+    format!("{{ {} }}", items.join(", "))
+}
+
+fn quoted(items: &[String]) -> String {
+    let items: Vec<String> = items.iter().map(|i| format!("\"{i}\"")).collect();
+    format!("{{ {} }}", items.join(", "))
+}
+
+fn nets_of(nets: &[IpNet], fam: Fam) -> Vec<IpNet> {
+    nets.iter()
+        .filter(|n| match fam {
+            Fam::Any => true,
+            Fam::V4 => matches!(n, IpNet::V4(_)),
+            Fam::V6 => matches!(n, IpNet::V6(_)),
+        })
+        .map(|n| n.trunc())
+        .collect()
+}
+
+/// Sets `value` under `mask` in a mark, keeping the other bits.
+fn set_mark(target: &str, mask: u32, value: u32) -> String {
+    format!("{target} set {target} & {:#010x} | {value:#010x}", !mask)
+}
+
+/// The match parts of a class's rules in one hook (empty when it cannot match there).
+fn class_matches(class: &MarkClass, hook: Hook) -> Vec<String> {
+    if hook == Hook::Forward && (!class.uids.is_empty() || !class.cgroups.is_empty()) {
+        return Vec::new();
+    }
+    if hook == Hook::Local && !class.interfaces.is_empty() {
+        return Vec::new();
+    }
+    let address_lists = !class.destinations.is_empty() || !class.sources.is_empty();
+    let families = if address_lists || !class.dscp.is_empty() {
+        vec![Fam::V4, Fam::V6]
+    } else {
+        vec![Fam::Any]
+    };
+    let mut out = Vec::new();
+    for fam in families {
+        let (ip, dsts, srcs) = match fam {
+            Fam::V4 => (
+                "ip",
+                nets_of(&class.destinations, fam),
+                nets_of(&class.sources, fam),
+            ),
+            Fam::V6 => (
+                "ip6",
+                nets_of(&class.destinations, fam),
+                nets_of(&class.sources, fam),
+            ),
+            Fam::Any => ("", Vec::new(), Vec::new()),
+        };
+        // A class listing only addresses of the other family has nothing to match here.
+        if (!class.destinations.is_empty() && dsts.is_empty())
+            || (!class.sources.is_empty() && srcs.is_empty())
+        {
+            continue;
+        }
+        let mut m = String::new();
+        if fam != Fam::Any && !address_lists {
+            write!(
+                m,
+                "meta nfproto {} ",
+                if fam == Fam::V4 { "ipv4" } else { "ipv6" }
+            )
+            .ok();
+        }
+        if !dsts.is_empty() {
+            write!(m, "{ip} daddr {} ", set(&dsts)).ok();
+        }
+        if !srcs.is_empty() {
+            write!(m, "{ip} saddr {} ", set(&srcs)).ok();
+        }
+        if !class.dscp.is_empty() {
+            write!(m, "{ip} dscp {} ", set(&class.dscp)).ok();
+        }
+        if !class.protocols.is_empty() {
+            write!(m, "meta l4proto {} ", set(&class.protocols)).ok();
+        }
+        if !class.ports.is_empty() {
+            write!(m, "th dport {} ", set(&class.ports)).ok();
+        }
+        if hook == Hook::Forward && !class.interfaces.is_empty() {
+            write!(m, "iifname {} ", quoted(&class.interfaces)).ok();
+        }
+        if hook == Hook::Local && !class.uids.is_empty() {
+            write!(m, "meta skuid {} ", set(&class.uids)).ok();
+        }
+        out.push(m);
+    }
+    expand(out, &class.cgroups, |c| {
+        let level = c.split('/').filter(|s| !s.is_empty()).count();
+        format!("socket cgroupv2 level {level} \"{c}\" ")
+    })
+    .into_iter()
+    .flat_map(|m| {
+        expand(vec![m], &class.fwmarks, |(v, k)| {
+            format!("meta mark & {k:#x} == {v:#x} ")
+        })
+    })
+    .collect()
+}
+
+/// One rule per alternative when a criterion lists values that cannot share one set.
+fn expand<T>(rules: Vec<String>, alternatives: &[T], render: impl Fn(&T) -> String) -> Vec<String> {
+    if alternatives.is_empty() {
+        return rules;
+    }
+    let mut out = Vec::new();
+    for rule in &rules {
+        for alternative in alternatives {
+            out.push(format!("{rule}{}", render(alternative)));
+        }
+    }
+    out
+}
+
+fn classify_chain(out: &mut String, inputs: &NftInputs, hook: Hook) {
+    let mask = inputs.fwmark_mask;
+    let (name, header) = match hook {
+        Hook::Forward => (
+            "prerouting",
+            "type filter hook prerouting priority mangle; policy accept;",
+        ),
+        Hook::Local => (
+            "output",
+            "type route hook output priority mangle; policy accept;",
+        ),
+    };
+    writeln!(out, "\tchain {name} {{\n\t\t{header}").ok();
+    // A mark of ours already there (WireGuard's socket, a probe bound to a path) wins.
+    writeln!(out, "\t\tmeta mark & {mask:#010x} != 0 return").ok();
+    // A flow keeps the class it was given on its first packet.
+    for class in &inputs.classes {
+        let restore = set_mark("meta mark", mask, class.mark);
+        writeln!(
+            out,
+            "\t\tct mark & {mask:#010x} == {:#010x} {restore} return",
+            class.mark
+        )
+        .ok();
+    }
+    for class in &inputs.classes {
+        let mark = format!(
+            "{} {}",
+            set_mark("meta mark", mask, class.mark),
+            set_mark("ct mark", mask, class.mark)
+        );
+        for m in class_matches(class, hook) {
+            writeln!(out, "\t\t{m}{mark} return comment \"{}\"", class.name).ok();
+        }
+    }
+    writeln!(out, "\t}}").ok();
+}
+
+fn nat_chain(out: &mut String, inputs: &NftInputs) {
+    writeln!(
+        out,
+        "\tchain postrouting {{\n\t\ttype nat hook postrouting priority srcnat; policy accept;"
+    )
+    .ok();
+    for nat in &inputs.nat {
+        // Only forwarded traffic: local sockets already chose their source address.
+        let m = format!("oifname \"{}\" fib saddr type != local", nat.ifname);
+        match nat.snat_to {
+            Some(addr) => writeln!(
+                out,
+                "\t\t{m} meta nfproto ipv4 snat ip to {addr} comment \"{}\"",
+                nat.path
+            ),
+            None => writeln!(out, "\t\t{m} masquerade comment \"{}\"", nat.path),
+        }
+        .ok();
+    }
+    writeln!(out, "\t}}").ok();
+}
+
+/// The full definition of `table inet arcway`.
+pub fn render_table(inputs: &NftInputs) -> String {
+    let mut out = String::from("table inet arcway {\n");
+    classify_chain(&mut out, inputs, Hook::Forward);
+    classify_chain(&mut out, inputs, Hook::Local);
+    nat_chain(&mut out, inputs);
+    out.push_str("}\n");
+    out
+}
+
+/// A file for `nft -f -` that replaces the table in one transaction: declaring it first
+/// makes the delete valid when it does not exist yet.
+pub fn render_replace(inputs: &NftInputs) -> String {
+    format!(
+        "table inet arcway {{}}\ndelete table inet arcway\n{}",
+        render_table(inputs)
+    )
+}
