@@ -27,6 +27,35 @@ pub struct ProbeReport {
     pub targets: Vec<ProbeTarget>,
 }
 
+/// The latest handshake as reported: `age` old at `seen`. Kept this way because the
+/// handshake may predate the time origin, which `Time` cannot express.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Handshake {
+    seen: Time,
+    age: Duration,
+}
+
+impl Handshake {
+    pub fn age_at(self, now: Time) -> Duration {
+        self.age.saturating_add(now.since(self.seen))
+    }
+
+    /// When it turns stale (`None`: it already was when reported).
+    fn stale_at(self, max_age: Duration) -> Option<Time> {
+        max_age.checked_sub(self.age).map(|left| self.seen + left)
+    }
+
+    /// Whether it happened at or before `t`.
+    fn not_after(self, t: Time) -> bool {
+        self.seen <= t + self.age
+    }
+
+    /// Its moment, clamped at the origin.
+    fn at(self) -> Time {
+        self.seen.saturating_sub(self.age)
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub(crate) struct Facts {
     /// Carrier state and since when it holds; `None` until the link monitor reports.
@@ -35,7 +64,7 @@ pub(crate) struct Facts {
     pub bearer: Option<bool>,
     streak: Option<Streak>,
     pub last_probe: Option<ProbeReport>,
-    pub handshake: Option<Time>,
+    pub handshake: Option<Handshake>,
     /// When the WireGuard monitor first said "no handshake" (cleared by a handshake).
     no_handshake_since: Option<Time>,
     last_rx: Option<Time>,
@@ -79,7 +108,7 @@ impl Facts {
     pub fn handshake(&mut self, age: Option<Duration>, now: Time) {
         match age {
             Some(age) => {
-                self.handshake = Some(now.saturating_sub(age));
+                self.handshake = Some(Handshake { seen: now, age });
                 self.no_handshake_since = None;
             }
             None => {
@@ -109,7 +138,7 @@ impl Facts {
 
     /// The moment a fresh handshake turns stale, if it is still fresh at `now`.
     pub fn handshake_stale_at(&self, now: Time, s: &PathSettings) -> Option<Time> {
-        let at = self.handshake? + s.handshake_max_age;
+        let at = self.handshake?.stale_at(s.handshake_max_age)?;
         (at > now).then_some(at)
     }
 
@@ -131,8 +160,8 @@ impl Facts {
         let handshake = if !tunnel {
             None
         } else if let Some(hs) = self.handshake {
-            let stale = hs + s.handshake_max_age;
-            let age = Some(now.since(hs));
+            let stale = hs.stale_at(s.handshake_max_age).unwrap_or(hs.seen);
+            let age = Some(hs.age_at(now));
             (stale <= now).then_some((stale, Evidence::HandshakeStale { age }))
         } else {
             self.no_handshake_since
@@ -164,13 +193,14 @@ impl Facts {
         let mut handshake_age = None;
         if tunnel {
             let hs = self.handshake?;
-            if hs + s.handshake_max_age <= now || after.is_some_and(|down| hs <= down) {
+            let fresh = hs.stale_at(s.handshake_max_age).is_some_and(|at| at > now);
+            if !fresh || after.is_some_and(|down| hs.not_after(down)) {
                 return None;
             }
             if after.is_some() {
-                since = since.max(hs);
+                since = since.max(hs.at());
             }
-            handshake_age = Some(now.since(hs));
+            handshake_age = Some(hs.age_at(now));
         }
         let over = now.since(streak.since);
         let rounds = streak.rounds;
@@ -188,6 +218,6 @@ impl Facts {
     /// using the old session, so only a forced re-handshake can prove the way back.
     pub fn needs_new_handshake(&self, down_since: Time) -> bool {
         let probes_ok = self.streak.as_ref().is_some_and(|st| st.ok);
-        probes_ok && self.handshake.is_none_or(|hs| hs <= down_since)
+        probes_ok && self.handshake.is_none_or(|hs| hs.not_after(down_since))
     }
 }

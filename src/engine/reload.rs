@@ -101,7 +101,7 @@ impl Engine {
                     in_use: classes.iter().any(|c| c.route == ClassRoute::Via(path)),
                     carrier: facts.and_then(|f| f.carrier).map(|(up, _)| up),
                     bearer: facts.and_then(|f| f.bearer),
-                    handshake_age: handshake.map(|hs| self.now.since(hs)),
+                    handshake_age: handshake.map(|hs| hs.age_at(self.now)),
                     last_probe: facts.and_then(|f| f.last_probe.clone()),
                     budget_spent: self.budgets.line_spent(path),
                 };
