@@ -58,6 +58,8 @@ pub struct Sim {
     pub now: Time,
     /// Actions from ticks delivered while moving the clock.
     pub tick_actions: Vec<Action>,
+    /// Every action so far, from ticks and events alike.
+    pub history: Vec<Action>,
 }
 
 impl Sim {
@@ -66,6 +68,7 @@ impl Sim {
             engine: Engine::new(settings, Time::ZERO),
             now: Time::ZERO,
             tick_actions: Vec::new(),
+            history: Vec::new(),
         }
     }
 
@@ -74,6 +77,7 @@ impl Sim {
         let target = Time::from_millis(t);
         while let Some(due) = self.engine.poll_timeout().filter(|&d| d <= target) {
             let acts = self.engine.handle(Event::Tick, due);
+            self.history.extend(acts.iter().cloned());
             self.tick_actions.extend(acts);
         }
         self.now = self.now.max(target);
@@ -81,7 +85,9 @@ impl Sim {
     }
 
     pub fn send(&mut self, event: Event) -> Vec<Action> {
-        self.engine.handle(event, self.now)
+        let acts = self.engine.handle(event, self.now);
+        self.history.extend(acts.iter().cloned());
+        acts
     }
 
     pub fn carrier(&mut self, path: PathId, up: bool) -> Vec<Action> {

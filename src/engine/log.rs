@@ -96,6 +96,10 @@ impl EventLog {
         }
     }
 
+    pub fn next_seq(&self) -> u64 {
+        self.next_seq
+    }
+
     pub fn iter(&self) -> impl DoubleEndedIterator<Item = &LogEntry> {
         self.entries.iter()
     }

@@ -180,6 +180,11 @@ impl Engine {
         self.routes.get(i).copied()
     }
 
+    /// The `seq` the next log entry will get: entries with a smaller one are already out.
+    pub fn log_next_seq(&self) -> u64 {
+        self.log.next_seq()
+    }
+
     /// The event log, oldest first.
     pub fn log(&self) -> impl DoubleEndedIterator<Item = &LogEntry> {
         self.log.iter()
