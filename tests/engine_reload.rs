@@ -168,3 +168,15 @@ fn budgets_survive_a_reload() {
     sim.engine.reconfigure(settings(), t(2000));
     assert_eq!(sim.route("metered"), ClassRoute::Held(CELL));
 }
+
+#[test]
+fn an_added_path_does_not_count_rounds_from_before_its_link_was_lost() {
+    let mut s = settings();
+    s.paths.remove(&CELL);
+    let mut sim = Sim::new(s);
+    sim.probe(CELL, true);
+    sim.at(1000).carrier(CELL, false);
+    sim.at(2000).carrier(CELL, true);
+    sim.engine.reconfigure(settings(), t(3000));
+    assert_eq!(sim.health(CELL), Health::Unknown);
+}

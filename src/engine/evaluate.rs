@@ -2,7 +2,7 @@
 
 use super::desired::Action;
 use super::evidence::Evidence;
-use super::health::{Verdict, step};
+use super::health::{Health, Verdict, step};
 use super::log::Change;
 use super::machine::{Engine, is_tunnel};
 use super::select::select;
@@ -55,7 +55,7 @@ impl Engine {
             if from.name() == next.name() {
                 continue;
             }
-            if matches!(next, super::health::Health::Down { .. }) && from.down_since().is_none() {
+            if matches!(next, Health::Down { .. }) && from.down_since().is_none() {
                 state.renew_sent = false;
             }
             actions.push(Action::PathChanged {

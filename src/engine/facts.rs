@@ -73,6 +73,9 @@ pub(crate) struct Facts {
 impl Facts {
     pub fn carrier(&mut self, up: bool, now: Time) {
         self.gone = false;
+        if !up {
+            self.forget_probes();
+        }
         if self.carrier.map(|(c, _)| c) != Some(up) {
             self.carrier = Some((up, now));
         }
@@ -80,7 +83,15 @@ impl Facts {
 
     pub fn gone(&mut self, now: Time) {
         self.gone = true;
+        self.forget_probes();
         self.carrier = Some((false, now));
+    }
+
+    pub fn bearer(&mut self, connected: bool) {
+        if !connected {
+            self.forget_probes();
+        }
+        self.bearer = Some(connected);
     }
 
     /// Records a round. The caller drops rounds while the link is down: a result that

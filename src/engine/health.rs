@@ -96,8 +96,8 @@ pub(crate) struct Verdict {
 }
 
 /// The next health given the verdict at `now`: `Some((next, evidence))` when it changes.
-/// Changes within the same state (a later `since`) are returned with the old evidence
-/// kind's reason too; the caller logs only changes of state.
+/// A change may stay in the same state with a later `since` (failing evidence restarted by
+/// received traffic, good evidence restarted); the caller reports only changes of state.
 pub(crate) fn step(
     h: Health,
     v: Verdict,

@@ -126,12 +126,15 @@ impl Engine {
     }
 
     fn apply(&mut self, event: Event, now: Time) {
-        let link_down = event.path().is_some_and(|p| self.link_down(p).is_some());
+        let link_down = event.path().is_some_and(|p| {
+            let own = self.facts.get(&p).and_then(|f| f.link_down(p.as_str()));
+            own.is_some() || self.link_down(p).is_some()
+        });
         let facts = event.path().and_then(|p| self.facts.get_mut(&p));
         match (event, facts) {
             (Event::Carrier { up, .. }, Some(f)) => f.carrier(up, now),
             (Event::LinkGone { .. }, Some(f)) => f.gone(now),
-            (Event::Bearer { connected, .. }, Some(f)) => f.bearer = Some(connected),
+            (Event::Bearer { connected, .. }, Some(f)) => f.bearer(connected),
             (
                 Event::ProbeRound {
                     ok,
