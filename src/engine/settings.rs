@@ -5,13 +5,58 @@ use std::time::Duration;
 
 use crate::model::{PathId, Policy};
 
-/// Hysteresis of one path.
+/// How many log entries the engine keeps when the configuration does not say.
+pub const DEFAULT_LOG_CAPACITY: usize = 256;
+
+/// Hysteresis and wiring of one path.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PathSettings {
     /// Failing evidence for this long takes the path down (carrier or bearer loss does at once).
     pub down_after: Duration,
     /// Good evidence for this long brings the path up again.
     pub up_after: Duration,
+    /// Tunnel paths only (Arc): a latest handshake older than this is failing evidence.
+    /// WireGuard drops a session 180 s after its handshake, so older means no session.
+    pub handshake_max_age: Duration,
+    /// The path this one rides on (Arc rides on Wi-Fi): losing the underlay's carrier takes
+    /// this path down at once instead of waiting for its probes to time out.
+    pub underlay: Option<PathId>,
+    /// Interface name, only used to make log evidence readable ("carrier lost on wlan0").
+    pub interface: Option<String>,
+}
+
+impl Default for PathSettings {
+    fn default() -> Self {
+        PathSettings {
+            down_after: Duration::from_secs(3),
+            up_after: Duration::from_secs(5),
+            handshake_max_age: Duration::from_secs(180),
+            underlay: None,
+            interface: None,
+        }
+    }
+}
+
+impl PathSettings {
+    /// The documented configuration defaults for `path` (Arc rides on Wi-Fi; cellular is
+    /// slow to declare down because its probes are rare and cost money).
+    pub fn defaults_for(path: PathId) -> Self {
+        let secs = Duration::from_secs;
+        match path {
+            PathId::Arc => PathSettings {
+                down_after: secs(3),
+                up_after: secs(3),
+                underlay: Some(PathId::Wifi),
+                ..PathSettings::default()
+            },
+            PathId::Wifi => PathSettings::default(),
+            PathId::Cellular => PathSettings {
+                down_after: secs(60),
+                up_after: secs(5),
+                ..PathSettings::default()
+            },
+        }
+    }
 }
 
 /// One entry of a class's ordered path preferences.
@@ -29,8 +74,20 @@ pub struct ClassSettings {
 }
 
 /// Everything the engine is configured with. Only configured paths appear in `paths`.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Settings {
     pub paths: BTreeMap<PathId, PathSettings>,
     pub classes: Vec<ClassSettings>,
+    /// Entries kept in the event log ring (oldest dropped first).
+    pub log_capacity: usize,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            paths: BTreeMap::new(),
+            classes: Vec::new(),
+            log_capacity: DEFAULT_LOG_CAPACITY,
+        }
+    }
 }

@@ -1,0 +1,119 @@
+//! Settings reload and the desired-state snapshot.
+
+use std::collections::BTreeMap;
+
+use super::desired::{Action, ClassStatus, Desired, PathStatus};
+use super::evidence::Evidence;
+use super::health::Health;
+use super::log::Change;
+use super::machine::{Engine, PathState, is_tunnel};
+use super::select::ClassRoute;
+use super::settings::Settings;
+use super::time::Time;
+
+impl Engine {
+    /// Swaps in new settings at `now`. Paths that still exist keep their health (and all
+    /// facts are kept), so a reload never causes a switch by itself; new paths start
+    /// `Unknown` and are judged at once on what is already known about them. Classes keep
+    /// their route by name; new ones move from `Unreachable`, removed ones are reported.
+    pub fn reconfigure(&mut self, settings: Settings, now: Time) -> Vec<Action> {
+        let mut actions = Vec::new();
+        let now = self.catch_up(now, &mut actions);
+
+        let old_paths = std::mem::take(&mut self.paths);
+        for (path, state) in old_paths {
+            if settings.paths.contains_key(&path) {
+                self.paths.insert(path, state);
+                continue;
+            }
+            let from = state.health;
+            actions.push(Action::PathRemoved { path, from });
+            let change = Change::Path {
+                path,
+                from,
+                to: Health::Unknown,
+            };
+            self.log.push(now, change, reconfigured("path removed"));
+        }
+        for &path in settings.paths.keys() {
+            self.paths.entry(path).or_insert(PathState {
+                health: Health::Unknown,
+                renew_sent: false,
+            });
+        }
+
+        let mut old_routes: BTreeMap<String, ClassRoute> = self
+            .settings
+            .classes
+            .iter()
+            .map(|c| c.name.clone())
+            .zip(self.routes.iter().copied())
+            .collect();
+        self.routes = settings
+            .classes
+            .iter()
+            .map(|c| {
+                old_routes
+                    .remove(&c.name)
+                    .unwrap_or(ClassRoute::Unreachable)
+            })
+            .collect();
+        for (class, from) in old_routes {
+            actions.push(Action::ClassRemoved {
+                class: class.clone(),
+                from,
+            });
+            let change = Change::Class {
+                class,
+                from,
+                to: ClassRoute::Unreachable,
+            };
+            self.log.push(now, change, reconfigured("class removed"));
+        }
+
+        self.log.set_capacity(settings.log_capacity);
+        self.settings = settings;
+        self.evaluate(now, &mut actions);
+        actions
+    }
+
+    /// The full decision: every configured path's health and every class's route.
+    pub fn desired(&self) -> Desired {
+        let classes: Vec<ClassStatus> = self
+            .settings
+            .classes
+            .iter()
+            .zip(&self.routes)
+            .map(|(c, &route)| ClassStatus {
+                name: c.name.clone(),
+                route,
+            })
+            .collect();
+        let paths = self
+            .paths
+            .iter()
+            .map(|(&path, state)| {
+                let facts = self.facts.get(&path);
+                let handshake = facts.and_then(|f| f.handshake).filter(|_| is_tunnel(path));
+                let status = PathStatus {
+                    health: state.health,
+                    usable: state.health.is_usable(),
+                    in_use: classes.iter().any(|c| c.route == ClassRoute::Via(path)),
+                    carrier: facts.and_then(|f| f.carrier).map(|(up, _)| up),
+                    bearer: facts.and_then(|f| f.bearer),
+                    handshake_age: handshake.map(|hs| hs.age_at(self.now)),
+                    last_probe: facts.and_then(|f| f.last_probe.clone()),
+                    budget_spent: self.budgets.line_spent(path),
+                };
+                (path, status)
+            })
+            .collect();
+        Desired { paths, classes }
+    }
+}
+
+fn reconfigured(what: &str) -> Evidence {
+    Evidence::Reconfigured {
+        what: what.to_owned(),
+    }
+}

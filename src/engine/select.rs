@@ -1,0 +1,136 @@
+//! Class -> path selection: the first usable path the class's policy allows.
+
+use std::collections::BTreeSet;
+use std::fmt;
+
+use serde::Serialize;
+
+use super::health::Health;
+use super::settings::ClassSettings;
+use crate::model::{PathId, Policy};
+
+/// Where a class's traffic goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ClassRoute {
+    /// Route the class over this path.
+    Via(PathId),
+    /// The only usable path is not allowed (hold, or budget spent): refuse quickly
+    /// (the class's hold action) instead of letting connections time out.
+    Held(PathId),
+    /// No usable path at all.
+    Unreachable,
+}
+
+impl fmt::Display for ClassRoute {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ClassRoute::Via(p) => write!(f, "via {p}"),
+            ClassRoute::Held(p) => write!(f, "held on {p}"),
+            ClassRoute::Unreachable => f.write_str("unreachable"),
+        }
+    }
+}
+
+/// Why a preferred path was passed over.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "why", rename_all = "snake_case")]
+pub enum SkipReason {
+    /// The class names a path the configuration does not have.
+    NotConfigured,
+    /// The path is not usable in this health state.
+    NotUsable { state: &'static str },
+    /// The class's policy on this path is hold.
+    Hold,
+    /// Budget policy and the line's (`class_budget: false`) or the class's budget is spent.
+    BudgetSpent { class_budget: bool },
+}
+
+/// A path the class preferred but did not take.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Skip {
+    pub path: PathId,
+    #[serde(flatten)]
+    pub reason: SkipReason,
+}
+
+impl fmt::Display for Skip {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let p = self.path;
+        match &self.reason {
+            SkipReason::NotConfigured => write!(f, "{p} not configured"),
+            SkipReason::NotUsable { state } => write!(f, "{p} {state}"),
+            SkipReason::Hold => write!(f, "{p} on hold"),
+            SkipReason::BudgetSpent {
+                class_budget: false,
+            } => write!(f, "{p} budget spent"),
+            SkipReason::BudgetSpent { class_budget: true } => write!(f, "{p} class budget spent"),
+        }
+    }
+}
+
+/// Spent data budgets: `(path, None)` is the line's total, `(path, Some(class))` a class's.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct Budgets(BTreeSet<(PathId, Option<String>)>);
+
+impl Budgets {
+    pub fn set(&mut self, path: PathId, class: Option<String>, exhausted: bool) {
+        if exhausted {
+            self.0.insert((path, class));
+        } else {
+            self.0.remove(&(path, class));
+        }
+    }
+
+    pub fn line_spent(&self, path: PathId) -> bool {
+        self.0.contains(&(path, None))
+    }
+
+    /// Which budget stops `class` from using `path`, if any (the line's first).
+    fn spent(&self, path: PathId, class: &str) -> Option<SkipReason> {
+        if self.line_spent(path) {
+            Some(SkipReason::BudgetSpent {
+                class_budget: false,
+            })
+        } else if self.0.contains(&(path, Some(class.to_owned()))) {
+            Some(SkipReason::BudgetSpent { class_budget: true })
+        } else {
+            None
+        }
+    }
+}
+
+/// Picks the route of `class`: the first path that is usable and allowed. Failing that,
+/// `Held` on the first usable path its policy refused, else `Unreachable`. Also returns
+/// the skipped paths before the choice, which is the evidence the log shows.
+pub(crate) fn select(
+    class: &ClassSettings,
+    health: impl Fn(PathId) -> Option<Health>,
+    budgets: &Budgets,
+) -> (ClassRoute, Vec<Skip>) {
+    let mut skipped = Vec::new();
+    let mut held = None;
+    for entry in &class.paths {
+        let path = entry.path;
+        let reason = match health(path) {
+            None => SkipReason::NotConfigured,
+            Some(h) if !h.is_usable() => SkipReason::NotUsable { state: h.name() },
+            Some(_) => match entry.policy {
+                Policy::Allow => return (ClassRoute::Via(path), skipped),
+                Policy::Hold => SkipReason::Hold,
+                Policy::Budget => match budgets.spent(path, &class.name) {
+                    None => return (ClassRoute::Via(path), skipped),
+                    Some(reason) => reason,
+                },
+            },
+        };
+        if matches!(reason, SkipReason::Hold | SkipReason::BudgetSpent { .. }) {
+            held.get_or_insert(path);
+        }
+        skipped.push(Skip { path, reason });
+    }
+    (
+        held.map_or(ClassRoute::Unreachable, ClassRoute::Held),
+        skipped,
+    )
+}
