@@ -20,10 +20,10 @@ pub enum Anchor<'a> {
 }
 
 #[derive(Debug)]
-struct Node {
-    pos: Pos,
-    path: String,
-    is_key: bool,
+pub(crate) struct Node {
+    pub pos: Pos,
+    pub path: String,
+    pub is_key: bool,
 }
 
 enum Frame {
@@ -32,7 +32,7 @@ enum Frame {
 }
 
 /// Every node of the document in order, as far as the text could be parsed.
-fn index(text: &str) -> Vec<Node> {
+pub(crate) fn index(text: &str) -> Vec<Node> {
     let mut nodes = Vec::new();
     let mut stack: Vec<Frame> = Vec::new();
     let mut parser = Parser::new_from_str(text);

@@ -12,7 +12,7 @@ mod kinds;
 mod layout;
 mod parse;
 mod raw;
-mod summary;
+pub(crate) mod summary;
 mod types;
 mod values;
 

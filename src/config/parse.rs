@@ -20,7 +20,8 @@ fn options() -> Options {
     budget.max_aliases = 1_000;
     budget.max_anchors = 1_000;
     budget.max_depth = 32;
-    budget.max_documents = 1;
+    // One more than allowed, so that a second document gets its own clear message.
+    budget.max_documents = 2;
     budget.max_total_scalar_bytes = MAX_FILE_BYTES as usize;
     budget.max_merge_keys = 1_000;
     budget.max_recorded_anchor_events = 100_000;

@@ -32,6 +32,7 @@ pub fn check(
     uplinks: Option<S<RawUplinks>>,
 ) -> (Option<ArcConfig>, Uplinks) {
     let arc_pos = arc.as_ref().map(Pos::of);
+    let arc_if_pos = arc.as_ref().map(|a| pos_or(&a.value.interface, Pos::of(a)));
     let arc = arc.map(|a| check_arc(c, a));
     let uplinks_pos = uplinks.as_ref().map_or(Pos::START, Pos::of);
     let (mut wifi, mut cellular) = (None, None);
@@ -60,8 +61,8 @@ pub fn check(
             cellular = Some(check_cellular(c, cell));
         }
     }
-    if let (Some(a), Some(pos)) = (&arc, arc_pos) {
-        interfaces.insert(0, ("arc.interface".into(), pos, a.interface.clone()));
+    if let (Some(a), Some(pos), Some(if_pos)) = (&arc, arc_pos, arc_if_pos) {
+        interfaces.insert(0, ("arc.interface".into(), if_pos, a.interface.clone()));
         if wifi.is_none() {
             c.err(
                 "arc",
