@@ -2,8 +2,11 @@
 //! collecting every problem (not just the first) with the key path and position of the value
 //! at fault. When a value was left out, the problem points at its closest written parent.
 
+mod cellular;
 mod classes;
 mod health;
+mod matcher;
+mod misc;
 mod names;
 mod paths;
 mod routing;
@@ -72,12 +75,11 @@ pub fn build(raw: RawConfig, origin: &str) -> Result<Config, ConfigError> {
     let (arc, uplinks) = paths::check(&mut c, raw.arc, raw.uplinks);
     let configured = paths::configured(&arc, &uplinks);
     let health = health::check(&mut c, raw.health, &configured);
-    let budget = routing::check_budget(&mut c, raw.budget, &configured);
+    let budget = misc::check_budget(&mut c, raw.budget, &configured);
     let class_count = raw.classes.as_ref().map_or(0, |l| l.value.len());
     let routing = routing::check_routing(&mut c, raw.routing, class_count, &configured);
     let classes = classes::check(&mut c, raw.classes, &configured, &budget, &routing);
-    let (status, metrics, logging) =
-        routing::check_misc(&mut c, raw.status, raw.metrics, raw.logging);
+    let (status, metrics, logging) = misc::check_misc(&mut c, raw.status, raw.metrics, raw.logging);
 
     if !c.diags.is_empty() {
         let mut diags = c.diags;

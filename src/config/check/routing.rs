@@ -1,79 +1,18 @@
 //! `routing:`, `budget:`, `status:`, `metrics:`, `logging:`.
 
 use std::collections::BTreeSet;
-use std::path::PathBuf;
 
-use super::{Check, key, pos_or};
+use super::{Check, pos_or};
 use crate::config::error::Pos;
-use crate::config::kinds::{LogFormat, LogLevel, Period};
 use crate::config::layout::MARK_FIRST_CLASS;
-use crate::config::raw::{RawBudget, RawLogging, RawMetrics, RawRouting, RawStatus, S};
-use crate::config::types::{
-    BudgetConfig, Budgets, LoggingConfig, MetricsConfig, RoutingConfig, RulePriorityRange,
-    StatusConfig, Tables,
-};
+use crate::config::raw::{RawRouting, S};
+use crate::config::types::{RoutingConfig, RulePriorityRange, Tables};
 use crate::model::PathId;
 
 /// Table ids the kernel reserves: unspec, default, main, local.
 const RESERVED_TABLES: [u32; 4] = [0, 253, 254, 255];
 /// Priorities arcway may use: 0 is `local`, 32766 `main` and 32767 `default`.
 const PRIORITY_RANGE: std::ops::RangeInclusive<u32> = 1..=32765;
-
-pub fn check_budget(
-    c: &mut Check,
-    raw: Option<S<RawBudget>>,
-    configured: &BTreeSet<PathId>,
-) -> Budgets {
-    let Some(cell) = raw.and_then(|b| b.value.cellular) else {
-        return Budgets::default();
-    };
-    if !configured.contains(&PathId::Cellular) {
-        c.err(
-            "budget.cellular",
-            Pos::of(&cell),
-            "budget.cellular is given but uplinks.cellular is not configured",
-        );
-    }
-    let b = cell.value;
-    if b.bytes.value.0 == 0 {
-        c.err(
-            "budget.cellular.bytes",
-            Pos::of(&b.bytes),
-            "bytes must be more than zero",
-        );
-    }
-    let period = b.period.unwrap_or(Period::Monthly);
-    let reset_day = match &b.reset_day {
-        Some(d) if period == Period::Daily => {
-            c.err(
-                "budget.cellular.reset_day",
-                Pos::of(d),
-                "reset_day only applies to period monthly",
-            );
-            1
-        }
-        Some(d) if !(1..=28).contains(&d.value) => {
-            c.err(
-                "budget.cellular.reset_day",
-                Pos::of(d),
-                format!(
-                    "reset_day {} is out of range 1..=28 (every month has these days)",
-                    d.value
-                ),
-            );
-            1
-        }
-        Some(d) => u8::try_from(d.value).unwrap_or(1),
-        None => 1,
-    };
-    Budgets {
-        cellular: Some(BudgetConfig {
-            bytes: b.bytes.value.0,
-            period,
-            reset_day,
-        }),
-    }
-}
 
 pub fn check_routing(
     c: &mut Check,
@@ -249,38 +188,4 @@ fn check_mask(c: &mut Check, r: &RoutingConfig, pos: Pos, classes: usize) {
             "fwmark_mask {mask:#010x} has {} bits, room for mark numbers up to {}, but arcway needs {needed} (3 paths + 1 tunnel + {classes} classes)",
             mask.count_ones(), r.mark_capacity()));
     }
-}
-
-pub fn check_misc(
-    c: &mut Check,
-    status: Option<S<RawStatus>>,
-    metrics: Option<S<RawMetrics>>,
-    logging: Option<S<RawLogging>>,
-) -> (StatusConfig, MetricsConfig, LoggingConfig) {
-    let socket = status.and_then(|s| s.value.socket);
-    if let Some(s) = socket.as_ref().filter(|s| !s.value.is_absolute()) {
-        c.err(
-            key("status", "socket"),
-            Pos::of(s),
-            format!("`{}` must be an absolute path", s.value.display()),
-        );
-    }
-    let status = StatusConfig {
-        socket: socket.map_or_else(|| PathBuf::from("/run/arcway/arcway.sock"), |s| s.value),
-    };
-    let metrics = MetricsConfig {
-        listen: metrics.and_then(|m| m.value.listen),
-    };
-    let logging = logging.map(|l| l.value);
-    let logging = LoggingConfig {
-        level: logging
-            .as_ref()
-            .and_then(|l| l.level)
-            .unwrap_or(LogLevel::Info),
-        format: logging
-            .as_ref()
-            .and_then(|l| l.format)
-            .unwrap_or(LogFormat::Auto),
-    };
-    (status, metrics, logging)
 }

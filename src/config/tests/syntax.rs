@@ -214,24 +214,49 @@ fn control_characters_stay_on_one_line() {
 
 #[test]
 fn alias_bomb_is_refused_quickly() {
-    let mut text = String::from("version: 1\na0: &a0 [x, x, x, x, x, x, x, x, x, x]\n");
-    for i in 1..12 {
-        let p = i - 1;
+    // Each class replays a 1000-element list: 300 of them would be 300k replayed events.
+    let big = vec!["g"; 1000].join(", ");
+    let mut text = format!(
+        "version: 1\nuplinks: {{wifi: {{interface: wlan0}}}}\nclasses:\n  - {{name: c0, match: {{cgroups: &big [{big}]}}, paths: [wifi]}}\n"
+    );
+    for i in 1..300 {
         text.push_str(&format!(
-            "a{i}: &a{i} [*a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}]\n"
+            "  - {{name: c{i}, match: {{cgroups: *big}}, paths: [wifi]}}\n"
         ));
     }
     let started = std::time::Instant::now();
     let errs = errors(&text);
     assert_eq!(errs.len(), 1, "{errs:?}");
+    assert!(errs[0].contains("too large or too complex"), "{errs:?}");
+    assert!(errs[0].contains(": classes["), "{errs:?}");
     assert!(started.elapsed() < std::time::Duration::from_secs(5));
 }
 
 #[test]
 fn deep_nesting_is_refused() {
-    let text = format!("version: 1\nx: {}{}\n", "[".repeat(200), "]".repeat(200));
-    let errs = errors(&text);
-    assert_eq!(errs.len(), 1, "{errs:?}");
+    for open in ["[", "{a: "] {
+        let text = format!("version: 1\nclasses: {}\n", open.repeat(10_000));
+        let errs = errors(&text);
+        assert_eq!(errs.len(), 1, "{errs:?}");
+    }
+}
+
+#[test]
+fn deep_block_nesting_is_refused() {
+    let mut text = String::from("version: 1\nclasses:\n");
+    for depth in 1..200 {
+        text.push_str(&format!("{}- \n", "  ".repeat(depth)));
+    }
+    assert_eq!(errors(&text).len(), 1);
+}
+
+#[test]
+fn merge_keys_work_within_limits() {
+    let text = "version: 1\nuplinks:\n  wifi: {interface: wlan0}\nhealth:\n  wifi:\n    <<: {interval: 2s}\n    timeout: 1s\nclasses:\n  - {name: a, paths: [wifi]}\n";
+    assert_eq!(
+        super::ok(text).health[&crate::model::PathId::Wifi].interval,
+        std::time::Duration::from_secs(2)
+    );
 }
 
 #[test]
