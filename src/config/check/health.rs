@@ -1,0 +1,221 @@
+//! `health:`: probes and hysteresis per path, defaults per path.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::time::Duration;
+
+use super::{Check, idx, key, names, pos_or};
+use crate::config::error::Pos;
+use crate::config::raw::{RawHealth, RawHealthAll, RawProbe, S};
+use crate::config::types::{HealthConfig, Probe};
+use crate::model::PathId;
+
+const PLATFORM_PONG: IpAddr = IpAddr::V4(Ipv4Addr::new(100, 127, 100, 127));
+
+/// The health settings of a path nobody tuned.
+pub fn defaults(path: PathId) -> HealthConfig {
+    let secs = Duration::from_secs;
+    match path {
+        PathId::Arc => HealthConfig {
+            probes: vec![Probe::Icmp(PLATFORM_PONG)],
+            interval: secs(1),
+            timeout: secs(1),
+            quorum: 1,
+            down_after: secs(3),
+            up_after: secs(3),
+            handshake_max_age: Some(secs(180)),
+        },
+        PathId::Wifi => {
+            let host = Ipv4Addr::new(203, 0, 113, 100);
+            HealthConfig {
+                probes: vec![
+                    Probe::Icmp(host.into()),
+                    Probe::Tcp(SocketAddr::new(host.into(), 443)),
+                    Probe::Http("http://203.0.113.100/".to_owned()),
+                    Probe::Dns {
+                        server: Ipv4Addr::new(203, 0, 113, 53).into(),
+                        name: "example.com".to_owned(),
+                    },
+                ],
+                interval: secs(1),
+                timeout: secs(1),
+                quorum: 1,
+                down_after: secs(3),
+                up_after: secs(5),
+                handshake_max_age: None,
+            }
+        }
+        // Cellular probes cost money: rare, and real traffic counts as evidence too.
+        PathId::Cellular => HealthConfig {
+            probes: vec![Probe::Icmp(PLATFORM_PONG)],
+            interval: secs(30),
+            timeout: secs(2),
+            quorum: 1,
+            down_after: secs(60),
+            up_after: secs(5),
+            handshake_max_age: None,
+        },
+    }
+}
+
+pub fn check(
+    c: &mut Check,
+    raw: Option<S<RawHealthAll>>,
+    configured: &BTreeSet<PathId>,
+) -> BTreeMap<PathId, HealthConfig> {
+    let mut given: BTreeMap<PathId, S<RawHealth>> = BTreeMap::new();
+    if let Some(all) = raw.map(|h| h.value) {
+        for (path, h) in [
+            (PathId::Arc, all.arc),
+            (PathId::Wifi, all.wifi),
+            (PathId::Cellular, all.cellular),
+        ] {
+            if let Some(h) = h {
+                given.insert(path, h);
+            }
+        }
+    }
+    for (path, h) in &given {
+        if !configured.contains(path) {
+            c.err(
+                format!("health.{path}"),
+                Pos::of(h),
+                format!("health.{path} is given but the {path} path is not configured"),
+            );
+        }
+    }
+    configured
+        .iter()
+        .map(|&path| {
+            let h = match given.remove(&path) {
+                Some(h) => check_path(c, path, h),
+                None => defaults(path),
+            };
+            (path, h)
+        })
+        .collect()
+}
+
+fn check_path(c: &mut Check, path: PathId, raw: S<RawHealth>) -> HealthConfig {
+    let here = Pos::of(&raw);
+    let base = format!("health.{path}");
+    let p = |k| key(&base, k);
+    let h = raw.value;
+    let d = defaults(path);
+    let dur = |v: &Option<S<crate::config::values::Dur>>, default: Duration| {
+        v.as_ref().map_or(default, |v| v.value.0)
+    };
+
+    let probes = match &h.probes {
+        Some(list) => {
+            if list.value.is_empty() {
+                c.err(p("probes"), Pos::of(list), "at least one probe is needed");
+            }
+            list.value
+                .iter()
+                .enumerate()
+                .filter_map(|(i, probe)| check_probe(c, &idx(&p("probes"), i), probe))
+                .collect()
+        }
+        None => d.probes,
+    };
+    let probe_count = h.probes.as_ref().map_or(probes.len(), |l| l.value.len());
+
+    let interval = dur(&h.interval, d.interval);
+    if interval.is_zero() {
+        c.err(
+            p("interval"),
+            pos_or(&h.interval, here),
+            "interval must be more than zero",
+        );
+    }
+    let timeout = dur(&h.timeout, d.timeout);
+    if timeout.is_zero() {
+        c.err(
+            p("timeout"),
+            pos_or(&h.timeout, here),
+            "timeout must be more than zero",
+        );
+    } else if timeout > interval && !interval.is_zero() {
+        let pos = pos_or(&h.timeout, pos_or(&h.interval, here));
+        c.err(
+            p("timeout"),
+            pos,
+            format!("timeout {timeout:?} is longer than the interval {interval:?}"),
+        );
+    }
+    let quorum = h.quorum.as_ref().map_or(d.quorum, |q| q.value);
+    if quorum == 0 || (probe_count > 0 && quorum as usize > probe_count) {
+        let pos = pos_or(&h.quorum, here);
+        c.err(
+            p("quorum"),
+            pos,
+            format!("quorum {quorum} must be between 1 and the number of probes ({probe_count})"),
+        );
+    }
+    let down_after = dur(&h.down_after, d.down_after);
+    let up_after = dur(&h.up_after, d.up_after);
+    for (name, value, v) in [
+        ("down_after", down_after, &h.down_after),
+        ("up_after", up_after, &h.up_after),
+    ] {
+        if value.is_zero() {
+            c.err(
+                p(name),
+                pos_or(v, here),
+                format!("{name} must be more than zero"),
+            );
+        }
+    }
+    let handshake_max_age = match (&h.handshake_max_age, path) {
+        (Some(v), PathId::Arc) if v.value.0.is_zero() => {
+            c.err(
+                p("handshake_max_age"),
+                Pos::of(v),
+                "handshake_max_age must be more than zero",
+            );
+            d.handshake_max_age
+        }
+        (Some(v), PathId::Arc) => Some(v.value.0),
+        (Some(v), _) => {
+            c.err(
+                p("handshake_max_age"),
+                Pos::of(v),
+                "handshake_max_age only applies to health.arc",
+            );
+            None
+        }
+        (None, _) => d.handshake_max_age,
+    };
+    HealthConfig {
+        probes,
+        interval,
+        timeout,
+        quorum,
+        down_after,
+        up_after,
+        handshake_max_age,
+    }
+}
+
+fn check_probe(c: &mut Check, path: &str, probe: &S<RawProbe>) -> Option<Probe> {
+    let checked = match &probe.value {
+        RawProbe::Icmp(a) => Ok(Probe::Icmp(*a)),
+        RawProbe::Tcp(a) if a.value.port() == 0 => Err((
+            key(path, "tcp"),
+            Pos::of(a),
+            format!("tcp probe {} needs a port", a.value),
+        )),
+        RawProbe::Tcp(a) => Ok(Probe::Tcp(a.value)),
+        RawProbe::Http(url) => names::http_url(&url.value)
+            .map(|_| Probe::Http(url.value.clone()))
+            .map_err(|m| (key(path, "http"), Pos::of(url), m)),
+        RawProbe::Dns(d) => names::dns_name(&d.name.value)
+            .map(|_| Probe::Dns {
+                server: d.server,
+                name: d.name.value.clone(),
+            })
+            .map_err(|m| (key(path, "dns.name"), Pos::of(&d.name), m)),
+    };
+    checked.map_err(|(at, pos, m)| c.err(at, pos, m)).ok()
+}

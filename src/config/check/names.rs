@@ -1,0 +1,102 @@
+//! Checks of names and addresses written as plain strings.
+
+use crate::config::types::Endpoint;
+
+/// Linux accepts 1..=15 bytes (IFNAMSIZ - 1), no '/', ':' (alias syntax) or whitespace,
+/// and not `.` or `..`.
+pub fn interface_name(name: &str) -> Result<(), String> {
+    if name.is_empty() {
+        return Err("interface name is empty".to_owned());
+    }
+    if name.len() > 15 {
+        return Err(format!("interface name `{name}` is longer than 15 bytes"));
+    }
+    if name == "." || name == ".." {
+        return Err(format!("`{name}` is not a valid interface name"));
+    }
+    if let Some(c) = name
+        .chars()
+        .find(|c| *c == '/' || *c == ':' || c.is_whitespace() || c.is_control())
+    {
+        return Err(format!("interface name `{name}` contains {}", describe(c)));
+    }
+    Ok(())
+}
+
+fn describe(c: char) -> String {
+    match c {
+        '/' | ':' => format!("`{c}`"),
+        c if c.is_whitespace() => "whitespace".to_owned(),
+        c => format!("the control character {}", c.escape_debug()),
+    }
+}
+
+/// Class names appear in status output, metrics labels and nftables set names: keep them
+/// to 1..=32 of `a-z 0-9 _ -`, starting with a letter.
+pub fn class_name(name: &str) -> Result<(), String> {
+    let valid_char = |c: char| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-';
+    let starts_with_letter = name.chars().next().is_some_and(|c| c.is_ascii_lowercase());
+    if name.is_empty() || name.len() > 32 || !starts_with_letter || !name.chars().all(valid_char) {
+        return Err(format!(
+            "invalid class name `{name}` (1 to 32 of a-z, 0-9, `_`, `-`, starting with a letter)"
+        ));
+    }
+    Ok(())
+}
+
+/// A DNS name: 1..=253 bytes, labels of 1..=63 of letters, digits, `-`, `_`.
+pub fn dns_name(name: &str) -> Result<(), String> {
+    let trimmed = name.strip_suffix('.').unwrap_or(name);
+    let label_ok = |l: &str| {
+        !l.is_empty()
+            && l.len() <= 63
+            && l.chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    };
+    if trimmed.is_empty() || trimmed.len() > 253 || !trimmed.split('.').all(label_ok) {
+        return Err(format!("invalid DNS name `{name}`"));
+    }
+    Ok(())
+}
+
+/// `host:port`, `[v6]:port`; the host is a DNS name or an IP address.
+pub fn endpoint(s: &str) -> Result<Endpoint, String> {
+    let bad = || {
+        format!(
+            "invalid endpoint `{s}` (expected host:port, e.g. arc.example.com:11010 or [2001:db8::1]:11010)"
+        )
+    };
+    let (host, port) = if let Some(rest) = s.strip_prefix('[') {
+        let (host, port) = rest.split_once("]:").ok_or_else(bad)?;
+        host.parse::<std::net::Ipv6Addr>().map_err(|_| bad())?;
+        (host, port)
+    } else {
+        let (host, port) = s.rsplit_once(':').ok_or_else(bad)?;
+        if host.contains(':') {
+            return Err(format!(
+                "invalid endpoint `{s}` (write IPv6 addresses in brackets: [addr]:port)"
+            ));
+        }
+        if host.parse::<std::net::Ipv4Addr>().is_err() {
+            dns_name(host).map_err(|_| bad())?;
+        }
+        (host, port)
+    };
+    let port: u16 = port.parse().ok().filter(|&p| p != 0).ok_or_else(bad)?;
+    Ok(Endpoint {
+        host: host.to_owned(),
+        port,
+    })
+}
+
+/// Only plain `http://` URLs with a host: the prober has no TLS, on purpose (binary size).
+pub fn http_url(url: &str) -> Result<(), String> {
+    let rest = url.strip_prefix("http://").ok_or_else(|| {
+        format!("unsupported probe URL `{url}` (only http:// URLs are supported)")
+    })?;
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+    if authority.is_empty() || authority.chars().any(char::is_whitespace) {
+        return Err(format!("invalid probe URL `{url}` (no host)"));
+    }
+    Ok(())
+}

@@ -1,0 +1,234 @@
+//! The checked configuration with every default applied: what the rest of arcway reads.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use ipnet::IpNet;
+
+pub use super::kinds::{Backend, HoldAction, LogFormat, LogLevel, OnStop, Period, Protocol};
+pub use super::values::{Mark, PortRange};
+use crate::model::{PathId, Policy};
+
+/// A checked arcway configuration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Config {
+    /// Present when the Arc path is configured.
+    pub arc: Option<ArcConfig>,
+    pub uplinks: Uplinks,
+    /// Health checking of each configured path (and only those).
+    pub health: BTreeMap<PathId, HealthConfig>,
+    /// Traffic classes in match order; a default class (no match) is last if present.
+    pub classes: Vec<ClassConfig>,
+    pub budget: Budgets,
+    pub status: StatusConfig,
+    pub metrics: MetricsConfig,
+    pub logging: LoggingConfig,
+    pub routing: RoutingConfig,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ArcConfig {
+    pub credentials: PathBuf,
+    pub interface: String,
+    pub mtu: u16,
+    /// WireGuard persistent keepalive; zero turns it off.
+    pub keepalive: Duration,
+    /// None: a random port.
+    pub listen_port: Option<u16>,
+    pub extra_allowed_ips: Vec<IpNet>,
+    pub backend: Backend,
+    /// The userspace WireGuard command; the interface name is appended.
+    pub userspace_command: Vec<String>,
+    /// Overrides the endpoint from the credentials.
+    pub endpoint: Option<Endpoint>,
+    pub handshake_timeout: Duration,
+    pub on_stop: OnStop,
+}
+
+/// A `host:port` endpoint; the host is a name or an address (IPv6 without brackets here).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Endpoint {
+    pub host: String,
+    pub port: u16,
+}
+
+impl fmt::Display for Endpoint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.host.contains(':') {
+            write!(f, "[{}]:{}", self.host, self.port)
+        } else {
+            write!(f, "{}:{}", self.host, self.port)
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Uplinks {
+    pub wifi: Option<WifiConfig>,
+    pub cellular: Option<CellularConfig>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WifiConfig {
+    pub interface: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CellularConfig {
+    /// The bearer interface to use when ModemManager does not name one.
+    pub interface: Option<String>,
+    pub modem: ModemSelector,
+    /// Whether arcway connects the bearer itself (otherwise it only watches it).
+    pub manage: bool,
+    pub apn: String,
+    pub user: Option<String>,
+    pub password: Option<Secret>,
+    pub pin_file: Option<PathBuf>,
+}
+
+/// Which modem ModemManager should give us.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum ModemSelector {
+    /// The first modem found.
+    #[default]
+    First,
+    EquipmentId(String),
+    Iccid(String),
+    Imsi(String),
+    /// The sysfs device path.
+    Device(String),
+}
+
+/// A string that never appears in logs or debug output.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(pub String);
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HealthConfig {
+    pub probes: Vec<Probe>,
+    pub interval: Duration,
+    pub timeout: Duration,
+    /// How many probes of a round must succeed for the round to count as good.
+    pub quorum: u32,
+    pub down_after: Duration,
+    pub up_after: Duration,
+    /// Arc only: a handshake older than this is failing evidence.
+    pub handshake_max_age: Option<Duration>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Probe {
+    Icmp(IpAddr),
+    Tcp(SocketAddr),
+    /// An `http://` URL; any HTTP response counts as success.
+    Http(String),
+    Dns {
+        server: IpAddr,
+        name: String,
+    },
+}
+
+impl fmt::Display for Probe {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Probe::Icmp(a) => write!(f, "icmp {a}"),
+            Probe::Tcp(a) => write!(f, "tcp {a}"),
+            Probe::Http(u) => write!(f, "http {u}"),
+            Probe::Dns { server, name } => write!(f, "dns {name}@{server}"),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClassConfig {
+    pub name: String,
+    /// None: the default class, matching everything the other classes did not.
+    pub matcher: Option<Match>,
+    /// Preferred paths, best first.
+    pub paths: Vec<ClassPathConfig>,
+}
+
+/// Traffic selectors of a class. Within a list any entry matches; across lists all must.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Match {
+    pub destinations: Vec<IpNet>,
+    pub protocols: Vec<Protocol>,
+    pub ports: Vec<PortRange>,
+    pub dscp: Vec<u8>,
+    pub sources: Vec<IpNet>,
+    pub interfaces: Vec<String>,
+    pub uids: Vec<u32>,
+    pub cgroups: Vec<String>,
+    pub fwmarks: Vec<Mark>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ClassPathConfig {
+    pub path: PathId,
+    pub policy: Policy,
+    /// Set exactly when the policy is hold or budget (held once the budget is spent).
+    pub hold_action: Option<HoldAction>,
+    /// A per-class budget in bytes (policy budget only); None uses `budget.<path>`.
+    pub bytes: Option<u64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Budgets {
+    pub cellular: Option<BudgetConfig>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BudgetConfig {
+    pub bytes: u64,
+    pub period: Period,
+    /// Day of the month the monthly period starts (1..=28).
+    pub reset_day: u8,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StatusConfig {
+    pub socket: PathBuf,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct MetricsConfig {
+    pub listen: Option<SocketAddr>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LoggingConfig {
+    pub level: LogLevel,
+    pub format: LogFormat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RoutingConfig {
+    pub tables: Tables,
+    pub rule_priority: RulePriorityRange,
+    /// arcway's marks only use the bits of this (contiguous, non-zero) mask.
+    pub fwmark_mask: u32,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Tables {
+    pub arc: u32,
+    pub wifi: u32,
+    pub cellular: u32,
+    /// The first class table; class `i` (0-based, in order) uses `classes_start + i`.
+    pub classes_start: u32,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RulePriorityRange {
+    pub start: u32,
+    pub end: u32,
+}
