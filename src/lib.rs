@@ -1,8 +1,10 @@
 //! arcway: keeps a Linux gateway on the SORACOM platform over the cheapest working path.
 
+pub mod cli;
 pub mod config;
 pub mod conntrack;
 pub mod engine;
+pub mod logging;
 pub mod model;
 pub mod nft;
 pub mod notify;

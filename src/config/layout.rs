@@ -1,34 +1,32 @@
 //! Numbers derived from the routing configuration: class tables, the ip rule priority
-//! layout and the fwmark values. Routing and nftables code use these, never their own.
+//! layout and the fwmark values. They come from `routing::Layout`, the one place that decides
+//! where each rule and mark sits (see the `routing` module documentation), so the summary,
+//! the checks and the kernel objects can never disagree.
 //!
-//! Rule priorities (offsets from `routing.rule_priority.start`), one priority per purpose and
-//! fixed slots per path, so adding a path or a class never renumbers the others:
-//!
-//! | offset | rules |
+//! | offset from `rule_priority.start` | rules |
 //! |---|---|
-//! | 0, 1, 2 | path rules of arc, wifi, cellular: `from <path address> lookup <path table>` and `fwmark <path mark>/<mask> lookup <path table>` |
-//! | 3 | fwmark rule: `fwmark <tunnel mark>/<mask> lookup <wifi table>` (the WireGuard transport) |
-//! | 4 | suppress rule: `lookup main suppress_prefixlength 0` |
-//! | 5 + i | class rules of class i: its selectors (or none, for the default class) `lookup <class table>` |
+//! | 0, 1, 2 | `fwmark <path mark>/<mask> lookup <path table>` for wifi, arc, cellular (the WireGuard transport carries the wifi mark) |
+//! | 3 | `lookup main suppress_prefixlength 0` |
+//! | 4 | `from <path address> lookup <path table>` for every path address |
+//! | 5 + i | class i: its selectors `lookup <class table>` |
+//! | `rule_priority.end` | the default class (no match) |
 //!
-//! So the range must hold `RULES_FIXED + number of classes` = 3 + 1 + 1 + classes priorities.
+//! So the range must hold `RULES_FIXED + classes + 1` priorities.
 //!
 //! Marks live inside `routing.fwmark_mask`, which must be one contiguous run of bits. A mark
 //! number n is placed as `n << mask.trailing_zeros()`: path marks are 1 (arc), 2 (wifi),
-//! 3 (cellular), the tunnel mark is 4, class i has `MARK_FIRST_CLASS + i` (5, 6, ...). The mask
-//! therefore needs room for the number `4 + classes`.
+//! 3 (cellular); class i has `MARK_FIRST_CLASS + i`. The mask therefore needs room for the
+//! number `MARK_FIRST_CLASS + classes - 1`.
 
 use std::collections::BTreeMap;
 
 use super::types::{Config, RoutingConfig};
 use crate::model::PathId;
 
-/// Priorities used besides the class rules: 3 path slots, the fwmark rule, the suppress rule.
+/// Priorities before the first class rule: 3 path mark slots, the suppress rule, source rules.
 pub const RULES_FIXED: u32 = 5;
-/// The mark number of the WireGuard transport socket.
-pub const MARK_TUNNEL: u32 = 4;
 /// The mark number of the first class.
-pub const MARK_FIRST_CLASS: u32 = 5;
+pub const MARK_FIRST_CLASS: u32 = 16;
 
 /// Every derived number in one place, for the routing, nftables and WireGuard code.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -59,14 +57,6 @@ pub struct Marks {
     pub classes: Vec<u32>,
 }
 
-fn slot(path: PathId) -> u32 {
-    match path {
-        PathId::Arc => 0,
-        PathId::Wifi => 1,
-        PathId::Cellular => 2,
-    }
-}
-
 impl RoutingConfig {
     /// The routing table of a path.
     pub fn path_table(&self, path: PathId) -> u32 {
@@ -84,9 +74,10 @@ impl RoutingConfig {
             .and_then(|i| self.tables.classes_start.checked_add(i))
     }
 
-    /// How many rule priorities arcway needs for `classes` classes.
+    /// How many rule priorities arcway needs for `classes` classes (the default class
+    /// takes the range's last priority, so one more than the slots in front of it).
     pub fn rules_needed(classes: usize) -> u64 {
-        u64::from(RULES_FIXED) + classes as u64
+        u64::from(RULES_FIXED) + classes as u64 + 1
     }
 
     /// How many priorities the configured range holds.
@@ -109,10 +100,6 @@ impl RoutingConfig {
         (n << self.fwmark_mask.trailing_zeros()) & self.fwmark_mask
     }
 
-    /// The number of the path's mark (before shifting into the mask).
-    pub fn path_mark_number(path: PathId) -> u32 {
-        slot(path) + 1
-    }
 }
 
 impl Config {
@@ -137,35 +124,56 @@ impl Config {
         self.routing.class_table(index).unwrap_or(u32::MAX)
     }
 
+    /// Where the routing code puts arcway's tables, rules and marks.
+    pub fn routing_layout(&self) -> crate::routing::Layout {
+        let r = &self.routing;
+        crate::routing::Layout {
+            path_tables: self
+                .paths()
+                .into_iter()
+                .map(|p| (p, r.path_table(p)))
+                .collect(),
+            classes_start: r.tables.classes_start,
+            priorities: r.rule_priority.start..=r.rule_priority.end,
+            fwmark_mask: r.fwmark_mask,
+        }
+    }
+
     /// Tables, rule priorities and marks, derived from `routing` and the classes.
     pub fn layout(&self) -> Layout {
-        let r = &self.routing;
-        let start = r.rule_priority.start;
+        let rl = self.routing_layout();
         let paths = self.paths();
         let n = self.classes.len();
-        let class_number = |i: usize| u32::try_from(i).unwrap_or(u32::MAX);
         Layout {
-            path_tables: paths.iter().map(|&p| (p, r.path_table(p))).collect(),
+            path_tables: rl.path_tables.clone(),
             class_tables: (0..n).map(|i| self.class_table(i)).collect(),
             priorities: RulePriorities {
-                paths: paths.iter().map(|&p| (p, start + slot(p))).collect(),
-                fwmark: start + 3,
-                suppress: start + 4,
-                classes: (0..n)
-                    .map(|i| start + RULES_FIXED + class_number(i))
+                paths: paths.iter().map(|&p| (p, rl.mark_priority(p))).collect(),
+                fwmark: rl.mark_priority(PathId::Wifi),
+                suppress: rl.suppress_priority(),
+                classes: self
+                    .classes
+                    .iter()
+                    .enumerate()
+                    .map(|(i, c)| {
+                        if c.matcher.is_none() {
+                            rl.default_class_priority()
+                        } else {
+                            rl.class_priority(i)
+                        }
+                    })
                     .collect(),
             },
             marks: Marks {
-                mask: r.fwmark_mask,
-                paths: paths
-                    .iter()
-                    .map(|&p| (p, r.mark(RoutingConfig::path_mark_number(p))))
-                    .collect(),
-                tunnel: r.mark(MARK_TUNNEL),
-                classes: (0..n)
-                    .map(|i| r.mark(MARK_FIRST_CLASS + class_number(i)))
-                    .collect(),
+                mask: r_mask(&rl),
+                paths: paths.iter().map(|&p| (p, rl.path_mark(p))).collect(),
+                tunnel: rl.path_mark(PathId::Wifi),
+                classes: (0..n).map(|i| rl.class_mark(i)).collect(),
             },
         }
     }
+}
+
+fn r_mask(l: &crate::routing::Layout) -> u32 {
+    l.fwmark_mask
 }

@@ -25,7 +25,7 @@ use std::path::Path;
 
 pub use check::VERSION;
 pub use error::{ConfigError, Diagnostic, Pos};
-pub use layout::{Layout, MARK_FIRST_CLASS, MARK_TUNNEL, Marks, RULES_FIXED, RulePriorities};
+pub use layout::{Layout, MARK_FIRST_CLASS, Marks, RULES_FIXED, RulePriorities};
 pub use parse::MAX_FILE_BYTES;
 pub use types::*;
 

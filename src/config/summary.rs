@@ -182,6 +182,12 @@ impl Config {
                         PathSettings {
                             down_after: h.down_after,
                             up_after: h.up_after,
+                            handshake_max_age: h
+                                .handshake_max_age
+                                .unwrap_or(PathSettings::default().handshake_max_age),
+                            // The tunnel's UDP rides the Wi-Fi uplink (the fwmark rule).
+                            underlay: (p == PathId::Arc).then_some(PathId::Wifi),
+                            interface: self.interface(p),
                         },
                     )
                 })
@@ -201,6 +207,16 @@ impl Config {
                         .collect(),
                 })
                 .collect(),
+            ..Settings::default()
+        }
+    }
+
+    /// The interface a path uses, as configured.
+    pub fn interface(&self, path: PathId) -> Option<String> {
+        match path {
+            PathId::Arc => self.arc.as_ref().map(|a| a.interface.clone()),
+            PathId::Wifi => self.uplinks.wifi.as_ref().map(|w| w.interface.clone()),
+            PathId::Cellular => self.uplinks.cellular.as_ref().and_then(|c| c.interface.clone()),
         }
     }
 }

@@ -1,0 +1,31 @@
+//! The command line, declared once so the man page and completions can be generated from it.
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+pub const DEFAULT_CONFIG: &str = "/etc/arcway/arcway.yaml";
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "arcway",
+    version,
+    about = "Keeps a gateway on the SORACOM platform over the cheapest working path",
+    long_about = "arcway runs SORACOM Arc (WireGuard) over Wi-Fi while Wi-Fi works, moves platform \
+                  traffic to SORACOM Air (cellular) in milliseconds when it does not, and keeps \
+                  bulk traffic off the cellular line."
+)]
+pub struct Cli {
+    /// Configuration file.
+    #[arg(long, short = 'c', global = true, value_name = "FILE", default_value = DEFAULT_CONFIG)]
+    pub config: PathBuf,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Validate the configuration and print a normalized summary (exit 2 when invalid).
+    CheckConfig,
+}
