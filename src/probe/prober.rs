@@ -60,8 +60,8 @@ impl ProberHandle {
     }
 
     /// Real traffic was received on the path at `at` (its rx counter rose). The next round is
-    /// skipped when it falls within one interval of the latest such note: the traffic already
-    /// proves the path, and on cellular a probe costs money.
+    /// skipped when traffic was noted since the previous round began (within the last
+    /// interval): the traffic already proves the path, and on cellular a probe costs money.
     pub fn note_traffic(&self, at: Instant) {
         let mut last = self
             .shared
@@ -108,6 +108,7 @@ impl Prober {
 
     async fn run(mut self) {
         let mut next = tokio::time::Instant::now();
+        let mut previous: Option<Instant> = None;
         loop {
             let idle = self.paused || self.config.targets.is_empty();
             let command = tokio::select! {
@@ -125,7 +126,12 @@ impl Prober {
             let interval = self.config.interval.max(Duration::from_millis(1));
             // Delay, not burst, when a round overran its interval.
             next = (next + interval).max(tokio::time::Instant::now());
-            let round = if self.traffic_seen_within(interval) {
+            let started = Instant::now();
+            // Before the first round, "the last interval" (None: the clock is younger than it).
+            let since = previous.or_else(|| started.checked_sub(interval));
+            let skip = self.traffic_seen_since(since);
+            previous = Some(started);
+            let round = if skip {
                 self.shared.counters.skipped();
                 self.passive_round()
             } else {
@@ -154,13 +160,13 @@ impl Prober {
         }
     }
 
-    fn traffic_seen_within(&self, interval: Duration) -> bool {
+    fn traffic_seen_since(&self, since: Option<Instant>) -> bool {
         let last = *self
             .shared
             .last_traffic
             .lock()
             .unwrap_or_else(|e| e.into_inner());
-        last.is_some_and(|t| Instant::now().saturating_duration_since(t) < interval)
+        last.is_some_and(|t| since.is_none_or(|s| t >= s))
     }
 
     fn passive_round(&self) -> ProbeRound {
