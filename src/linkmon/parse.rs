@@ -1,0 +1,305 @@
+//! Netlink messages to table updates. Anything unexpected about a message we care about
+//! becomes `Update::Resync`: a re-dump is cheap, a wrong picture of the uplink is not.
+
+use rtnetlink::packet_core::{NetlinkMessage, NetlinkPayload};
+use rtnetlink::packet_route::address::{AddressAttribute, AddressMessage, AddressScope};
+use rtnetlink::packet_route::link::{LinkAttribute, LinkFlags, LinkMessage, State};
+use rtnetlink::packet_route::route::{
+    RouteAddress, RouteAttribute, RouteHeader, RouteMessage, RouteType,
+};
+use rtnetlink::packet_route::{AddressFamily, RouteNetlinkMessage};
+
+use super::snapshot::{AddrScope, DefaultRoute, Family, IfAddr, OperState};
+use super::table::{LinkState, Update};
+
+/// Updates carried by one message from the multicast socket.
+pub(crate) fn parse_netlink(msg: &NetlinkMessage<RouteNetlinkMessage>) -> Vec<Update> {
+    match &msg.payload {
+        NetlinkPayload::InnerMessage(inner) => parse_message(inner),
+        NetlinkPayload::Overrun(_) => vec![Update::Resync],
+        // An error on a multicast socket means the kernel dropped something for us.
+        NetlinkPayload::Error(e) if e.code.is_some() => vec![Update::Resync],
+        _ => Vec::new(),
+    }
+}
+
+pub(crate) fn parse_message(msg: &RouteNetlinkMessage) -> Vec<Update> {
+    match msg {
+        RouteNetlinkMessage::NewLink(m) => vec![link(m)],
+        RouteNetlinkMessage::DelLink(m) => vec![Update::LinkGone(m.header.index)],
+        RouteNetlinkMessage::NewAddress(m) => vec![address(m, Update::AddrAdd)],
+        RouteNetlinkMessage::DelAddress(m) => vec![address(m, Update::AddrDel)],
+        RouteNetlinkMessage::NewRoute(m) => default_routes(m, Update::RouteAdd),
+        RouteNetlinkMessage::DelRoute(m) => default_routes(m, Update::RouteDel),
+        _ => Vec::new(),
+    }
+}
+
+fn link(m: &LinkMessage) -> Update {
+    let mut name = None;
+    let mut carrier = None;
+    let mut oper = OperState::Unknown;
+    for attr in &m.attributes {
+        match attr {
+            LinkAttribute::IfName(n) => name = Some(n.clone()),
+            LinkAttribute::Carrier(c) => carrier = Some(*c != 0),
+            LinkAttribute::OperState(s) => oper = oper_state(*s),
+            _ => {}
+        }
+    }
+    let Some(name) = name else {
+        return Update::Resync;
+    };
+    let flags = m.header.flags;
+    Update::Link(
+        m.header.index,
+        LinkState {
+            name,
+            admin_up: flags.contains(LinkFlags::Up),
+            carrier: carrier.unwrap_or(flags.contains(LinkFlags::LowerUp)),
+            oper,
+        },
+    )
+}
+
+fn oper_state(s: State) -> OperState {
+    match s {
+        State::Unknown => OperState::Unknown,
+        State::NotPresent => OperState::NotPresent,
+        State::Down => OperState::Down,
+        State::LowerLayerDown => OperState::LowerLayerDown,
+        State::Testing => OperState::Testing,
+        State::Dormant => OperState::Dormant,
+        State::Up => OperState::Up,
+        State::Other(v) => OperState::Other(v),
+        _ => OperState::Other(u8::MAX),
+    }
+}
+
+fn address(m: &AddressMessage, make: fn(u32, IfAddr) -> Update) -> Update {
+    // On point-to-point links IFA_ADDRESS is the peer and IFA_LOCAL our own address.
+    let mut local = None;
+    let mut address = None;
+    for attr in &m.attributes {
+        match attr {
+            AddressAttribute::Local(a) => local = Some(*a),
+            AddressAttribute::Address(a) => address = Some(*a),
+            _ => {}
+        }
+    }
+    let Some(addr) = local.or(address) else {
+        return Update::Resync;
+    };
+    let scope = match m.header.scope {
+        AddressScope::Universe => AddrScope::Global,
+        AddressScope::Site => AddrScope::Site,
+        AddressScope::Link => AddrScope::Link,
+        AddressScope::Host => AddrScope::Host,
+        AddressScope::Nowhere => AddrScope::Other(255),
+        AddressScope::Other(v) => AddrScope::Other(v),
+        _ => AddrScope::Other(0),
+    };
+    make(
+        m.header.index,
+        IfAddr {
+            addr,
+            prefix_len: m.header.prefix_len,
+            scope,
+        },
+    )
+}
+
+/// Default unicast routes of the main table, one update per outgoing interface.
+fn default_routes(m: &RouteMessage, make: fn(u32, DefaultRoute) -> Update) -> Vec<Update> {
+    let h = &m.header;
+    let family = match h.address_family {
+        AddressFamily::Inet => Family::V4,
+        AddressFamily::Inet6 => Family::V6,
+        _ => return Vec::new(),
+    };
+    let mut table = u32::from(h.table);
+    let mut oif = None;
+    let mut gateway = None;
+    let mut metric = 0;
+    let mut hops = Vec::new();
+    for attr in &m.attributes {
+        match attr {
+            RouteAttribute::Table(t) => table = *t,
+            RouteAttribute::Oif(i) => oif = Some(*i),
+            RouteAttribute::Gateway(g) => gateway = ip(g),
+            RouteAttribute::Priority(p) => metric = *p,
+            RouteAttribute::MultiPath(nh) => hops = nh.clone(),
+            _ => {}
+        }
+    }
+    if table != u32::from(RouteHeader::RT_TABLE_MAIN)
+        || h.destination_prefix_length != 0
+        || h.kind != RouteType::Unicast
+    {
+        return Vec::new();
+    }
+    let route = |gateway| DefaultRoute {
+        family,
+        metric,
+        gateway,
+    };
+    if let Some(oif) = oif {
+        return vec![make(oif, route(gateway))];
+    }
+    hops.iter()
+        .map(|hop| {
+            let gw = hop.attributes.iter().find_map(|a| match a {
+                RouteAttribute::Gateway(g) => ip(g),
+                _ => None,
+            });
+            make(hop.interface_index, route(gw))
+        })
+        .collect()
+}
+
+fn ip(a: &RouteAddress) -> Option<std::net::IpAddr> {
+    match a {
+        RouteAddress::Inet(v4) => Some((*v4).into()),
+        RouteAddress::Inet6(v6) => Some((*v6).into()),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use rtnetlink::packet_route::route::RouteNextHop;
+
+    use super::*;
+
+    fn link_msg(name: Option<&str>, flags: LinkFlags, carrier: Option<u8>) -> RouteNetlinkMessage {
+        let mut m = LinkMessage::default();
+        m.header.index = 7;
+        m.header.flags = flags;
+        m.attributes
+            .extend(name.map(|n| LinkAttribute::IfName(n.into())));
+        m.attributes.extend(carrier.map(LinkAttribute::Carrier));
+        m.attributes.push(LinkAttribute::OperState(State::Down));
+        RouteNetlinkMessage::NewLink(m)
+    }
+
+    #[test]
+    fn links() {
+        let up = LinkFlags::Up | LinkFlags::LowerUp;
+        let [Update::Link(7, s)] = &parse_message(&link_msg(Some("w0"), up, Some(0)))[..] else {
+            panic!()
+        };
+        assert_eq!(
+            (s.admin_up, s.carrier, s.oper),
+            (true, false, OperState::Down)
+        );
+        let [Update::Link(7, s)] = &parse_message(&link_msg(Some("w0"), up, None))[..] else {
+            panic!()
+        };
+        assert!(s.carrier);
+        assert_eq!(
+            parse_message(&link_msg(None, up, None)),
+            vec![Update::Resync]
+        );
+        let gone = RouteNetlinkMessage::DelLink(LinkMessage::default());
+        assert_eq!(parse_message(&gone), vec![Update::LinkGone(0)]);
+    }
+
+    #[test]
+    fn addresses_prefer_local() {
+        let mut m = AddressMessage::default();
+        m.header.index = 4;
+        m.header.prefix_len = 32;
+        m.header.scope = AddressScope::Link;
+        m.attributes
+            .push(AddressAttribute::Address("192.0.2.1".parse().unwrap()));
+        m.attributes
+            .push(AddressAttribute::Local("192.0.2.2".parse().unwrap()));
+        let got = parse_message(&RouteNetlinkMessage::DelAddress(m.clone()));
+        let a = IfAddr {
+            addr: "192.0.2.2".parse().unwrap(),
+            prefix_len: 32,
+            scope: AddrScope::Link,
+        };
+        assert_eq!(got, vec![Update::AddrDel(4, a)]);
+        m.attributes.clear();
+        assert_eq!(
+            parse_message(&RouteNetlinkMessage::NewAddress(m)),
+            vec![Update::Resync]
+        );
+    }
+
+    fn route(table: u8, prefix: u8) -> RouteMessage {
+        let mut m = RouteMessage::default();
+        m.header.address_family = AddressFamily::Inet;
+        m.header.table = table;
+        m.header.kind = RouteType::Unicast;
+        m.header.destination_prefix_length = prefix;
+        m.attributes.push(RouteAttribute::Priority(700));
+        m
+    }
+
+    #[test]
+    fn main_table_defaults_only() {
+        let mut m = route(254, 0);
+        m.attributes.push(RouteAttribute::Oif(3));
+        m.attributes
+            .push(RouteAttribute::Gateway(RouteAddress::Inet(
+                "198.51.100.129".parse().unwrap(),
+            )));
+        let expected = DefaultRoute {
+            family: Family::V4,
+            metric: 700,
+            gateway: Some("198.51.100.129".parse().unwrap()),
+        };
+        assert_eq!(
+            parse_message(&RouteNetlinkMessage::NewRoute(m.clone())),
+            vec![Update::RouteAdd(3, expected)]
+        );
+        assert_eq!(
+            parse_message(&RouteNetlinkMessage::DelRoute(m.clone())),
+            vec![Update::RouteDel(3, expected)]
+        );
+        // Table id beyond 255 lives in the attribute.
+        let mut other = m.clone();
+        other.attributes.push(RouteAttribute::Table(7102));
+        assert!(parse_message(&RouteNetlinkMessage::NewRoute(other)).is_empty());
+        let mut subnet = route(254, 24);
+        subnet.attributes.push(RouteAttribute::Oif(3));
+        assert!(parse_message(&RouteNetlinkMessage::NewRoute(subnet)).is_empty());
+        // A device route (no gateway) and a multipath default.
+        let mut dev = route(254, 0);
+        dev.attributes.push(RouteAttribute::Oif(5));
+        let [Update::RouteAdd(5, r)] = &parse_message(&RouteNetlinkMessage::NewRoute(dev))[..]
+        else {
+            panic!()
+        };
+        assert_eq!(r.gateway, None);
+        let mut multi = route(254, 0);
+        let hop = |i, gw: &str| {
+            let mut h = RouteNextHop::default();
+            h.interface_index = i;
+            h.attributes = vec![RouteAttribute::Gateway(RouteAddress::Inet(
+                gw.parse().unwrap(),
+            ))];
+            h
+        };
+        multi.attributes.push(RouteAttribute::MultiPath(vec![
+            hop(3, "192.0.2.1"),
+            hop(4, "198.51.100.1"),
+        ]));
+        let got = parse_message(&RouteNetlinkMessage::NewRoute(multi));
+        assert!(matches!(
+            &got[..],
+            [Update::RouteAdd(3, _), Update::RouteAdd(4, _)]
+        ));
+    }
+
+    #[test]
+    fn overrun_means_resync() {
+        let msg = NetlinkMessage::new(
+            Default::default(),
+            NetlinkPayload::<RouteNetlinkMessage>::Overrun(Vec::new()),
+        );
+        assert_eq!(parse_netlink(&msg), vec![Update::Resync]);
+    }
+}
