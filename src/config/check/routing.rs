@@ -94,7 +94,7 @@ pub fn check_routing(
         );
     } else if prio_ok && config.rules_available() < RoutingConfig::rules_needed(classes) {
         c.err("routing.rule_priority", prio_pos, format!(
-            "{}..={} holds {} priorities but arcway needs {} (3 path rules + 1 fwmark rule + 1 suppress rule + {classes} class rules)",
+            "{}..={} holds {} priorities but arcway needs {} (3 path mark rules + 1 suppress rule + 1 source rule + {classes} class rules + the last one for the default class)",
             rule_priority.start, rule_priority.end, config.rules_available(), RoutingConfig::rules_needed(classes)));
     }
     check_mask(c, &config, pos_or(&mask, here), classes);
@@ -185,7 +185,7 @@ fn check_mask(c: &mut Check, r: &RoutingConfig, pos: Pos, classes: usize) {
     let needed = u64::from(MARK_FIRST_CLASS) + classes as u64 - 1;
     if u64::from(r.mark_capacity()) < needed {
         c.err(at, pos, format!(
-            "fwmark_mask {mask:#010x} has {} bits, room for mark numbers up to {}, but arcway needs {needed} (3 paths + 1 tunnel + {classes} classes)",
+            "fwmark_mask {mask:#010x} has {} bits, room for mark numbers up to {}, but arcway needs {needed} (path marks 1-3, class marks from {MARK_FIRST_CLASS}, {classes} classes)",
             mask.count_ones(), r.mark_capacity()));
     }
 }

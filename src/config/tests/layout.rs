@@ -20,17 +20,20 @@ fn layout_of_the_example() {
     assert_eq!(l.class_tables, [7110, 7111, 7112, 7113]);
     assert_eq!(
         l.priorities.paths.values().copied().collect::<Vec<_>>(),
-        [7100, 7101, 7102]
+        [7101, 7100, 7102]
     );
-    assert_eq!((l.priorities.fwmark, l.priorities.suppress), (7103, 7104));
-    assert_eq!(l.priorities.classes, [7105, 7106, 7107, 7108]);
+    assert_eq!((l.priorities.fwmark, l.priorities.suppress), (7100, 7103));
+    assert_eq!(l.priorities.classes, [7105, 7106, 7107, 7199]);
     assert_eq!(l.marks.mask, 0x00ff_0000);
     assert_eq!(
         l.marks.paths.values().copied().collect::<Vec<_>>(),
         [0x1_0000, 0x2_0000, 0x3_0000]
     );
-    assert_eq!(l.marks.tunnel, 0x4_0000);
-    assert_eq!(l.marks.classes, [0x5_0000, 0x6_0000, 0x7_0000, 0x8_0000]);
+    assert_eq!(l.marks.tunnel, 0x2_0000);
+    assert_eq!(
+        l.marks.classes,
+        [0x10_0000, 0x11_0000, 0x12_0000, 0x13_0000]
+    );
     assert_eq!(c.class_table(2), 7112);
 }
 
@@ -38,25 +41,25 @@ fn layout_of_the_example() {
 fn path_slots_do_not_move_when_paths_are_missing() {
     let l = ok(BASE).layout();
     assert_eq!(l.priorities.paths.get(&PathId::Arc), None);
-    assert_eq!(l.priorities.paths[&PathId::Wifi], 7101);
+    assert_eq!(l.priorities.paths[&PathId::Wifi], 7100);
     assert_eq!(l.priorities.paths[&PathId::Cellular], 7102);
     assert_eq!(l.marks.paths[&PathId::Cellular], 0x3_0000);
 }
 
 #[test]
 fn marks_follow_the_mask() {
-    let c = ok(&with("routing: {fwmark_mask: 0xf0}\n"));
+    let c = ok(&with("routing: {fwmark_mask: 0x1f00}\n"));
     let l = c.layout();
-    assert_eq!(l.marks.paths[&PathId::Wifi], 0x20);
-    assert_eq!(l.marks.tunnel, 0x40);
-    assert_eq!(l.marks.classes, [0x50]);
-    assert!(l.marks.classes.iter().all(|m| m & !0xf0 == 0));
+    assert_eq!(l.marks.paths[&PathId::Wifi], 0x200);
+    assert_eq!(l.marks.tunnel, 0x200);
+    assert_eq!(l.marks.classes, [0x1000]);
+    assert!(l.marks.classes.iter().all(|m| m & !0x1f00 == 0));
 }
 
 #[test]
 fn rules_needed_formula() {
-    assert_eq!(crate::config::RoutingConfig::rules_needed(0), 5);
-    assert_eq!(crate::config::RoutingConfig::rules_needed(4), 9);
+    assert_eq!(crate::config::RoutingConfig::rules_needed(0), 6);
+    assert_eq!(crate::config::RoutingConfig::rules_needed(4), 10);
 }
 
 #[test]
@@ -67,7 +70,9 @@ fn engine_settings_mirror_health_and_classes() {
         s.paths[&PathId::Cellular],
         PathSettings {
             down_after: Duration::from_secs(60),
-            up_after: Duration::from_secs(5)
+            up_after: Duration::from_secs(5),
+            interface: Some("wwan0".into()),
+            ..PathSettings::default()
         }
     );
     let names: Vec<_> = s.classes.iter().map(|c| c.name.as_str()).collect();
@@ -92,13 +97,13 @@ fn summary_names_paths_classes_and_numbers() {
     let s = ok(FULL).summary();
     for needle in [
         "arc       interface arc0 over wifi, mtu 1420",
-        "wifi      interface wlan0; table 7102, rule 7101, mark 0x20000",
+        "wifi      interface wlan0; table 7102, rule 7100, mark 0x20000",
         "cellular  interface wwan0, modem first, bearer watched",
         "platform     -> arc, cellular; to 100.127.0.0/16,10.128.0.0/9; table 7110, rule 7105",
         "bulk         -> wifi, cellular (hold: reject)",
         "telemetry    -> wifi, cellular (budget 100MiB)",
         "default      -> wifi, cellular; everything else",
-        "routing: rules 7100..=7199 (9 used), fwmark rule 7103 (tunnel mark 0x40000), suppress rule 7104, fwmark mask 0x00ff0000",
+        "routing: rules 7100..=7199 (10 used), fwmark rule 7100 (tunnel mark 0x20000), suppress rule 7103, fwmark mask 0x00ff0000",
         "budget: cellular 1GiB monthly (reset day 1)",
         "status: /run/arcway/arcway.sock; metrics: off; logging: info auto",
     ] {

@@ -149,14 +149,14 @@ fn priority_range_too_small() {
         9,
         18,
         "routing.rule_priority",
-        "7100..=7104 holds 5 priorities but arcway needs 6 (3 path rules + 1 fwmark rule + 1 suppress rule + 1 class rules)",
+        "7100..=7104 holds 5 priorities but arcway needs 7 (3 path mark rules + 1 suppress rule + 1 source rule + 1 class rules + the last one for the default class)",
     );
 }
 
 #[test]
 fn priority_range_just_large_enough() {
     ok(&with(
-        "routing:\n  rule_priority: {start: 7100, end: 7105}\n",
+        "routing:\n  rule_priority: {start: 7100, end: 7106}\n",
     ));
 }
 
@@ -190,7 +190,7 @@ fn mask_too_small_for_the_classes() {
         11,
         16,
         "routing.fwmark_mask",
-        "room for mark numbers up to 7, but arcway needs 8 (3 paths + 1 tunnel + 4 classes)",
+        "room for mark numbers up to 7, but arcway needs 19 (path marks 1-3, class marks from 16, 4 classes)",
     );
 }
 
