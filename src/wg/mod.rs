@@ -1,0 +1,1 @@
+//! WireGuard device for the Arc path.
