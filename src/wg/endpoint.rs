@@ -61,6 +61,33 @@ pub enum Resolver {
 }
 
 impl Resolver {
+    /// A `Static` table from hosts-file text ("address name [alias...]", `#` comments).
+    pub fn from_hosts(text: &str) -> Resolver {
+        let mut table: BTreeMap<String, Vec<IpAddr>> = BTreeMap::new();
+        for line in text.lines() {
+            let mut words = line
+                .split('#')
+                .next()
+                .unwrap_or_default()
+                .split_whitespace();
+            let Some(Ok(ip)) = words.next().map(str::parse::<IpAddr>) else {
+                continue;
+            };
+            for name in words {
+                let addrs = table.entry(name.to_ascii_lowercase()).or_default();
+                if !addrs.contains(&ip) {
+                    addrs.push(ip);
+                }
+            }
+        }
+        Resolver::Static(table)
+    }
+
+    /// [`Resolver::from_hosts`] on a file (e.g. /etc/netns/NS/hosts in tests).
+    pub fn from_hosts_file(path: impl AsRef<std::path::Path>) -> std::io::Result<Resolver> {
+        Ok(Resolver::from_hosts(&std::fs::read_to_string(path)?))
+    }
+
     pub async fn resolve(&self, endpoint: &Endpoint) -> std::io::Result<Vec<SocketAddr>> {
         if let Ok(ip) = endpoint.host.parse::<IpAddr>() {
             return Ok(vec![SocketAddr::new(ip, endpoint.port)]);
@@ -184,6 +211,16 @@ mod tests {
             w.observe(t0 + at, Some(wall0), wall0 + at)
         });
         assert_eq!(fired, Some(159));
+    }
+
+    #[test]
+    fn hosts_text_parses() {
+        let r = Resolver::from_hosts(
+            "# c\n2001:db8::10 Arc.test alias\n192.0.2.1 arc.test\nbogus line\n",
+        );
+        let Resolver::Static(t) = r else { panic!() };
+        assert_eq!(t["arc.test"].len(), 2);
+        assert_eq!(t["alias"].len(), 1);
     }
 
     #[tokio::test]
