@@ -104,17 +104,25 @@ fn routes_go_to_the_given_table_not_main() {
     let (c, ifname) = (lab.client.clone(), lab.client_if.clone());
     let mut s = settings(&lab);
     s.extra_allowed_ips = vec!["10.128.0.0/9".parse().unwrap()];
-    let spec = TunnelSpec::new(s, lab.credentials("192.0.2.1", None));
-    let (table, main, addr) = lab.run_in_client(move || async move {
+    let creds = lab.credentials("192.0.2.1", None);
+    let mut renewed = creds.clone();
+    renewed.ip_address = "100.127.201.3".parse().unwrap();
+    let spec = TunnelSpec::new(s, creds);
+    let (c2, if2) = (c.clone(), ifname.clone());
+    let (table, main, addr, addr2) = lab.run_in_client(move || async move {
         let (tx, _rx) = mpsc::channel(64);
         let tunnel = Tunnel::start(spec, tx).await.expect("tunnel start");
         // Applying again must be a no-op, not an EEXIST.
         tunnel.repair().await.expect("repair");
+        tunnel.repair().await.expect("second repair");
+        let addr = sh(&format!("ip -n {c2} -4 addr show dev {if2}"));
+        // A new session with a new tunnel IP replaces the address, it does not add one.
+        tunnel.update_credentials(renewed).await.expect("update");
         let table = sh(&format!("ip -n {c} route show table {TABLE}"));
         let main = sh(&format!("ip -n {c} route show table main"));
-        let addr = sh(&format!("ip -n {c} -4 addr show dev {ifname}"));
+        let addr2 = sh(&format!("ip -n {c} -4 addr show dev {ifname}"));
         tunnel.stop().await.expect("stop");
-        (table, main, addr)
+        (table, main, addr, addr2)
     });
     assert!(
         table.contains(&format!("100.127.0.0/16 dev {}", lab.client_if)),

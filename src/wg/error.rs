@@ -41,6 +41,12 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+    #[error("failed to end the userspace WireGuard process for {ifname}")]
+    Stop {
+        ifname: String,
+        #[source]
+        source: std::io::Error,
+    },
     #[error("failed to read WireGuard device {ifname}")]
     Read {
         ifname: String,

@@ -1,4 +1,4 @@
-//! Pure timing helpers for the userspace child: restart backoff and a log-line rate limiter.
+//! Pure timing logic for the userspace child: restart backoff and a log-line rate limiter.
 
 use std::time::{Duration, Instant};
 

@@ -7,6 +7,7 @@ use std::net::{IpAddr, Ipv4Addr};
 use futures_util::TryStreamExt as _;
 use ipnet::IpNet;
 use rtnetlink::packet_route::AddressFamily;
+use rtnetlink::packet_route::address::AddressAttribute;
 use rtnetlink::packet_route::route::{RouteAddress, RouteAttribute, RouteMessage, RouteScope};
 use rtnetlink::{Handle, LinkUnspec, LinkWireguard, RouteMessageBuilder};
 
@@ -55,6 +56,31 @@ pub(crate) async fn configure(
         .execute()
         .await
         .map_err(Error::netlink("set the tunnel address", ifname))?;
+    // A new session may bring a new tunnel IP: the old one must not linger as a source address.
+    let mut addrs = handle
+        .address()
+        .get()
+        .set_link_index_filter(index)
+        .execute();
+    let mut stale = Vec::new();
+    while let Some(msg) = addrs
+        .try_next()
+        .await
+        .map_err(Error::netlink("list addresses", ifname))?
+    {
+        let mine = msg.attributes.iter().any(|a| matches!(a, AddressAttribute::Local(ip) | AddressAttribute::Address(ip) if *ip == IpAddr::V4(address)));
+        if msg.header.family == AddressFamily::Inet && !mine {
+            stale.push(msg);
+        }
+    }
+    for msg in stale {
+        handle
+            .address()
+            .del(msg)
+            .execute()
+            .await
+            .map_err(Error::netlink("remove an old tunnel address", ifname))?;
+    }
     handle
         .link()
         .set(LinkUnspec::new_with_index(index).mtu(mtu).up().build())

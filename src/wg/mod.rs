@@ -12,15 +12,14 @@ mod limits;
 mod link;
 mod owner;
 mod owner_ops;
+mod process;
 mod settings;
 mod supervisor;
 mod tunnel;
 
 pub use device::allowed_ips;
-pub use endpoint::{Family, HandshakeWatch, Resolver, choose};
+pub use endpoint::{Family, Resolver};
 pub use error::Error;
-pub use limits::{Backoff, LineLimiter, Verdict};
-pub use link::stale_routes;
 pub use settings::{Backend, OnStop, ParseChoiceError, WgSettings};
 pub use supervisor::socket_path;
 pub use tunnel::{ActiveBackend, Tunnel, TunnelSpec, TunnelStatus, WgSample};

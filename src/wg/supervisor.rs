@@ -6,11 +6,11 @@ use std::process::{ExitStatus, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use tokio::io::{AsyncBufReadExt as _, AsyncRead, BufReader};
 use tokio::process::{Child, Command};
 
 use super::error::Error;
-use super::limits::{Backoff, LineLimiter, Verdict};
+use super::limits::{Backoff, LineLimiter};
+use super::process::{pump, terminate};
 
 /// How often a starting child's UAPI socket is tried, and how long it may take to appear.
 const READY_POLL: Duration = Duration::from_millis(20);
@@ -127,10 +127,10 @@ impl Supervisor {
         })?;
         let pid = child.id().unwrap_or_default();
         if let Some(out) = child.stdout.take() {
-            self.pump(out, pid, "stdout");
+            pump(out, &self.ifname, pid, "stdout", &self.limiter);
         }
         if let Some(err) = child.stderr.take() {
-            self.pump(err, pid, "stderr");
+            pump(err, &self.ifname, pid, "stderr", &self.limiter);
         }
         tracing::info!(ifname = %self.ifname, pid, command = %self.command.join(" "), "started userspace WireGuard");
         self.state = State::Starting {
@@ -139,31 +139,6 @@ impl Supervisor {
             since: Instant::now(),
         };
         Ok(())
-    }
-
-    fn pump(
-        &self,
-        reader: impl AsyncRead + Unpin + Send + 'static,
-        pid: u32,
-        stream: &'static str,
-    ) {
-        let limiter = Arc::clone(&self.limiter);
-        let ifname = self.ifname.clone();
-        tokio::spawn(async move {
-            let mut lines = BufReader::new(reader).lines();
-            while let Ok(Some(line)) = lines.next_line().await {
-                let verdict = limiter
-                    .lock()
-                    .map(|mut l| l.check(Instant::now()))
-                    .unwrap_or(Verdict::Drop);
-                if let Verdict::Log { suppressed } = verdict {
-                    if suppressed > 0 {
-                        tracing::warn!(%ifname, suppressed, "dropped userspace WireGuard output lines (rate limit)");
-                    }
-                    tracing::info!(target: "arcway::wg::userspace", %ifname, pid, stream, "{}", line.trim_end());
-                }
-            }
-        });
     }
 
     /// Waits for the next event. Cancel-safe: all progress lives in `self.state`.
@@ -264,37 +239,13 @@ impl Supervisor {
                     })
             }
             State::Adopted => match std::fs::remove_file(&self.socket) {
-                Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(Error::Configure {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(Error::Stop {
                     ifname: self.ifname.clone(),
                     source: e,
                 }),
                 _ => Ok(()),
             },
             State::Idle | State::Waiting { .. } => Ok(()),
-        }
-    }
-}
-
-async fn terminate(mut child: Child, pid: u32, grace: Duration) -> std::io::Result<()> {
-    if child.try_wait()?.is_some() {
-        return Ok(());
-    }
-    // The Child is not reaped yet, so the PID still names our process.
-    let pid = libc::pid_t::try_from(pid)
-        .map_err(|_| std::io::Error::from(std::io::ErrorKind::InvalidInput))?;
-    // SAFETY: kill(2) has no memory-safety preconditions.
-    if unsafe { libc::kill(pid, libc::SIGTERM) } != 0 {
-        return Err(std::io::Error::last_os_error());
-    }
-    match tokio::time::timeout(grace, child.wait()).await {
-        Ok(status) => status.map(|_| ()),
-        Err(_) => {
-            tracing::warn!(
-                pid,
-                ?grace,
-                "userspace WireGuard ignored SIGTERM; sending SIGKILL"
-            );
-            child.kill().await
         }
     }
 }

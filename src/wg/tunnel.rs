@@ -151,7 +151,7 @@ impl Tunnel {
     }
 }
 
-/// Deadline helper used by the owner for the first start of a userspace child.
+/// How long the first start of a userspace child may take before setup gives up.
 pub(crate) const START_TIMEOUT: Duration = Duration::from_secs(15);
 
 pub(crate) fn new_watch(settings: &WgSettings) -> HandshakeWatch {
