@@ -140,6 +140,10 @@ fn routes_go_to_the_given_table_not_main() {
         addr.contains("inet 100.127.201.2/32") && addr.contains("mtu 1420"),
         "{addr}"
     );
+    assert!(
+        addr2.contains("inet 100.127.201.3/32") && !addr2.contains("100.127.201.2"),
+        "{addr2}"
+    );
 }
 
 #[test]
