@@ -3,6 +3,7 @@
 pub mod cli;
 pub mod config;
 pub mod conntrack;
+pub mod credentials;
 pub mod engine;
 pub mod linkmon;
 pub mod logging;
@@ -12,3 +13,4 @@ pub mod notify;
 pub mod probe;
 pub mod routing;
 pub mod status;
+pub mod wg;

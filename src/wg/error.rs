@@ -1,0 +1,101 @@
+//! Errors of the WireGuard device owner.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Errors of the `wg` module.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("failed to open a netlink socket")]
+    NetlinkSocket(#[source] std::io::Error),
+    #[error("failed to {op} for {ifname}")]
+    Netlink {
+        op: &'static str,
+        ifname: String,
+        #[source]
+        source: rtnetlink::Error,
+    },
+    #[error(
+        "failed to create kernel WireGuard device {ifname}: the kernel has no WireGuard support"
+    )]
+    KernelUnsupported { ifname: String },
+    #[error("failed to find link {ifname}")]
+    LinkMissing { ifname: String },
+    #[error("failed to use interface name {ifname:?}")]
+    InvalidName { ifname: String },
+    #[error("failed to start the userspace WireGuard command: it is empty")]
+    EmptyCommand,
+    #[error("failed to start {command}")]
+    Spawn {
+        command: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("failed to keep {command} running: it exited ({status})")]
+    Exited { command: String, status: String },
+    #[error("failed to see the userspace WireGuard socket {} within {after:?}", socket.display())]
+    NotReady { socket: PathBuf, after: Duration },
+    #[error("failed to configure WireGuard device {ifname}")]
+    Configure {
+        ifname: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("failed to end the userspace WireGuard process for {ifname}")]
+    Stop {
+        ifname: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("failed to read WireGuard device {ifname}")]
+    Read {
+        ifname: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("failed to run a blocking WireGuard call")]
+    Join(#[source] tokio::task::JoinError),
+    #[error("failed to reach the WireGuard task: it has stopped")]
+    TaskGone,
+    #[error("failed to tear down cleanly ({} errors): {}", .0.len(), join_errors(.0))]
+    Teardown(Vec<Error>),
+}
+
+fn join_errors(errors: &[Error]) -> String {
+    let mut text = String::new();
+    for (i, e) in errors.iter().enumerate() {
+        if i > 0 {
+            text.push_str("; ");
+        }
+        // Include each error's causes: teardown errors are reported once, at the end.
+        let mut cur: Option<&dyn std::error::Error> = Some(e);
+        let mut first = true;
+        while let Some(err) = cur {
+            if !first {
+                text.push_str(": ");
+            }
+            text.push_str(&err.to_string());
+            first = false;
+            cur = err.source();
+        }
+    }
+    text
+}
+
+impl Error {
+    pub(crate) fn netlink(
+        op: &'static str,
+        ifname: &str,
+    ) -> impl FnOnce(rtnetlink::Error) -> Error {
+        let ifname = ifname.to_string();
+        move |source| Error::Netlink { op, ifname, source }
+    }
+}
+
+/// The errno inside a netlink error, if the kernel sent one.
+pub(crate) fn errno(e: &rtnetlink::Error) -> Option<i32> {
+    match e {
+        rtnetlink::Error::NetlinkError(msg) => Some(msg.raw_code().abs()),
+        _ => None,
+    }
+}

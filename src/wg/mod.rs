@@ -1,0 +1,25 @@
+//! The Arc WireGuard device: created in the kernel when it can be, else as a supervised
+//! userspace process; configured with the credentials; routes for its AllowedIPs placed in
+//! arcway's table; the endpoint re-resolved when handshakes stop; a sample every second.
+//!
+//! Use: build a [`TunnelSpec`], call [`Tunnel::start`] with a sample channel, and feed
+//! [`Tunnel::set_prefer_ipv6`] from the Wi-Fi path's IPv6 state. [`Tunnel::stop`] at the end.
+
+mod device;
+mod endpoint;
+mod error;
+mod limits;
+mod link;
+mod owner;
+mod owner_ops;
+mod process;
+mod settings;
+mod supervisor;
+mod tunnel;
+
+pub use device::allowed_ips;
+pub use endpoint::{Family, Resolver};
+pub use error::Error;
+pub use settings::{Backend, OnStop, ParseChoiceError, WgSettings};
+pub use supervisor::socket_path;
+pub use tunnel::{ActiveBackend, Tunnel, TunnelSpec, TunnelStatus, WgSample};

@@ -1,0 +1,126 @@
+//! What the tunnel owner needs from the configuration (the `arc:` section plus routing bits).
+
+use std::fmt;
+use std::str::FromStr;
+use std::time::Duration;
+
+use ipnet::IpNet;
+
+use crate::credentials::Endpoint;
+
+/// Which WireGuard implementation carries the device.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Backend {
+    /// Kernel module when the kernel has it, else the userspace command.
+    #[default]
+    Auto,
+    Kernel,
+    Userspace,
+}
+
+/// What `stop` does with the device and the routes arcway put in its table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum OnStop {
+    Keep,
+    #[default]
+    Remove,
+}
+
+/// A word the config file used that is not one of the allowed values.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("failed to parse {value:?}: expected one of {expected}")]
+pub struct ParseChoiceError {
+    value: String,
+    expected: &'static str,
+}
+
+impl FromStr for Backend {
+    type Err = ParseChoiceError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "auto" => Ok(Backend::Auto),
+            "kernel" => Ok(Backend::Kernel),
+            "userspace" => Ok(Backend::Userspace),
+            _ => Err(ParseChoiceError {
+                value: s.into(),
+                expected: "auto, kernel, userspace",
+            }),
+        }
+    }
+}
+
+impl FromStr for OnStop {
+    type Err = ParseChoiceError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "keep" => Ok(OnStop::Keep),
+            "remove" => Ok(OnStop::Remove),
+            _ => Err(ParseChoiceError {
+                value: s.into(),
+                expected: "keep, remove",
+            }),
+        }
+    }
+}
+
+impl fmt::Display for Backend {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Backend::Auto => "auto",
+            Backend::Kernel => "kernel",
+            Backend::Userspace => "userspace",
+        })
+    }
+}
+
+/// Settings of the Arc WireGuard device. `Default` gives the documented config defaults.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WgSettings {
+    pub ifname: String,
+    pub mtu: u32,
+    /// Persistent keepalive; `None` or zero disables it.
+    pub keepalive: Option<Duration>,
+    /// UDP port of the device; `None` lets the implementation pick one.
+    pub listen_port: Option<u16>,
+    /// Routed into the tunnel in addition to the credentials' `arcAllowedIPs`.
+    pub extra_allowed_ips: Vec<IpNet>,
+    pub backend: Backend,
+    /// Userspace implementation in foreground mode; the interface name is appended.
+    pub userspace_command: Vec<String>,
+    /// Overrides the credentials' server endpoint.
+    pub endpoint: Option<Endpoint>,
+    /// No handshake for this long: re-resolve the endpoint and try the other address family.
+    pub handshake_timeout: Duration,
+    /// Mark on the tunnel's own encrypted UDP, so a rule can keep it on the Wi-Fi path; 0 = none.
+    pub fwmark: u32,
+    /// Routing table that receives the AllowedIPs routes (`dev <ifname>`), never main.
+    pub table: u32,
+    pub on_stop: OnStop,
+}
+
+impl Default for WgSettings {
+    fn default() -> Self {
+        WgSettings {
+            ifname: "arc0".into(),
+            mtu: 1420,
+            keepalive: Some(Duration::from_secs(25)),
+            listen_port: None,
+            extra_allowed_ips: Vec::new(),
+            backend: Backend::Auto,
+            userspace_command: vec!["wireguard-go".into(), "-f".into()],
+            endpoint: None,
+            handshake_timeout: Duration::from_secs(20),
+            fwmark: 0,
+            table: 7101,
+            on_stop: OnStop::Remove,
+        }
+    }
+}
+
+impl WgSettings {
+    /// Keepalive in whole seconds as WireGuard wants it (0 = off), saturating at u16::MAX.
+    pub fn keepalive_secs(&self) -> u16 {
+        self.keepalive
+            .map_or(0, |d| u16::try_from(d.as_secs()).unwrap_or(u16::MAX))
+    }
+}
