@@ -9,10 +9,26 @@ ARCWAY_CONFIG=/etc/arcway/arcway.yaml
 ARCWAY_LOG=/tmp/arcway.log
 ARCWAY_PID=
 HANDSHAKE_BEFORE=0
+ARC_SEEN=
 
 arcway_has_run() { $ARCWAY --help 2>&1 | grep -Eq '^[[:space:]]+run([[:space:]]|$)'; }
 
 arcway_alive() { [ -n "$ARCWAY_PID" ] && [ -d "/proc/$ARCWAY_PID" ] && ! grep -q ') Z ' "/proc/$ARCWAY_PID/stat"; }
+
+# apoll SECONDS CMD...: poll, but giving up at once when arcway has exited.
+apoll() {
+  local limit=$(($(now_cs) + $1 * 100))
+  shift
+  while :; do
+    "$@" && return 0
+    arcway_alive || return 1
+    [ "$(now_cs)" -ge "$limit" ] && return 1
+    sleep 0.2
+  done
+}
+
+# Prefix for failure reasons: an exited arcway explains every later symptom.
+exited() { arcway_alive || printf 'arcway has exited; '; }
 
 arcway_config() { $ARCWAY check-config --config $ARCWAY_CONFIG; }
 
@@ -26,17 +42,19 @@ arcway_start() {
 arc_is_kernel() { $IP -n gw -d link show arc0 2>/dev/null | grep -qw wireguard; }
 
 arcway_kernel_backend() {
-  poll 15 arc_is_kernel && return 0
-  arcway_alive || echo "arcway exited"
+  if apoll 15 arc_is_kernel; then
+    ARC_SEEN=1
+    return 0
+  fi
   $IP -n gw -d link show arc0 2>&1 | head -n 3
-  echo "no kernel WireGuard device arc0 in gw"
+  echo "$(exited)no kernel WireGuard device arc0 in gw"
   return 1
 }
 
 arc_has_handshake() { [ "$(wg_handshake arc0)" -gt 0 ]; }
 
 arcway_handshake() {
-  poll 15 arc_has_handshake || { echo "arc0 has no handshake with the arc server"; return 1; }
+  apoll 15 arc_has_handshake || { echo "$(exited)arc0 has no handshake with the arc server"; return 1; }
 }
 
 route_is_arc() { [ "$(route_dev)" = arc0 ]; }
@@ -46,7 +64,7 @@ platform_via() { [ "$(route_dev)" = "$1" ] && platform_ping; }
 arcway_ping_via_arc() {
   local rx0
   rx0=$(wg_rx arc0)
-  poll 10 platform_via arc0 || { echo "platform route via '$(route_dev)', ping through arc0 failed"; return 1; }
+  apoll 10 platform_via arc0 || { echo "$(exited)platform route via '$(route_dev)', ping through arc0 failed"; return 1; }
   [ "$(wg_rx arc0)" -gt "$rx0" ] || { echo "arc0 received nothing while the ping was answered"; return 1; }
 }
 
@@ -55,7 +73,7 @@ arcway_wifi_loss() {
   $IP -n ap link set wifi0 down || return 1
   t0=$(now_cs)
   # With the AP's end down the cellular link is the only way to the platform.
-  poll 10 platform_via wwan0 || { echo "platform route via '$(route_dev)' 10 s after Wi-Fi carrier loss"; return 1; }
+  apoll 10 platform_via wwan0 || { echo "$(exited)platform route via '$(route_dev)' 10 s after Wi-Fi carrier loss"; return 1; }
   NOTE="moved within $(since "$t0") s"
 }
 
@@ -64,12 +82,12 @@ arcway_wifi_restore() {
   HANDSHAKE_BEFORE=$(wg_handshake arc0)
   $IP -n ap link set wifi0 up || return 1
   t0=$(now_cs)
-  poll 25 route_is_arc || { echo "platform route via '$(route_dev)' 25 s after Wi-Fi returned"; return 1; }
+  apoll 25 route_is_arc || { echo "$(exited)platform route via '$(route_dev)' 25 s after Wi-Fi returned"; return 1; }
   NOTE="back within $(since "$t0") s"
   handshake=$(wg_handshake arc0)
   [ "$handshake" -gt "$HANDSHAKE_BEFORE" ] ||
     { echo "moved back to arc0 without a fresh handshake (latest $handshake, before $HANDSHAKE_BEFORE)"; return 1; }
-  poll 5 platform_ping || { echo "no reply from $PLATFORM through arc0 after returning"; return 1; }
+  apoll 5 platform_ping || { echo "$(exited)no reply from $PLATFORM through arc0 after returning"; return 1; }
 }
 
 arcway_stop() {

@@ -21,6 +21,32 @@ lab_cell_path() {
   poll 3 ns gw ping -c 1 -W 1 -I wwan0 $PLATFORM >/dev/null || { echo "no reply from $PLATFORM over wwan0"; return 1; }
 }
 
+# The kinds of nftables statements arcway's table uses (mark and ct mark arithmetic, fib, snat,
+# masquerade, concatenated matches), loaded and removed in gw: the module list is complete.
+lab_nftables() {
+  ns gw nft -f - <<'NFT' || return 1
+table inet vmcheck {
+	chain prerouting {
+		type filter hook prerouting priority mangle; policy accept;
+		meta mark & 0x00ff0000 != 0 return
+		ct mark & 0x00ff0000 == 0x00110000 meta mark set meta mark & 0xff00ffff | 0x00110000 return
+		ip daddr { 203.0.113.0/24 } meta l4proto { tcp } th dport { 443, 8000-9000 } meta mark set meta mark & 0xff00ffff | 0x00110000 ct mark set ct mark & 0xff00ffff | 0x00110000 return
+	}
+	chain output {
+		type route hook output priority mangle; policy accept;
+		meta mark & 0x00ff0000 != 0 return
+	}
+	chain postrouting {
+		type nat hook postrouting priority srcnat; policy accept;
+		oifname "arc0" fib saddr type != local meta nfproto ipv4 snat ip to 100.127.201.2
+		oifname "wwan0" fib saddr type != local masquerade
+	}
+}
+NFT
+  ns gw nft delete table inet vmcheck || return 1
+  ! ns gw nft list tables | grep -q . || { echo "tables left in gw"; return 1; }
+}
+
 route_dev() { # the device the gateway's kernel picks for the platform
   $IP -n gw route get $PLATFORM 2>&1 | sed -n 's/.* dev \([^ ]*\).*/\1/p' | head -n 1
 }

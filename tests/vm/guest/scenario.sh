@@ -2,7 +2,7 @@
 # The scenario: lab checks first (they need only the kernel and the tools), then arcway's.
 # Every planned check reports exactly once; the host compares the count with PLAN.
 
-LAB_CHECKS="lab.modules lab.topology lab.wifi-path lab.cell-path lab.kernel-wg-ping
+LAB_CHECKS="lab.modules lab.topology lab.nftables lab.wifi-path lab.cell-path lab.kernel-wg-ping
   lab.kernel-wg-handshake lab.carrier-loss lab.manual-failover lab.restore"
 ARCWAY_CHECKS="arcway.config arcway.kernel-backend arcway.handshake arcway.ping-via-arc
   arcway.wifi-loss-to-cellular arcway.wifi-restore-to-arc arcway.stop arcway.removed-device
@@ -11,6 +11,7 @@ ARCWAY_CHECKS="arcway.config arcway.kernel-backend arcway.handshake arcway.ping-
 scenario_lab() {
   check lab.modules lab_modules
   check lab.topology lab_topology || BLOCKED="the lab topology could not be built"
+  check lab.nftables lab_nftables
   check lab.wifi-path lab_wifi_path
   check lab.cell-path lab_cell_path
   check lab.kernel-wg-ping lab_wg_ping
@@ -35,16 +36,18 @@ scenario_arcway() {
     for name in $ARCWAY_CHECKS; do check "$name" false; done
     return
   fi
-  check arcway.config arcway_config || BLOCKED="arcway rejected $ARCWAY_CONFIG"
+  check arcway.config arcway_config || BLOCKED=${BLOCKED:-"arcway rejected $ARCWAY_CONFIG"}
   [ -z "$BLOCKED" ] && arcway_start
-  check arcway.kernel-backend arcway_kernel_backend || BLOCKED="arcway.kernel-backend failed"
-  check arcway.handshake arcway_handshake || BLOCKED="arcway.handshake failed"
+  check arcway.kernel-backend arcway_kernel_backend || BLOCKED=${BLOCKED:-"arcway.kernel-backend failed"}
+  check arcway.handshake arcway_handshake || BLOCKED=${BLOCKED:-"arcway.handshake failed"}
   check arcway.ping-via-arc arcway_ping_via_arc
   check arcway.wifi-loss-to-cellular arcway_wifi_loss
   check arcway.wifi-restore-to-arc arcway_wifi_restore
-  # Stopping and cleaning up are judged whenever arcway was started.
+  # Stopping is judged whenever arcway was started; cleanup only once arc0 had been seen, since
+  # an arcway that never set anything up would pass it without removing anything.
   [ -n "$ARCWAY_PID" ] && BLOCKED=
   check arcway.stop arcway_stop
+  [ -n "$ARC_SEEN" ] || BLOCKED="arc0 never came up, so its removal cannot be judged"
   check arcway.removed-device arcway_removed_device
   check arcway.removed-rules arcway_removed_rules
   [ "$FAILED" -gt "$failed_before" ] && arcway_dump

@@ -1,5 +1,5 @@
 # shellcheck shell=bash
-# The guest's root file system: busybox applets, iproute2 and wireguard-tools from the host with
+# The guest's root file system: busybox applets, iproute2, wireguard-tools and nft from the host with
 # their shared libraries, the kernel modules, the arcway binary and the scenario scripts.
 # Sourced by tests/vm/run.
 
@@ -30,9 +30,7 @@ build_initramfs() {
   done < <(busybox --list-full)
   copy_binary "$(command -v ip)" bin/ip "$root"
   copy_binary "$(command -v wg)" usr/bin/wg "$root"
-  if command -v nft >/dev/null; then
-    copy_binary "$(command -v nft)" usr/sbin/nft "$root"
-  fi
+  copy_binary "$(command -v nft)" usr/sbin/nft "$root"
   cp "$moddir"/* "$root/lib/modules/"
   # Debug info is most of a dev build's size and nothing reads it in the guest.
   strip -o "$root/usr/bin/arcway" "$arcway" 2>/dev/null || cp "$arcway" "$root/usr/bin/arcway"
