@@ -10,6 +10,7 @@ ARCWAY_LOG=/tmp/arcway.log
 ARCWAY_PID=
 HANDSHAKE_BEFORE=0
 ARC_SEEN=
+TUNNEL_ON_CELL_BEFORE=
 
 arcway_has_run() { $ARCWAY --help 2>&1 | grep -Eq '^[[:space:]]+run([[:space:]]|$)'; }
 
@@ -35,6 +36,7 @@ arcway_config() { $ARCWAY check-config --config $ARCWAY_CONFIG; }
 # Not through the ns function: a backgrounded function is a subshell, and $! would be its PID
 # rather than arcway's (ip netns exec execs arcway in place, so this $! is arcway's own).
 arcway_start() {
+  TUNNEL_ON_CELL_BEFORE=$(tunnel_on_cell)
   $IP netns exec gw $ARCWAY run --config $ARCWAY_CONFIG >$ARCWAY_LOG 2>&1 &
   ARCWAY_PID=$!
 }
@@ -88,6 +90,17 @@ arcway_wifi_restore() {
   [ "$handshake" -gt "$HANDSHAKE_BEFORE" ] ||
     { echo "moved back to arc0 without a fresh handshake (latest $handshake, before $HANDSHAKE_BEFORE)"; return 1; }
   apoll 5 platform_ping || { echo "$(exited)no reply from $PLATFORM through arc0 after returning"; return 1; }
+}
+
+tunnel_on_cell() { # WireGuard packets the cell core has seen so far
+  ns cell nft list chain inet vmlab watch | sed -n 's/.*counter packets \([0-9]*\).*/\1/p'
+}
+
+arcway_tunnel_not_on_cell() {
+  local seen
+  seen=$(tunnel_on_cell)
+  [ "${seen:-x}" = "$TUNNEL_ON_CELL_BEFORE" ] ||
+    { echo "$((seen - TUNNEL_ON_CELL_BEFORE)) WireGuard packets reached the cell core"; return 1; }
 }
 
 arcway_stop() {

@@ -5,8 +5,8 @@
 LAB_CHECKS="lab.modules lab.topology lab.nftables lab.wifi-path lab.cell-path lab.kernel-wg-ping
   lab.kernel-wg-handshake lab.carrier-loss lab.manual-failover lab.restore"
 ARCWAY_CHECKS="arcway.config arcway.kernel-backend arcway.handshake arcway.ping-via-arc
-  arcway.wifi-loss-to-cellular arcway.wifi-restore-to-arc arcway.stop arcway.removed-device
-  arcway.removed-rules"
+  arcway.wifi-loss-to-cellular arcway.wifi-restore-to-arc arcway.tunnel-not-on-cellular
+  arcway.stop arcway.removed-device arcway.removed-rules"
 
 scenario_lab() {
   check lab.modules lab_modules
@@ -43,6 +43,7 @@ scenario_arcway() {
   check arcway.ping-via-arc arcway_ping_via_arc
   check arcway.wifi-loss-to-cellular arcway_wifi_loss
   check arcway.wifi-restore-to-arc arcway_wifi_restore
+  check arcway.tunnel-not-on-cellular arcway_tunnel_not_on_cell
   # Stopping is judged whenever arcway was started; cleanup only once arc0 had been seen, since
   # an arcway that never set anything up would pass it without removing anything.
   [ -n "$ARCWAY_PID" ] && BLOCKED=

@@ -84,6 +84,16 @@ $IP netns exec cell sysctl -qw net.ipv4.conf.air0.proxy_arp=1
 # systemd sets it on Debian, so arcway's probes may use them.
 $IP -all netns exec sysctl -qw net.ipv4.ip_forward=1 net.ipv4.ping_group_range="0 2147483647" >/dev/null
 
+# Counts WireGuard packets reaching the cell core: the tunnel must never ride cellular.
+$IP netns exec cell nft -f - <<EOF
+table inet vmlab {
+	chain watch {
+		type filter hook prerouting priority 0; policy accept;
+		udp dport 11010 counter
+	}
+}
+EOF
+
 umask 077
 mkdir -p /run/lab /var/lib/arcway
 wg genkey >/run/lab/server.key
