@@ -1,5 +1,5 @@
 # shellcheck shell=dash
-# Check helpers for the guest scenario (busybox ash). Results go to the serial console as
+# Check functions for the guest scenario (busybox ash). Results go to the serial console as
 # "PASS name (t=...)" and "FAIL name: reason"; the host parses exactly these prefixes.
 
 IP=/bin/ip
