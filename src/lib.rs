@@ -4,6 +4,7 @@ pub mod cli;
 pub mod config;
 pub mod conntrack;
 pub mod credentials;
+pub mod daemon;
 pub mod engine;
 pub mod linkmon;
 pub mod logging;
