@@ -8,6 +8,7 @@
 //! every process it started and deletes the namespaces, also while a test panics. arcway itself
 //! is not started: tests run it in `lab.ns(Role::Gw)`.
 mod access;
+pub mod arcway;
 pub mod bin;
 pub mod cleanup;
 mod cmd;
@@ -24,6 +25,7 @@ mod services;
 pub mod state;
 pub mod wg;
 
+pub use arcway::{Arcway, Health};
 pub use bin::bin_path;
 pub use error::{LabError, Result};
 pub use lab::{Lab, LabOptions};
