@@ -1,5 +1,6 @@
 //! arcway: keeps a Linux gateway on the SORACOM platform over the cheapest working path.
 
+pub mod accounting;
 pub mod cli;
 pub mod config;
 pub mod conntrack;
@@ -7,6 +8,7 @@ pub mod credentials;
 pub mod engine;
 pub mod linkmon;
 pub mod logging;
+pub mod metrics;
 pub mod model;
 pub mod nft;
 pub mod notify;
