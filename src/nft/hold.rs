@@ -53,6 +53,12 @@ fn rejects(action: HoldAction) -> &'static [&'static str] {
     }
 }
 
+/// A held class's packets in the original direction only: the resets and ICMP errors the
+/// rules send belong to the same connection (reply direction) and must pass.
+fn held_match(mask: u32, mark: u32) -> String {
+    format!("meta mark & {mask:#010x} == {mark:#010x} ct direction original")
+}
+
 /// The two chains the marking rules `goto` (no rules at all when nothing is held).
 pub(super) fn hold_chains(out: &mut String, inputs: &NftInputs, extras: &TableExtras) {
     if extras.held.is_empty() {
@@ -62,7 +68,7 @@ pub(super) fn hold_chains(out: &mut String, inputs: &NftInputs, extras: &TableEx
     let held: BTreeSet<&Held> = extras.held.iter().collect();
     writeln!(out, "\tchain {CHAIN_FORWARD} {{").ok();
     for h in &held {
-        let class = format!("meta mark & {mask:#010x} == {:#010x}", h.mark);
+        let class = held_match(mask, h.mark);
         let routes = [
             "fib daddr . mark oif missing".to_owned(),
             format!("fib daddr . mark oifname \"{}\"", h.ifname),
@@ -76,7 +82,7 @@ pub(super) fn hold_chains(out: &mut String, inputs: &NftInputs, extras: &TableEx
     writeln!(out, "\t}}").ok();
     writeln!(out, "\tchain {CHAIN_LOCAL} {{").ok();
     for h in &held {
-        let class = format!("meta mark & {mask:#010x} == {:#010x}", h.mark);
+        let class = held_match(mask, h.mark);
         for reject in rejects(h.action) {
             writeln!(out, "\t\t{class} fib daddr type != local {reject}").ok();
         }

@@ -130,10 +130,10 @@ fn held_classes_goto_hold_chains_with_their_action() {
     let pre = text.split("\tchain output").next().unwrap();
     assert!(pre.contains("ct mark & 0x00ff0000 == 0x00110000 meta mark set meta mark & 0xff00ffff | 0x00110000 goto hold_prerouting\n"), "{text}");
     assert!(!pre.contains(" return comment"), "{text}");
-    assert!(text.contains("\tchain hold_prerouting {\n\t\tmeta mark & 0x00ff0000 == 0x00110000 fib daddr . mark oif missing meta l4proto tcp reject with tcp reset\n\t\tmeta mark & 0x00ff0000 == 0x00110000 fib daddr . mark oif missing reject with icmpx admin-prohibited\n\t\tmeta mark & 0x00ff0000 == 0x00110000 fib daddr . mark oifname \"wwan0\" meta l4proto tcp reject with tcp reset\n"), "{text}");
-    assert!(text.contains("\t\tmeta mark & 0x00ff0000 == 0x00120000 fib daddr type != local reject with icmpx admin-prohibited\n"), "{text}");
+    assert!(text.contains("\tchain hold_prerouting {\n\t\tmeta mark & 0x00ff0000 == 0x00110000 ct direction original fib daddr . mark oif missing meta l4proto tcp reject with tcp reset\n\t\tmeta mark & 0x00ff0000 == 0x00110000 ct direction original fib daddr . mark oif missing reject with icmpx admin-prohibited\n\t\tmeta mark & 0x00ff0000 == 0x00110000 ct direction original fib daddr . mark oifname \"wwan0\" meta l4proto tcp reject with tcp reset\n"), "{text}");
+    assert!(text.contains("\t\tmeta mark & 0x00ff0000 == 0x00120000 ct direction original fib daddr type != local reject with icmpx admin-prohibited\n"), "{text}");
     assert!(
-        !text.contains("0x00120000 fib daddr type != local meta l4proto tcp"),
+        !text.contains("0x00120000 ct direction original fib daddr type != local meta l4proto tcp"),
         "{text}"
     );
     // The first line of our own marks still returns: probes and WireGuard are never held.
