@@ -61,10 +61,18 @@ impl Accountant {
             }
             _ => Ledger::empty(start, end),
         };
+        let mut deltas = CounterDeltas::default();
+        deltas.seed(
+            ledger
+                .counters
+                .iter()
+                .filter_map(|(name, v)| Some((CounterKey::parse(name)?, *v)))
+                .collect(),
+        );
         let mut a = Accountant {
             limits,
             ledger,
-            deltas: CounterDeltas::default(),
+            deltas,
             spent: BTreeSet::new(),
         };
         a.spent = a.compute_spent();
@@ -99,6 +107,7 @@ impl Accountant {
         for (key, n) in self.deltas.update(reading) {
             self.ledger.add(&key, n);
         }
+        self.ledger.counters = reading.iter().map(|(k, v)| (k.name(), *v)).collect();
         self.transitions()
     }
 
@@ -109,7 +118,9 @@ impl Accountant {
             return false;
         }
         let (start, end) = period_bounds(self.limits.period, self.limits.reset_day, today);
+        let counters = std::mem::take(&mut self.ledger.counters);
         self.ledger = Ledger::empty(start, end);
+        self.ledger.counters = counters;
         true
     }
 

@@ -32,6 +32,16 @@ impl CounterDeltas {
         out
     }
 
+    /// Starts from values read before (by a previous run).
+    pub fn seed(&mut self, last: BTreeMap<CounterKey, u64>) {
+        self.last = last;
+    }
+
+    /// The values of the latest reading.
+    pub fn last(&self) -> &BTreeMap<CounterKey, u64> {
+        &self.last
+    }
+
     /// Forgets every previous value (the next reading counts in full).
     pub fn reset(&mut self) {
         self.last.clear();

@@ -44,6 +44,10 @@ pub struct Ledger {
     pub lines: BTreeMap<PathId, Bytes>,
     #[serde(default)]
     pub classes: BTreeMap<String, BTreeMap<PathId, Bytes>>,
+    /// The counter values last read, by counter name: after a restart, counters that kept
+    /// running (the table stayed) only count what they gained since.
+    #[serde(default)]
+    pub counters: BTreeMap<String, u64>,
 }
 
 impl Ledger {
@@ -54,6 +58,7 @@ impl Ledger {
             period_end,
             lines: BTreeMap::new(),
             classes: BTreeMap::new(),
+            counters: BTreeMap::new(),
         }
     }
 

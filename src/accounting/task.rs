@@ -99,7 +99,8 @@ impl AccountingHandle {
 }
 
 /// Starts the task with the real `nft` reader and the local calendar. The first
-/// transitions (every budget's state) are sent before this returns.
+/// transitions (every budget's state) are sent before this returns. Start it before the
+/// first table apply, and call [`AccountingHandle::read_now`] before every later one.
 pub fn spawn(
     settings: AccountingSettings,
     transitions: mpsc::UnboundedSender<BudgetTransition>,

@@ -235,3 +235,21 @@ fn state_file_round_trip_is_atomic() {
         Err(AccountingError::Parse { .. })
     ));
 }
+
+#[test]
+fn a_restart_counts_only_what_running_counters_gained() {
+    let (mut a, _) = Accountant::new(limits(), None, d("2025-01-20"));
+    a.observe(&reading(&[(line(Direction::Tx), 600)]), d("2025-01-20"));
+    let saved = a.ledger().clone();
+    // The table stayed while arcway restarted: 600 were counted already.
+    let (mut b, _) = Accountant::new(limits(), Some(saved.clone()), d("2025-01-21"));
+    b.observe(&reading(&[(line(Direction::Tx), 650)]), d("2025-01-21"));
+    assert_eq!(b.used(PathId::Cellular, None), 650);
+    // After a reboot the counters start again at zero.
+    let (mut c, _) = Accountant::new(limits(), Some(saved), d("2025-01-21"));
+    c.observe(&reading(&[(line(Direction::Tx), 50)]), d("2025-01-21"));
+    assert_eq!(c.used(PathId::Cellular, None), 650);
+    // A new period keeps the counters' baseline.
+    c.observe(&reading(&[(line(Direction::Tx), 80)]), d("2025-02-01"));
+    assert_eq!(c.used(PathId::Cellular, None), 30);
+}
