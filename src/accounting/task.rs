@@ -229,10 +229,10 @@ impl Task {
             info!(path = %t.path, class = ?t.class, exhausted = t.exhausted, "data budget changed");
             let _ = self.transitions.send(t);
         }
-        if urgent || self.last_save.elapsed() >= self.settings.save_every {
-            if let Err(e) = self.save() {
-                warn!(error = %e, "failed to save the accounting state");
-            }
+        if (urgent || self.last_save.elapsed() >= self.settings.save_every)
+            && let Err(e) = self.save()
+        {
+            warn!(error = %e, "failed to save the accounting state");
         }
         let status = self.accountant.status(&probe_snapshots(&self.settings));
         self.status.send_replace(status);

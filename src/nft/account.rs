@@ -75,9 +75,9 @@ impl CounterKey {
     /// The key of a counter name; None for names arcway does not make.
     pub fn parse(name: &str) -> Option<CounterKey> {
         let parts: Vec<&str> = name.split('.').collect();
-        let dir = match parts.last()? {
-            &"rx" => Direction::Rx,
-            &"tx" => Direction::Tx,
+        let dir = match *parts.last()? {
+            "rx" => Direction::Rx,
+            "tx" => Direction::Tx,
             _ => return None,
         };
         match parts.as_slice() {

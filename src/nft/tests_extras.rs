@@ -166,3 +166,56 @@ fn missing_cgroups_are_found_under_the_root() {
     let missing = missing_cgroups(&inputs(), dir.path());
     assert_eq!(missing, BTreeSet::from(["b.slice".to_owned()]));
 }
+
+#[test]
+fn classes_limits_and_holds_from_the_example_config() {
+    let text = include_str!("../../examples/arcway.yaml");
+    let config = crate::config::parse_str(text, "arcway.yaml").unwrap();
+    let classes = mark_classes(&config);
+    let names: Vec<&str> = classes.iter().map(|c| c.name.as_str()).collect();
+    assert_eq!(names, ["platform", "bulk", "telemetry"]);
+    let bulk = &classes[1];
+    assert_eq!(bulk.mark, 0x0011_0000);
+    assert_eq!(bulk.ports, ["443", "8000-9000"]);
+    assert_eq!(bulk.fwmarks, [(0x1, 0xff)]);
+    assert_eq!(bulk.cgroups, ["system.slice/backup.service"]);
+    let inputs = NftInputs {
+        fwmark_mask: 0x00ff_0000,
+        nat: vec![],
+        classes,
+    };
+    // The example renders (nft itself is exercised by the classify_lab tests).
+    assert!(render_table(&inputs).contains("comment \"telemetry\""));
+
+    use crate::engine::ClassRoute;
+    let routes = [
+        ("platform", ClassRoute::Via(PathId::Arc)),
+        ("bulk", ClassRoute::Held(PathId::Cellular)),
+        ("telemetry", ClassRoute::Held(PathId::Cellular)),
+        ("default", ClassRoute::Held(PathId::Cellular)),
+    ];
+    let held = held_classes(&config, routes, |p| {
+        (p == PathId::Cellular).then(|| "wwan0".to_owned())
+    });
+    assert_eq!(
+        held,
+        [
+            Held {
+                mark: 0x0011_0000,
+                ifname: "wwan0".into(),
+                action: HoldAction::Reject
+            },
+            Held {
+                mark: 0x0012_0000,
+                ifname: "wwan0".into(),
+                action: HoldAction::Reject
+            },
+        ]
+    );
+    let limits = crate::accounting::Limits::from_config(&config);
+    assert_eq!(limits.lines[&PathId::Cellular], 1 << 30);
+    assert_eq!(
+        limits.classes[&("telemetry".to_owned(), PathId::Cellular)],
+        100 << 20
+    );
+}
