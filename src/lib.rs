@@ -1,5 +1,6 @@
 //! arcway: keeps a Linux gateway on the SORACOM platform over the cheapest working path.
 
+pub mod accounting;
 pub mod cli;
 pub mod config;
 pub mod conntrack;
@@ -8,6 +9,7 @@ pub mod daemon;
 pub mod engine;
 pub mod linkmon;
 pub mod logging;
+pub mod metrics;
 pub mod model;
 pub mod nft;
 pub mod notify;
