@@ -187,6 +187,7 @@ impl<'de> Deserialize<'de> for RawClassPath {
 #[serde(deny_unknown_fields)]
 pub struct RawBudget {
     pub cellular: Option<S<RawPathBudget>>,
+    pub state_file: Option<S<PathBuf>>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -181,9 +181,23 @@ pub struct ClassPathConfig {
     pub bytes: Option<u64>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Budgets {
     pub cellular: Option<BudgetConfig>,
+    /// Where byte counts and budgets are kept across restarts.
+    pub state_file: PathBuf,
+}
+
+/// The accounting state file when the configuration names none.
+pub const DEFAULT_ACCOUNTING_STATE: &str = "/var/lib/arcway/accounting.json";
+
+impl Default for Budgets {
+    fn default() -> Self {
+        Budgets {
+            cellular: None,
+            state_file: PathBuf::from(DEFAULT_ACCOUNTING_STATE),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

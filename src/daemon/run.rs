@@ -10,6 +10,7 @@ use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::{mpsc, oneshot};
 use tracing::{debug, error, info, warn};
 
+use crate::accounting::{self, AccountingHandle, AccountingSettings, BudgetTransition, Limits};
 use crate::config::{self, Config};
 use crate::credentials::{self, Credentials};
 use crate::engine::{self, Action, Engine, Event, Health, Time};
@@ -20,7 +21,7 @@ use crate::probe::{ProbeRound, Prober, ProberHandle};
 use crate::routing::{self, Reconciler};
 use crate::status::{self, WallTime};
 use crate::wg::{OnStop, Tunnel, TunnelSpec, TunnelStatus, WgSample};
-use crate::{conntrack, logging, nft};
+use crate::{conntrack, logging, metrics, nft};
 
 use super::inputs::World;
 use super::observe::{self, Observed};
@@ -94,6 +95,7 @@ struct Channels {
     links: mpsc::Receiver<LinkEvent>,
     probes: mpsc::Receiver<ProbeRound>,
     wg: mpsc::Receiver<WgSample>,
+    budgets: mpsc::UnboundedReceiver<BudgetTransition>,
 }
 
 struct Daemon {
@@ -119,7 +121,10 @@ struct Daemon {
     wg_tx: mpsc::Sender<WgSample>,
     linkmon: LinkMonitorHandle,
     reconciler: Reconciler,
-    nft_applied: Option<nft::NftInputs>,
+    nft_applied: Option<(nft::NftInputs, nft::TableExtras)>,
+    nft_retry: Option<Instant>,
+    accounting: Option<AccountingHandle>,
+    budget_tx: mpsc::UnboundedSender<BudgetTransition>,
     settled: bool,
     class_since: BTreeMap<String, Instant>,
     publisher: status::Publisher,
@@ -153,6 +158,7 @@ impl Daemon {
         });
 
         let (publisher, subscriber) = status::channel(status::Snapshot::default());
+        let publisher_for_metrics = publisher.clone();
         let server = status::Server::bind(&cfg.status.socket, subscriber)
             .await
             .with_context(|| {
@@ -189,6 +195,7 @@ impl Daemon {
 
         let (probe_tx, probe_rx) = mpsc::channel(64);
         let (wg_tx, wg_rx) = mpsc::channel(16);
+        let (budget_tx, budget_rx) = mpsc::unbounded_channel();
         let engine = Engine::new(cfg.engine_settings(), Time::ZERO);
         let interfaces = interfaces(&cfg);
         let now_wall = WallTime::now();
@@ -216,6 +223,9 @@ impl Daemon {
             linkmon,
             reconciler,
             nft_applied: None,
+            nft_retry: None,
+            accounting: None,
+            budget_tx,
             settled: false,
             class_since: BTreeMap::new(),
             publisher,
@@ -227,9 +237,14 @@ impl Daemon {
                 links: link_rx,
                 probes: probe_rx,
                 wg: wg_rx,
+                budgets: budget_rx,
             }),
         };
+        // Probers first: accounting reports what their probes cost.
+        daemon.start_probers();
+        daemon.start_accounting();
         daemon.apply_nft().await;
+        daemon.start_metrics(&publisher_for_metrics).await;
         // The Wi-Fi table and the tunnel's mark rule must exist before the first handshake
         // goes out, or it is lost and WireGuard waits 5 s to retry.
         // The link monitor reported every watched interface while it started; take those
@@ -242,7 +257,6 @@ impl Daemon {
         }
         daemon.sync_routing().await;
         daemon.start_tunnel().await;
-        daemon.start_probers();
         daemon.publish();
         info!(
             config = %daemon.opts.config_path.display(),
@@ -277,6 +291,10 @@ impl Daemon {
                 Some(event) = channels.links.recv() => self.on_link(event).await,
                 Some(round) = channels.probes.recv() => self.on_probe(round).await,
                 Some(sample) = channels.wg.recv() => self.on_wg(sample).await,
+                Some(t) = channels.budgets.recv() => {
+                    info!(path = %t.path, class = ?t.class, exhausted = t.exhausted, "data budget");
+                    self.feed(t.event()).await;
+                }
                 () = sleep_until(deadline) => self.feed(Event::Tick).await,
                 _ = hup.recv() => self.reload().await,
                 _ = term.recv() => break,
@@ -371,6 +389,8 @@ impl Daemon {
         // The route switch first: everything else can wait a few milliseconds.
         self.sync_routing().await;
         self.log_engine_entries();
+        // Held classes are refused in nftables (routing's `prohibit` is the backstop).
+        self.apply_nft().await;
         for (class, from, to) in moved {
             self.evict(&class, from, to);
         }
@@ -505,14 +525,85 @@ impl Daemon {
         }
     }
 
+    fn nft_wanted(&self) -> (nft::NftInputs, nft::TableExtras) {
+        let world = self.world();
+        let mut inputs = world.nft();
+        // Every class with a matcher gets a mark, so its bytes are counted per path; only
+        // the non-destination ones need it for routing.
+        inputs.classes = nft::mark_classes(&self.cfg);
+        let routes = self.engine.desired();
+        let ifname = |p: PathId| self.interfaces.get(&p).cloned();
+        let extras = nft::TableExtras {
+            counted: self
+                .interfaces
+                .iter()
+                .map(|(p, i)| nft::CountedPath {
+                    path: *p,
+                    ifname: i.clone(),
+                })
+                .collect(),
+            default_class: self
+                .cfg
+                .classes
+                .iter()
+                .find(|c| c.matcher.is_none())
+                .map(|c| c.name.clone()),
+            held: nft::held_classes(
+                &self.cfg,
+                routes.classes.iter().map(|c| (c.name.as_str(), c.route)),
+                ifname,
+            ),
+            missing_cgroups: Default::default(),
+        };
+        (inputs, extras)
+    }
+
+    /// Replaces `table inet arcway` when what it should hold changed (configuration, held
+    /// classes), or to retry cgroups that did not exist yet.
     async fn apply_nft(&mut self) {
-        let inputs = self.world().nft();
-        if self.nft_applied.as_ref() == Some(&inputs) {
+        let wanted = self.nft_wanted();
+        let retry_due = self.nft_retry.is_some_and(|t| Instant::now() >= t);
+        if self.nft_applied.as_ref() == Some(&wanted) && !retry_due {
             return;
         }
-        match nft::apply(&inputs).await {
-            Ok(()) => self.nft_applied = Some(inputs),
-            Err(err) => error!(error = %err, "failed to load table inet arcway"),
+        // Replacing the table resets its counters: count what they hold first.
+        if let Some(acct) = &self.accounting
+            && let Err(err) = acct.read_now().await
+        {
+            warn!(error = %err, "failed to read the byte counters before replacing the table");
+        }
+        match nft::apply_with(&wanted.0, &wanted.1).await {
+            Ok(report) => {
+                self.nft_retry = (!report.missing_cgroups.is_empty())
+                    .then(|| Instant::now() + Duration::from_secs(30));
+                self.nft_applied = Some(wanted);
+            }
+            Err(err) => {
+                error!(error = %err, "failed to load table inet arcway");
+                self.nft_retry = Some(Instant::now() + Duration::from_secs(10));
+            }
+        }
+    }
+
+    fn start_accounting(&mut self) {
+        let mut settings = AccountingSettings::new(Limits::from_config(&self.cfg));
+        settings.probe_counters = self
+            .probers
+            .iter()
+            .map(|(p, h)| (*p, h.counters_handle()))
+            .collect();
+        settings.state_path = self.cfg.budget.state_file.clone();
+        self.accounting = Some(accounting::spawn(settings, self.budget_tx.clone()));
+    }
+
+    async fn start_metrics(&mut self, publisher: &status::Publisher) {
+        let Some(listen) = self.cfg.metrics.listen else {
+            return;
+        };
+        let acct = self.accounting.as_ref().map(|a| a.status.clone());
+        match metrics::spawn(listen, publisher.subscribe(), acct).await {
+            Ok((addr, _)) => info!(%addr, "metrics listening"),
+            Err(err) => error!(error = %err, "failed to serve metrics"),
         }
     }
 
@@ -577,6 +668,9 @@ impl Daemon {
             self.start_tunnel().await;
         }
         self.refresh_tunnel_status().await;
+        if self.nft_retry.is_some_and(|t| Instant::now() >= t) {
+            self.apply_nft().await;
+        }
         if let Some(w) = &self.watchdog
             && self.last_watchdog.elapsed() >= w.ping_interval()
         {
@@ -672,6 +766,10 @@ impl Daemon {
             tunnel: self.tunnel_status.as_ref(),
             class_since: &self.class_since,
         });
+        let snap = status::Snapshot {
+            accounting: self.accounting.as_ref().map(|a| a.status.borrow().clone()),
+            ..snap
+        };
         self.publisher.send_replace(Arc::new(snap));
     }
 
@@ -685,6 +783,11 @@ impl Daemon {
             .as_ref()
             .map_or(config::OnStop::Remove, |a| a.on_stop);
         let mut failures = Vec::new();
+        if let Some(acct) = self.accounting.take()
+            && let Err(err) = acct.stop().await
+        {
+            failures.push(format!("accounting: {err}"));
+        }
         if let Some(tunnel) = self.tunnel.take()
             && let Err(err) = tunnel.stop().await
         {

@@ -31,7 +31,7 @@ enum Command {
 
 #[derive(Debug, Default)]
 struct Shared {
-    counters: ProbeCounters,
+    counters: Arc<ProbeCounters>,
     last_traffic: Mutex<Option<Instant>>,
 }
 
@@ -75,6 +75,11 @@ impl ProberHandle {
 
     pub fn counters(&self) -> ProbeCountersSnapshot {
         self.shared.counters.snapshot()
+    }
+
+    /// The live counters, for whoever reports the probes' cost (accounting, metrics).
+    pub fn counters_handle(&self) -> Arc<ProbeCounters> {
+        self.shared.counters.clone()
     }
 }
 
