@@ -1,10 +1,12 @@
 //! arcway: keeps a Linux gateway on the SORACOM platform over the cheapest working path.
 
+pub mod bootstrap;
 pub mod cli;
 pub mod config;
 pub mod conntrack;
 pub mod credentials;
 pub mod engine;
+pub mod https;
 pub mod linkmon;
 pub mod logging;
 pub mod model;
