@@ -10,6 +10,7 @@
 //! built from them reaches the lab's Arc server.
 
 mod faults;
+mod reply;
 mod routes;
 mod server;
 mod state;
