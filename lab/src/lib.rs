@@ -22,6 +22,7 @@ mod probe;
 pub mod process;
 pub mod role;
 mod services;
+pub mod soracom;
 pub mod state;
 pub mod wg;
 

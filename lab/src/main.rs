@@ -1,6 +1,7 @@
 //! arcway-lab: build, show and remove labs; serve HTTP inside a lab namespace.
 use std::io::Write;
 use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 
@@ -51,6 +52,24 @@ enum Cmd {
         #[arg(long, default_value = "arcway-lab\n")]
         body: String,
     },
+    /// Serve the fake SORACOM API and Krypton over HTTPS (e.g. inside the lab's cell namespace)
+    /// until stopped; logs one line per request with the peer address.
+    FakeSoracom {
+        #[arg(long, default_value = "127.0.0.1:8036")]
+        listen: SocketAddr,
+        /// Names and addresses the certificate is valid for [default: the listen address].
+        #[arg(long = "name")]
+        names: Vec<String>,
+        /// Where to write the test CA certificate (PEM) for clients' --ca-file.
+        #[arg(long)]
+        ca_out: PathBuf,
+        /// Hand out this running lab's Arc keys, so the credentials reach its Arc server.
+        #[arg(long)]
+        lab: Option<String>,
+        /// Write the fake account's AuthKey here (JSON, mode 0600) for `--auth-key-file`.
+        #[arg(long)]
+        auth_key_out: Option<PathBuf>,
+    },
 }
 
 fn main() -> anyhow::Result<()> {
@@ -97,6 +116,19 @@ fn main() -> anyhow::Result<()> {
             }
         }
         Cmd::HttpServe { addrs, body } => serve(&addrs, body)?,
+        Cmd::FakeSoracom {
+            listen,
+            names,
+            ca_out,
+            lab,
+            auth_key_out,
+        } => fake_soracom(
+            listen,
+            names,
+            &ca_out,
+            lab.as_deref(),
+            auth_key_out.as_deref(),
+        )?,
     }
     Ok(())
 }
@@ -121,5 +153,68 @@ fn serve(addrs: &[SocketAddr], body: String) -> anyhow::Result<()> {
     for t in threads {
         let _ = t.join();
     }
+    Ok(())
+}
+
+fn fake_soracom(
+    listen: SocketAddr,
+    mut names: Vec<String>,
+    ca_out: &Path,
+    lab: Option<&str>,
+    auth_key_out: Option<&Path>,
+) -> anyhow::Result<()> {
+    use arcway_lab::soracom::{FakeIdentity, FakeSoracom};
+    use arcway_lab::wg::ArcCredentials;
+    let identity = match lab {
+        Some(prefix) => {
+            let path = LabState::dir(prefix).join("arc.json");
+            let text = std::fs::read_to_string(&path)
+                .with_context(|| format!("failed to read {}", path.display()))?;
+            let creds: ArcCredentials = serde_json::from_str(&text)
+                .with_context(|| format!("failed to parse {}", path.display()))?;
+            FakeIdentity::from_credentials(&creds)?
+        }
+        None => FakeIdentity::example()?,
+    };
+    if names.is_empty() {
+        names.push(listen.ip().to_string());
+    }
+    let fake = FakeSoracom::start(listen, None, &names, identity.clone(), true)
+        .context("failed to start the fake SORACOM services")?;
+    fake.ca().write_ca(ca_out)?;
+    println!("listening on {}", fake.addr());
+    if let Some(path) = auth_key_out {
+        use std::os::unix::fs::OpenOptionsExt;
+        let text =
+            serde_json::json!({"authKeyId": identity.auth_key_id, "authKey": identity.auth_key});
+        std::fs::OpenOptions::new()
+            .create(true)
+            .write(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(path)
+            .and_then(|mut f| f.write_all(format!("{text}\n").as_bytes()))
+            .with_context(|| format!("failed to write {}", path.display()))?;
+    }
+    std::io::stdout()
+        .flush()
+        .context("failed to write stdout")?;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("failed to start a runtime")?;
+    rt.block_on(async {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+        }
+        anyhow::Ok(())
+    })?;
+    let c = fake.counters();
+    println!(
+        "stopped: auth {} sims {} sessions {} key puts {} krypton {}",
+        c.auth, c.sims_created, c.sessions, c.key_puts, c.krypton
+    );
     Ok(())
 }

@@ -46,6 +46,37 @@ pub struct ArcConfig {
     pub endpoint: Option<Endpoint>,
     pub handshake_timeout: Duration,
     pub on_stop: OnStop,
+    /// How arcway gets credentials when the credentials file is missing; `None`: it does not.
+    pub bootstrap: Option<BootstrapMethod>,
+    /// Bootstrap again (with backoff, never creating a SIM) when the Arc server stops
+    /// accepting the device's key.
+    pub rebootstrap_on_auth_failure: bool,
+}
+
+/// Where missing Arc credentials come from (`arc.bootstrap`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Deserialize)]
+pub enum BootstrapMethod {
+    /// SORACOM Krypton over the cellular (Air) path: no secret on the device.
+    #[serde(rename = "krypton")]
+    Krypton,
+    /// The SORACOM API with an AuthKey (from the environment or the saved AuthKey file).
+    #[serde(rename = "authkey")]
+    AuthKey,
+}
+
+impl BootstrapMethod {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BootstrapMethod::Krypton => "krypton",
+            BootstrapMethod::AuthKey => "authkey",
+        }
+    }
+}
+
+impl fmt::Display for BootstrapMethod {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 /// A `host:port` endpoint; the host is a name or an address (IPv6 without brackets here).
