@@ -59,15 +59,20 @@ pub fn probe_event(round: &ProbeRound) -> Event {
         ok: round.ok,
         latency,
         targets,
+        started_ago: round.at.saturating_duration_since(round.started),
     }
 }
 
 /// A WireGuard reading as engine events: the handshake age, and receive progress when the
-/// counter rose since the previous reading.
+/// counter rose since the previous reading. Readings come once a second, so bytes counted
+/// in one may have arrived before an outage began; with probes on the path that stale
+/// evidence would only delay detection, so receive progress is used only when
+/// `passive` (the path has no probes and relies on real traffic).
 pub fn wg_events(
     previous: Option<&WgSample>,
     sample: &WgSample,
     wall_now: SystemTime,
+    passive: bool,
 ) -> Vec<Event> {
     let age = sample
         .last_handshake
@@ -76,7 +81,7 @@ pub fn wg_events(
         path: PathId::Arc,
         age,
     }];
-    if previous.is_some_and(|p| sample.rx_bytes > p.rx_bytes) {
+    if passive && previous.is_some_and(|p| sample.rx_bytes > p.rx_bytes) {
         events.push(Event::RxProgress { path: PathId::Arc });
     }
     events
@@ -182,7 +187,7 @@ mod tests {
     fn handshake_age_is_measured_from_the_wall_clock() {
         let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1000);
         let s = sample(10, Some(now - Duration::from_secs(7)));
-        let events = wg_events(None, &s, now);
+        let events = wg_events(None, &s, now, true);
         assert_eq!(
             events,
             [Event::Handshake {
@@ -197,9 +202,11 @@ mod tests {
         let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1000);
         let before = sample(10, None);
         let after = sample(11, None);
-        let events = wg_events(Some(&before), &after, now);
+        let events = wg_events(Some(&before), &after, now, true);
         assert!(events.contains(&Event::RxProgress { path: PathId::Arc }));
-        assert_eq!(wg_events(Some(&after), &after, now).len(), 1);
+        assert_eq!(wg_events(Some(&after), &after, now, true).len(), 1);
+        // With probes on the path, readings only report the handshake.
+        assert_eq!(wg_events(Some(&before), &after, now, false).len(), 1);
     }
 
     #[test]
@@ -207,7 +214,7 @@ mod tests {
         let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1000);
         let s = sample(0, Some(now + Duration::from_secs(3)));
         assert_eq!(
-            wg_events(None, &s, now)[0],
+            wg_events(None, &s, now, true)[0],
             Event::Handshake {
                 path: PathId::Arc,
                 age: Some(Duration::ZERO)
@@ -221,6 +228,7 @@ mod tests {
         for i in 0..(PROBE_WINDOW + 5) {
             o.record_round(&ProbeRound {
                 path: PathId::Wifi,
+                started: Instant::now(),
                 at: Instant::now(),
                 ok: i % 2 == 0,
                 passive: false,

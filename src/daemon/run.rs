@@ -349,12 +349,13 @@ impl Daemon {
     }
 
     async fn on_wg(&mut self, sample: WgSample) {
-        let events = observe::wg_events(self.observed.wg.as_ref(), &sample, SystemTime::now());
-        if events.iter().any(|e| matches!(e, Event::RxProgress { .. }))
-            && let Some(p) = self.probers.get(&PathId::Arc)
-        {
-            p.note_traffic(sample.at);
-        }
+        let passive = !self.probers.contains_key(&PathId::Arc);
+        let events = observe::wg_events(
+            self.observed.wg.as_ref(),
+            &sample,
+            SystemTime::now(),
+            passive,
+        );
         self.observed.wg = Some(sample);
         for e in events {
             self.feed(e).await;
