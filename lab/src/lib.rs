@@ -9,14 +9,20 @@
 //! is not started: tests run it in `lab.ns(Role::Gw)`.
 mod access;
 pub mod arcway;
+pub mod bench;
 pub mod bin;
 pub mod cleanup;
 mod cmd;
+pub mod demo;
 mod describe;
 pub mod error;
 mod faults;
 pub mod http;
+pub mod inject;
 mod lab;
+pub mod measure;
+pub mod pathtag;
+pub mod pingstream;
 pub mod plan;
 mod probe;
 pub mod process;

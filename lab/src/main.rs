@@ -7,7 +7,10 @@ use std::sync::atomic::AtomicBool;
 
 use anyhow::Context;
 use arcway_lab::state::LabState;
-use arcway_lab::{Lab, LabOptions, cleanup, http, plan};
+use std::time::Duration;
+
+use arcway_lab::demo::{self, Fault};
+use arcway_lab::{Lab, LabOptions, bench, cleanup, http, plan};
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
@@ -44,6 +47,46 @@ enum Cmd {
     Cleanup {
         #[arg(long)]
         prefix: Option<String>,
+    },
+    /// Print the arcway configuration the demo and the benchmark run in a lab's gateway.
+    Config {
+        #[arg(long)]
+        prefix: String,
+    },
+    /// Inject one fault in a running lab (carrier-down, carrier-up, blackhole-on,
+    /// blackhole-off) and time the LAN host's platform traffic moving to the other path.
+    Measure {
+        #[arg(long)]
+        prefix: String,
+        fault: Fault,
+        /// Give up after this many seconds.
+        #[arg(long, default_value_t = 30)]
+        timeout: u64,
+    },
+    /// The failover benchmark: a fresh lab, arcway with default health settings, timed
+    /// failures; prints a table and, last, one JSON line.
+    BenchFailover {
+        /// Namespace prefix of the lab the benchmark builds (default: a random one).
+        #[arg(long)]
+        prefix: Option<String>,
+        /// Carrier-loss trials.
+        #[arg(long, default_value_t = 10)]
+        trials: usize,
+        /// Silent-failure (blackhole) trials.
+        #[arg(long, default_value_t = 5)]
+        blackhole_trials: usize,
+        /// Seconds of idle CPU measurement.
+        #[arg(long, default_value_t = 60)]
+        idle_secs: u64,
+        /// Seconds of carrier flapping (down/up every second).
+        #[arg(long, default_value_t = 20)]
+        flap_secs: u32,
+        /// Extra arc health keys to compare settings, e.g. "interval: 500ms, down_after: 1s".
+        #[arg(long, default_value = "")]
+        arc_health: String,
+        /// Extra wifi health keys, like --arc-health.
+        #[arg(long, default_value = "")]
+        wifi_health: String,
     },
     /// Answer every HTTP GET on ADDR... with 200 and a body naming this server.
     HttpServe {
@@ -114,6 +157,46 @@ fn main() -> anyhow::Result<()> {
             for p in cleanup::cleanup(prefix.as_deref()).context("failed to clean up")? {
                 println!("removed {p}");
             }
+        }
+        Cmd::Config { prefix } => print!(
+            "{}",
+            bench::daemon::config(&prefix, &bench::daemon::HealthOverride::default())
+        ),
+        Cmd::Measure {
+            prefix,
+            fault,
+            timeout,
+        } => {
+            let step = demo::measure(&prefix, fault, Duration::from_secs(timeout))
+                .context("failed to measure")?;
+            println!("{}", demo::describe(fault, &step));
+            if step.elapsed.is_none() {
+                anyhow::bail!("platform traffic did not move in {timeout} s");
+            }
+        }
+        Cmd::BenchFailover {
+            prefix,
+            trials,
+            blackhole_trials,
+            idle_secs,
+            flap_secs,
+            arc_health,
+            wifi_health,
+        } => {
+            let opts = bench::Options {
+                prefix,
+                trials,
+                blackhole_trials,
+                idle: Duration::from_secs(idle_secs),
+                flap_secs,
+                health: bench::daemon::HealthOverride {
+                    arc: arc_health,
+                    wifi: wifi_health,
+                },
+            };
+            let report = bench::run(&opts)?;
+            print!("{}", report.table());
+            println!("{}", report.json_line());
         }
         Cmd::HttpServe { addrs, body } => serve(&addrs, body)?,
         Cmd::FakeSoracom {
