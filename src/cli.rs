@@ -34,9 +34,9 @@ pub enum Command {
     Status(StatusArgs),
     /// Print the running daemon's event log: every switch with its evidence.
     Events(StatusArgs),
-    /// Obtain or convert Arc credentials.
+    /// Obtain or convert Arc credentials (SORACOM API, Krypton, soratun's arc.json).
     #[command(subcommand)]
-    Bootstrap(Bootstrap),
+    Bootstrap(crate::bootstrap::BootstrapCommand),
 }
 
 #[derive(Debug, clap::Args)]
@@ -47,16 +47,4 @@ pub struct StatusArgs {
     /// The daemon's status socket (default: status.socket from the configuration).
     #[arg(long, value_name = "PATH")]
     pub socket: Option<PathBuf>,
-}
-
-#[derive(Debug, Subcommand)]
-pub enum Bootstrap {
-    /// Convert soratun's arc.json into arcway's credentials file.
-    Import {
-        /// soratun's arc.json.
-        file: PathBuf,
-        /// Where to write arcway's credentials (default: arc.credentials from the configuration).
-        #[arg(long, value_name = "PATH")]
-        output: Option<PathBuf>,
-    },
 }

@@ -3,7 +3,8 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
-use arcway::cli::{Bootstrap, Cli, Command, StatusArgs};
+use arcway::bootstrap::{BootstrapCommand, ImportArgs};
+use arcway::cli::{Cli, Command, StatusArgs};
 use arcway::daemon::{self, exit};
 
 const DEFAULT_SOCKET: &str = "/run/arcway/arcway.sock";
@@ -18,9 +19,10 @@ fn main() -> ExitCode {
         Command::CheckConfig => check_config(&cli.config),
         Command::Status(args) => show(&cli.config, args, false),
         Command::Events(args) => show(&cli.config, args, true),
-        Command::Bootstrap(Bootstrap::Import { file, output }) => {
+        Command::Bootstrap(BootstrapCommand::Import(ImportArgs { file, output })) => {
             import(&cli.config, file, output.as_deref())
         }
+        Command::Bootstrap(cmd) => bootstrap(&cli.config, cmd),
     }
 }
 
@@ -47,21 +49,43 @@ fn from_config<T>(
     arcway::config::load(path).ok().as_ref().and_then(pick)
 }
 
+fn runtime() -> Result<tokio::runtime::Runtime, ExitCode> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|err| {
+            eprintln!("failed to start the async runtime: {err}");
+            ExitCode::from(exit::FAILURE)
+        })
+}
+
+fn bootstrap(config: &Path, cmd: &BootstrapCommand) -> ExitCode {
+    arcway::logging::init("info", arcway::logging::Style::Plain);
+    let runtime = match runtime() {
+        Ok(rt) => rt,
+        Err(code) => return code,
+    };
+    match runtime.block_on(arcway::bootstrap::run(cmd, config)) {
+        Ok(summary) => {
+            println!("{summary}");
+            ExitCode::SUCCESS
+        }
+        Err(err) => {
+            eprintln!("{err:#}");
+            ExitCode::from(exit::FAILURE)
+        }
+    }
+}
+
 fn show(config: &Path, args: &StatusArgs, events: bool) -> ExitCode {
     let socket = args
         .socket
         .clone()
         .or_else(|| from_config(config, |c| Some(c.status.socket.clone())))
         .unwrap_or_else(|| PathBuf::from(DEFAULT_SOCKET));
-    let runtime = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match runtime() {
         Ok(rt) => rt,
-        Err(err) => {
-            eprintln!("failed to start the async runtime: {err}");
-            return ExitCode::from(exit::FAILURE);
-        }
+        Err(code) => return code,
     };
     let result = runtime.block_on(async {
         if events {

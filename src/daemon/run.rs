@@ -21,7 +21,7 @@ use crate::probe::{ProbeRound, Prober, ProberHandle};
 use crate::routing::{self, Reconciler};
 use crate::status::{self, WallTime};
 use crate::wg::{OnStop, Tunnel, TunnelSpec, TunnelStatus, WgSample};
-use crate::{conntrack, logging, metrics, nft};
+use crate::{bootstrap, conntrack, logging, metrics, nft};
 
 use super::inputs::World;
 use super::observe::{self, Observed};
@@ -32,6 +32,8 @@ use super::{Options, exit, setup, snapshot};
 const SETTLE: Duration = Duration::from_secs(3);
 /// How often status is republished and the watchdog fed when nothing else happens.
 const HOUSEKEEPING: Duration = Duration::from_millis(500);
+/// No handshake for this long while Wi-Fi works counts as an authentication failure.
+const REBOOTSTRAP_AFTER: Duration = Duration::from_secs(300);
 /// The shortest time between two forced WireGuard session renewals.
 const RENEW_MIN_INTERVAL: Duration = Duration::from_secs(2);
 
@@ -92,6 +94,7 @@ enum StartError {
 }
 
 struct Channels {
+    creds: mpsc::Receiver<Credentials>,
     links: mpsc::Receiver<LinkEvent>,
     probes: mpsc::Receiver<ProbeRound>,
     wg: mpsc::Receiver<WgSample>,
@@ -125,6 +128,9 @@ struct Daemon {
     nft_retry: Option<Instant>,
     accounting: Option<AccountingHandle>,
     budget_tx: mpsc::UnboundedSender<BudgetTransition>,
+    creds_tx: mpsc::Sender<Credentials>,
+    rebootstrap: Arc<tokio::sync::Mutex<bootstrap::Rebootstrapper>>,
+    no_handshake_since: Option<Instant>,
     settled: bool,
     class_since: BTreeMap<String, Instant>,
     publisher: status::Publisher,
@@ -196,6 +202,10 @@ impl Daemon {
         let (probe_tx, probe_rx) = mpsc::channel(64);
         let (wg_tx, wg_rx) = mpsc::channel(16);
         let (budget_tx, budget_rx) = mpsc::unbounded_channel();
+        let (creds_tx, creds_rx) = mpsc::channel(1);
+        let rebootstrap = Arc::new(tokio::sync::Mutex::new(bootstrap::Rebootstrapper::new(
+            bootstrap::RebootstrapPolicy::from_config(&cfg),
+        )));
         let engine = Engine::new(cfg.engine_settings(), Time::ZERO);
         let interfaces = interfaces(&cfg);
         let now_wall = WallTime::now();
@@ -226,6 +236,9 @@ impl Daemon {
             nft_retry: None,
             accounting: None,
             budget_tx,
+            creds_tx,
+            rebootstrap,
+            no_handshake_since: None,
             settled: false,
             class_since: BTreeMap::new(),
             publisher,
@@ -238,6 +251,7 @@ impl Daemon {
                 probes: probe_rx,
                 wg: wg_rx,
                 budgets: budget_rx,
+                creds: creds_rx,
             }),
         };
         // Probers first: accounting reports what their probes cost.
@@ -257,6 +271,9 @@ impl Daemon {
         }
         daemon.sync_routing().await;
         daemon.start_tunnel().await;
+        if daemon.creds.is_none() && daemon.cfg.arc.is_some() {
+            daemon.spawn_bootstrap();
+        }
         daemon.publish();
         info!(
             config = %daemon.opts.config_path.display(),
@@ -291,6 +308,7 @@ impl Daemon {
                 Some(event) = channels.links.recv() => self.on_link(event).await,
                 Some(round) = channels.probes.recv() => self.on_probe(round).await,
                 Some(sample) = channels.wg.recv() => self.on_wg(sample).await,
+                Some(creds) = channels.creds.recv() => self.new_credentials(creds).await,
                 Some(t) = channels.budgets.recv() => {
                     info!(path = %t.path, class = ?t.class, exhausted = t.exhausted, "data budget");
                     self.feed(t.event()).await;
@@ -632,6 +650,96 @@ impl Daemon {
         }
     }
 
+    fn hook_options(&self) -> bootstrap::HookOptions {
+        bootstrap::HookOptions {
+            cellular_interface: self.interfaces.get(&PathId::Cellular).cloned(),
+            ..bootstrap::HookOptions::default()
+        }
+    }
+
+    /// First start without credentials: fetch them (Krypton waits for the cellular path)
+    /// without holding up the rest of the daemon; retried with a pause when it fails.
+    fn spawn_bootstrap(&self) {
+        let cfg = self.cfg.clone();
+        let opts = self.hook_options();
+        let tx = self.creds_tx.clone();
+        tokio::spawn(async move {
+            loop {
+                match bootstrap::bootstrap_if_missing(&cfg, &opts).await {
+                    Ok(creds) => {
+                        let _ = tx.send(creds).await;
+                        return;
+                    }
+                    // A SIM is only ever created when no simId is known, so trying again
+                    // cannot buy a second one.
+                    Err(err) => error!(
+                        error = format!("{err:#}"),
+                        "failed to bootstrap Arc credentials; trying again in 60s"
+                    ),
+                }
+                tokio::time::sleep(Duration::from_secs(60)).await;
+            }
+        });
+    }
+
+    async fn new_credentials(&mut self, creds: Credentials) {
+        info!(address = %creds.ip_address, "Arc credentials ready");
+        self.creds = Some(creds.clone());
+        self.no_handshake_since = None;
+        match &self.tunnel {
+            Some(t) => {
+                if let Err(err) = t.update_credentials(creds).await {
+                    warn!(
+                        error = format!("{err:#}"),
+                        "failed to apply the new Arc credentials"
+                    );
+                }
+            }
+            None => self.start_tunnel().await,
+        }
+        self.apply_nft().await;
+        self.sync_routing().await;
+    }
+
+    /// With `arc.rebootstrap_on_auth_failure`, a tunnel that never handshakes while Wi-Fi
+    /// works points to revoked credentials: ask for new ones (the policy backs off and never
+    /// creates a SIM).
+    fn check_rebootstrap(&mut self) {
+        let Some(arc) = &self.cfg.arc else { return };
+        if !arc.rebootstrap_on_auth_failure || self.tunnel.is_none() {
+            return;
+        }
+        let wifi_up = self
+            .engine
+            .health(PathId::Wifi)
+            .is_some_and(Health::is_usable);
+        let stale = self
+            .engine
+            .desired()
+            .paths
+            .get(&PathId::Arc)
+            .is_some_and(|s| s.handshake_age.is_none_or(|a| a > REBOOTSTRAP_AFTER));
+        if !(wifi_up && stale) {
+            self.no_handshake_since = None;
+            return;
+        }
+        let since = *self.no_handshake_since.get_or_insert_with(Instant::now);
+        if since.elapsed() < REBOOTSTRAP_AFTER {
+            return;
+        }
+        let Ok(mut guard) = self.rebootstrap.clone().try_lock_owned() else {
+            return;
+        };
+        let cfg = self.cfg.clone();
+        let opts = self.hook_options();
+        let tx = self.creds_tx.clone();
+        tokio::spawn(async move {
+            if let Some(Ok(creds)) = guard.on_auth_failure(&cfg, &opts, Instant::now()).await {
+                let _ = tx.send(creds).await;
+            }
+        });
+    }
+
     async fn refresh_tunnel_status(&mut self) {
         if let Some(t) = &self.tunnel {
             self.tunnel_status = t.status().await.ok();
@@ -669,6 +777,7 @@ impl Daemon {
             self.start_tunnel().await;
         }
         self.refresh_tunnel_status().await;
+        self.check_rebootstrap();
         if self.nft_retry.is_some_and(|t| Instant::now() >= t) {
             self.apply_nft().await;
         }
