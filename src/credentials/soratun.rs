@@ -62,10 +62,13 @@ impl fmt::Display for ImportSummary {
 
 /// `arcway bootstrap import <file>`: validates `file` completely before touching `output`, then
 /// replaces `output` atomically, so a failed import leaves an existing file exactly as it was.
+///
+/// The error is an `anyhow` chain because this is the command's edge: printed with `{:#}` it
+/// names the broken field, which the bare [`Error`] keeps in its source.
 pub fn import_command(
     file: impl AsRef<Path>,
     output: impl AsRef<Path>,
-) -> Result<ImportSummary, Error> {
+) -> anyhow::Result<ImportSummary> {
     let output = output.as_ref();
     let credentials = import_soratun(file)?;
     let replaced_existing = output.exists();

@@ -129,6 +129,11 @@ pub(crate) async fn read_peer(
     let iface = name(ifname)?;
     let ifname = ifname.to_string();
     tokio::task::spawn_blocking(move || {
+        if backend == WgBackend::Userspace {
+            // Read directly for the handshake's nanoseconds (see uapi.rs).
+            return super::uapi::read_peer(&ifname, server.as_bytes())
+                .map_err(|source| Error::Read { ifname, source });
+        }
         let device =
             Device::get(&iface, backend).map_err(|source| Error::Read { ifname, source })?;
         Ok(device

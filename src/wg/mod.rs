@@ -16,6 +16,7 @@ mod process;
 mod settings;
 mod supervisor;
 mod tunnel;
+mod uapi;
 
 pub use device::allowed_ips;
 pub use endpoint::{Family, Resolver};
