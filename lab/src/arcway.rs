@@ -1,7 +1,7 @@
 //! Running arcway itself in the lab's gateway: a configuration that fits the lab, the
 //! process, and its status as JSON for assertions.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::thread::sleep;
 use std::time::{Duration, Instant};
@@ -58,26 +58,52 @@ impl Lab {
         )
     }
 
-    /// Writes `config` into the state directory and starts `arcway run` in the gateway with a
-    /// private /run/wireguard (parallel labs must not share UAPI sockets).
+    /// Writes `config` into the state directory and starts `arcway run` in the gateway.
     pub fn start_arcway(&self, config: &str) -> Result<Arcway> {
+        self.start_arcway_with(config, &[])
+    }
+
+    /// Like `start_arcway`, with extra environment (e.g. `NOTIFY_SOCKET`, `WATCHDOG_USEC`).
+    ///
+    /// arcway runs in a private mount namespace whose /run/wireguard is this lab's own
+    /// directory: parallel labs never share UAPI sockets, while a later arcway in the same lab
+    /// finds (and adopts) a userspace device an earlier one left running, as after a restart.
+    pub fn start_arcway_with(&self, config: &str, env: &[(&str, &str)]) -> Result<Arcway> {
         let path = self.state_dir().join("arcway.yaml");
         std::fs::write(&path, config).map_err(|source| LabError::Io {
             path: path.clone(),
             source,
         })?;
+        let wg_dir = self.state_dir().join("wireguard");
+        for dir in [Path::new("/run/wireguard"), wg_dir.as_path()] {
+            std::fs::create_dir_all(dir).map_err(|source| LabError::Io {
+                path: dir.to_owned(),
+                source,
+            })?;
+        }
         let bin = bin_path("arcway")?;
         let args = [
+            "unshare".to_owned(),
+            "--mount".into(),
+            "--propagation".into(),
+            "private".into(),
+            "sh".into(),
+            "-c".into(),
+            "mount --bind \"$0\" /run/wireguard && exec \"$@\"".into(),
+            wg_dir.display().to_string(),
             bin.display().to_string(),
             "run".into(),
             "--config".into(),
             path.display().to_string(),
         ];
-        let mut cmd = self.command_private_wg(Role::Gw, &args);
+        let mut cmd = self.command(Role::Gw, &args);
         cmd.env(
             "ARCWAY_LOG",
             "debug,netlink_proto=warn,netlink_sys=warn,rtnetlink=warn",
         );
+        for (key, value) in env {
+            cmd.env(key, value);
+        }
         let guard = self.spawn_command("arcway", cmd)?;
         Ok(Arcway {
             guard,
@@ -201,6 +227,12 @@ impl Arcway {
     /// SIGTERM, then waits up to `timeout` for the exit; returns the exit code if it exited.
     pub fn terminate(&mut self, timeout: Duration) -> Option<i32> {
         self.signal(libc::SIGTERM);
+        self.wait_exit(timeout)
+    }
+
+    /// SIGKILL: no teardown at all, as after a crash or an OOM kill.
+    pub fn kill(&mut self, timeout: Duration) -> Option<i32> {
+        self.signal(libc::SIGKILL);
         self.wait_exit(timeout)
     }
 

@@ -66,17 +66,25 @@ pub fn probe_event(round: &ProbeRound) -> Event {
 /// A WireGuard reading as engine events: the handshake age, and receive progress when the
 /// counter rose since the previous reading. Readings come once a second, so bytes counted
 /// in one may have arrived before an outage began; with probes on the path that stale
-/// evidence would only delay detection, so receive progress is used only when
-/// `passive` (the path has no probes and relies on real traffic).
+/// evidence would only delay detection, so receive progress is used only when `passive`
+/// (the path has no probes and relies on real traffic).
+///
+/// `renewed` is when the peer was last replaced, if that happened before this reading: a
+/// replaced peer starts without a handshake, so whatever it reports was made after that.
+/// This matters because userspace WireGuard reports whole seconds: a handshake made just
+/// after a renewal would otherwise look up to a second older than the renewal, and so older
+/// than the outage it is meant to end, which the engine never accepts as a way back.
 pub fn wg_events(
     previous: Option<&WgSample>,
     sample: &WgSample,
     wall_now: SystemTime,
     passive: bool,
+    renewed: Option<SystemTime>,
 ) -> Vec<Event> {
-    let age = sample
-        .last_handshake
-        .map(|t| wall_now.duration_since(t).unwrap_or(Duration::ZERO));
+    let age = sample.last_handshake.map(|t| {
+        let t = renewed.map_or(t, |r| t.max(r));
+        wall_now.duration_since(t).unwrap_or(Duration::ZERO)
+    });
     let mut events = vec![Event::Handshake {
         path: PathId::Arc,
         age,
@@ -187,7 +195,7 @@ mod tests {
     fn handshake_age_is_measured_from_the_wall_clock() {
         let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1000);
         let s = sample(10, Some(now - Duration::from_secs(7)));
-        let events = wg_events(None, &s, now, true);
+        let events = wg_events(None, &s, now, true, None);
         assert_eq!(
             events,
             [Event::Handshake {
@@ -202,11 +210,11 @@ mod tests {
         let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1000);
         let before = sample(10, None);
         let after = sample(11, None);
-        let events = wg_events(Some(&before), &after, now, true);
+        let events = wg_events(Some(&before), &after, now, true, None);
         assert!(events.contains(&Event::RxProgress { path: PathId::Arc }));
-        assert_eq!(wg_events(Some(&after), &after, now, true).len(), 1);
+        assert_eq!(wg_events(Some(&after), &after, now, true, None).len(), 1);
         // With probes on the path, readings only report the handshake.
-        assert_eq!(wg_events(Some(&before), &after, now, false).len(), 1);
+        assert_eq!(wg_events(Some(&before), &after, now, false, None).len(), 1);
     }
 
     #[test]
@@ -214,12 +222,29 @@ mod tests {
         let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1000);
         let s = sample(0, Some(now + Duration::from_secs(3)));
         assert_eq!(
-            wg_events(None, &s, now, true)[0],
+            wg_events(None, &s, now, true, None)[0],
             Event::Handshake {
                 path: PathId::Arc,
                 age: Some(Duration::ZERO)
             }
         );
+    }
+
+    #[test]
+    fn a_handshake_reported_after_a_renewal_is_not_older_than_the_renewal() {
+        // Renewed at 1000.7 s; the new handshake (1000.8 s) is reported as 1000 s.
+        let renewed = SystemTime::UNIX_EPOCH + Duration::from_millis(1_000_700);
+        let now = SystemTime::UNIX_EPOCH + Duration::from_millis(1_001_200);
+        let s = sample(0, Some(SystemTime::UNIX_EPOCH + Duration::from_secs(1000)));
+        let age = |renewed| match wg_events(None, &s, now, true, renewed)[0] {
+            Event::Handshake { age, .. } => age,
+            _ => None,
+        };
+        assert_eq!(age(Some(renewed)), Some(Duration::from_millis(500)));
+        assert_eq!(age(None), Some(Duration::from_millis(1200)));
+        // A handshake newer than the renewal keeps its own time.
+        let earlier = SystemTime::UNIX_EPOCH + Duration::from_millis(900_000);
+        assert_eq!(age(Some(earlier)), Some(Duration::from_millis(1200)));
     }
 
     #[test]

@@ -36,6 +36,10 @@ const HOUSEKEEPING: Duration = Duration::from_millis(500);
 const REBOOTSTRAP_AFTER: Duration = Duration::from_secs(300);
 /// The shortest time between two forced WireGuard session renewals.
 const RENEW_MIN_INTERVAL: Duration = Duration::from_secs(2);
+/// How long a new or renewed peer may go without a handshake before that counts against the
+/// tunnel: WireGuard retries a lost initiation after 5 s (REKEY_TIMEOUT), and readings come
+/// once a second, so "no handshake yet" right after a (re)start says nothing about the path.
+const HANDSHAKE_GRACE: Duration = Duration::from_secs(5);
 
 /// Runs the daemon until SIGTERM or SIGINT. Loads the configuration first: a bad one is
 /// exit 2 before anything is touched.
@@ -118,6 +122,12 @@ struct Daemon {
     tunnel_retry: Option<(Instant, Duration)>,
     arc_starting: bool,
     last_renew: Option<Instant>,
+    /// A renewal asked for within RENEW_MIN_INTERVAL of the previous one, done later.
+    renew_pending: bool,
+    /// When the peer was last replaced (monotonic and wall clock).
+    renewed: Option<(Instant, SystemTime)>,
+    /// Until when "no handshake yet" readings are not passed on (see HANDSHAKE_GRACE).
+    handshake_grace: Option<Instant>,
     prefer_ipv6: bool,
     probers: BTreeMap<PathId, ProberHandle>,
     probe_tx: mpsc::Sender<ProbeRound>,
@@ -132,6 +142,8 @@ struct Daemon {
     rebootstrap: Arc<tokio::sync::Mutex<bootstrap::Rebootstrapper>>,
     no_handshake_since: Option<Instant>,
     settled: bool,
+    /// Set while the link monitor's first reports are taken (see `start`).
+    initial_links: bool,
     class_since: BTreeMap<String, Instant>,
     publisher: status::Publisher,
     server_stop: Option<oneshot::Sender<()>>,
@@ -226,6 +238,9 @@ impl Daemon {
             tunnel_retry: None,
             arc_starting: true,
             last_renew: None,
+            renew_pending: false,
+            renewed: None,
+            handshake_grace: None,
             prefer_ipv6: false,
             probers: BTreeMap::new(),
             probe_tx,
@@ -240,6 +255,7 @@ impl Daemon {
             rebootstrap,
             no_handshake_since: None,
             settled: false,
+            initial_links: false,
             class_since: BTreeMap::new(),
             publisher,
             server_stop: Some(server_stop),
@@ -263,10 +279,16 @@ impl Daemon {
         // goes out, or it is lost and WireGuard waits 5 s to retry.
         // The link monitor reported every watched interface while it started; take those
         // reports now, before the tunnel's own device appears and makes them stale.
+        // They come one interface at a time: routing computed after the first alone would
+        // delete what an earlier arcway left for the others (on_stop: keep, or a crash) and
+        // add it back a moment later, dropping the tunnel's mark rule and the path tables
+        // meanwhile. So routing waits until all of them are in.
         if let Some(mut channels) = daemon.channels.take() {
+            daemon.initial_links = true;
             while let Ok(event) = channels.links.try_recv() {
                 daemon.on_link(event).await;
             }
+            daemon.initial_links = false;
             daemon.channels = Some(channels);
         }
         daemon.sync_routing().await;
@@ -295,7 +317,14 @@ impl Daemon {
         let mut hup = signal(SignalKind::hangup()).context("failed to catch SIGHUP")?;
         let mut term = signal(SignalKind::terminate()).context("failed to catch SIGTERM")?;
         let mut int = signal(SignalKind::interrupt()).context("failed to catch SIGINT")?;
-        let mut tick = tokio::time::interval(HOUSEKEEPING);
+        // The watchdog is fed from housekeeping: a tick as long as the ping interval would
+        // see "not yet" just before it and feed a whole tick late, close to the timeout.
+        // Half the ping interval keeps every ping within 3/4 of the timeout.
+        let period = self
+            .watchdog
+            .map_or(HOUSEKEEPING, |w| HOUSEKEEPING.min(w.ping_interval() / 2))
+            .max(Duration::from_millis(10));
+        let mut tick = tokio::time::interval(period);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             let deadline = self
@@ -367,13 +396,21 @@ impl Daemon {
     }
 
     async fn on_wg(&mut self, sample: WgSample) {
+        let renewed = self
+            .renewed
+            .filter(|(at, _)| sample.at > *at)
+            .map(|(_, wall)| wall);
         let passive = !self.probers.contains_key(&PathId::Arc);
-        let events = observe::wg_events(
+        let mut events = observe::wg_events(
             self.observed.wg.as_ref(),
             &sample,
             SystemTime::now(),
             passive,
+            renewed,
         );
+        if self.handshake_grace.is_some_and(|until| sample.at < until) {
+            events.retain(|e| !matches!(e, Event::Handshake { age: None, .. }));
+        }
         self.observed.wg = Some(sample);
         for e in events {
             self.feed(e).await;
@@ -427,6 +464,9 @@ impl Daemon {
     }
 
     async fn sync_routing(&mut self) {
+        if self.initial_links {
+            return;
+        }
         let desired = self.engine.desired();
         let routes = desired
             .classes
@@ -511,18 +551,28 @@ impl Daemon {
             return;
         };
         // A second initiation within WireGuard's timestamp granularity is dropped by the
-        // server as a replay, which then costs a 5 s retry: never renew twice in a row.
+        // server as a replay, which then costs a 5 s retry: never renew twice in a row. The
+        // engine asks once per outage, so a request that comes too soon is done later
+        // (housekeeping), not dropped: dropped, the tunnel would wait for WireGuard's own
+        // rekey (up to two minutes) before it could prove itself again.
         if self
             .last_renew
             .is_some_and(|t| t.elapsed() < RENEW_MIN_INTERVAL)
         {
+            self.renew_pending = true;
             return;
         }
+        self.renew_pending = false;
         self.last_renew = Some(Instant::now());
         // Re-setting the peer drops the old session, so the next packet (a probe) makes a
         // new handshake: failback waits for proof that the tunnel works now.
         match tunnel.update_credentials(creds.clone()).await {
-            Ok(()) => info!("Arc: renewing the WireGuard session before failback"),
+            Ok(()) => {
+                let now = Instant::now();
+                self.renewed = Some((now, SystemTime::now()));
+                self.handshake_grace = Some(now + HANDSHAKE_GRACE);
+                info!("Arc: renewing the WireGuard session before failback");
+            }
             Err(err) => warn!(error = %err, "failed to renew the WireGuard session"),
         }
     }
@@ -638,6 +688,8 @@ impl Daemon {
             Ok(tunnel) => {
                 self.tunnel = Some(tunnel);
                 self.tunnel_retry = None;
+                self.renewed = None;
+                self.handshake_grace = Some(Instant::now() + HANDSHAKE_GRACE);
                 self.refresh_tunnel_status().await;
             }
             Err(err) => {
@@ -775,6 +827,14 @@ impl Daemon {
             && Instant::now() >= at
         {
             self.start_tunnel().await;
+        }
+        if self.renew_pending {
+            // Only still worth it while Arc has not come back on its own meanwhile.
+            if matches!(self.engine.health(PathId::Arc), Some(Health::Up { .. })) {
+                self.renew_pending = false;
+            } else {
+                self.renew_handshake().await;
+            }
         }
         self.refresh_tunnel_status().await;
         self.check_rebootstrap();
