@@ -8,6 +8,7 @@ pub mod engine;
 pub mod linkmon;
 pub mod logging;
 pub mod model;
+pub mod modem;
 pub mod nft;
 pub mod notify;
 pub mod probe;

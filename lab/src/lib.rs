@@ -13,6 +13,7 @@ pub mod cleanup;
 mod cmd;
 mod describe;
 pub mod error;
+pub mod fakemm;
 mod faults;
 pub mod http;
 mod lab;

@@ -6,7 +6,7 @@ use std::sync::atomic::AtomicBool;
 
 use anyhow::Context;
 use arcway_lab::state::LabState;
-use arcway_lab::{Lab, LabOptions, cleanup, http, plan};
+use arcway_lab::{Lab, LabOptions, cleanup, fakemm, http, plan};
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
@@ -51,6 +51,8 @@ enum Cmd {
         #[arg(long, default_value = "arcway-lab\n")]
         body: String,
     },
+    /// Serve a fake ModemManager; commands on standard input drive it.
+    FakeMm(fakemm::cli::FakeMmArgs),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -97,6 +99,7 @@ fn main() -> anyhow::Result<()> {
             }
         }
         Cmd::HttpServe { addrs, body } => serve(&addrs, body)?,
+        Cmd::FakeMm(args) => fakemm::cli::main(args)?,
     }
     Ok(())
 }

@@ -99,7 +99,6 @@ impl RoutingConfig {
     pub fn mark(&self, n: u32) -> u32 {
         (n << self.fwmark_mask.trailing_zeros()) & self.fwmark_mask
     }
-
 }
 
 impl Config {

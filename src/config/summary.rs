@@ -216,7 +216,11 @@ impl Config {
         match path {
             PathId::Arc => self.arc.as_ref().map(|a| a.interface.clone()),
             PathId::Wifi => self.uplinks.wifi.as_ref().map(|w| w.interface.clone()),
-            PathId::Cellular => self.uplinks.cellular.as_ref().and_then(|c| c.interface.clone()),
+            PathId::Cellular => self
+                .uplinks
+                .cellular
+                .as_ref()
+                .and_then(|c| c.interface.clone()),
         }
     }
 }
