@@ -11,6 +11,11 @@ use super::props::ModemProps;
 use super::settings::ManageSettings;
 use super::types::{LOCK_SIM_PIN, ModemState};
 
+/// How long a successful action may take to show in the modem state. The reply and the
+/// signals it caused travel different ways to the watcher (the reply may come first); until
+/// the state moves, the old state must not trigger the same action again.
+const SETTLE: Duration = Duration::from_secs(5);
+
 /// A call to make on ModemManager.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Action {
@@ -34,7 +39,10 @@ pub struct Manager {
     pub settings: ManageSettings,
     /// Failures and drops since the bearer was last stable.
     attempt: u32,
-    busy: bool,
+    /// The state generation the running action was started in.
+    busy: Option<u64>,
+    /// After a success: wait while the state generation is still this one.
+    settling: Option<(u64, Instant)>,
     not_before: Option<Instant>,
     connected_since: Option<Instant>,
     pin_tried: BTreeSet<String>,
@@ -47,7 +55,8 @@ impl Manager {
         Manager {
             settings,
             attempt: 0,
-            busy: false,
+            busy: None,
+            settling: None,
             not_before: None,
             connected_since: None,
             pin_tried: BTreeSet::new(),
@@ -70,11 +79,12 @@ impl Manager {
     }
 
     /// The next call to make, if any. `modem` is the watched modem, `connected` its
-    /// bearer's state.
+    /// bearer's state, `generation` counts changes of the modem state or bearer seen so far.
     pub fn decide(
         &mut self,
         modem: Option<(&str, &ModemProps)>,
         connected: bool,
+        generation: u64,
         now: Instant,
     ) -> Option<Action> {
         if connected {
@@ -83,6 +93,7 @@ impl Manager {
                 self.attempt = 0;
             }
             self.warned = None;
+            self.settling = None;
             return None;
         }
         if self.connected_since.take().is_some() {
@@ -92,10 +103,16 @@ impl Manager {
                 "bearer dropped, reconnecting after backoff"
             );
         }
-        if self.busy || self.not_before.is_some_and(|t| now < t) {
+        if self.busy.is_some() || self.not_before.is_some_and(|t| now < t) {
             return None;
         }
         let (path, m) = modem?;
+        if let Some((settled, until)) = self.settling {
+            if generation == settled && now < until {
+                return None;
+            }
+            self.settling = None;
+        }
         let action = match m.state? {
             ModemState::Locked => match (&m.sim, m.unlock_required, &self.settings.pin_file) {
                 (Some(sim), Some(LOCK_SIM_PIN), Some(_)) if !self.pin_tried.contains(sim) => {
@@ -119,14 +136,19 @@ impl Manager {
             }
             _ => return None,
         };
-        self.busy = true;
+        self.busy = Some(generation);
         Some(action)
     }
 
     /// An action finished. Failures wait for the backoff before anything else is tried.
-    pub fn done(&mut self, action: &Action, ok: bool, now: Instant) {
-        self.busy = false;
-        if !ok {
+    pub fn done(&mut self, action: &Action, ok: bool, generation: u64, now: Instant) {
+        let started_in = self.busy.take();
+        if ok {
+            // The state already moved while the call ran: nothing to wait for.
+            if started_in == Some(generation) {
+                self.settling = Some((generation, now + SETTLE));
+            }
+        } else {
             let wait = self.back_off(now);
             warn!(
                 action = action.name(),
@@ -138,12 +160,14 @@ impl Manager {
 
     /// When `decide` should run again even if nothing happens on the bus.
     pub fn deadline(&self, now: Instant) -> Option<Instant> {
-        let retry = self.not_before.filter(|t| *t > now && !self.busy);
+        let idle = self.busy.is_none();
+        let retry = self.not_before.filter(|t| *t > now && idle);
+        let settle = self.settling.map(|(_, t)| t).filter(|t| *t > now && idle);
         let stable = self
             .connected_since
             .filter(|_| self.attempt > 0)
             .map(|s| s + self.settings.stable_after)
             .filter(|t| *t > now);
-        retry.into_iter().chain(stable).min()
+        retry.into_iter().chain(settle).chain(stable).min()
     }
 }

@@ -44,6 +44,8 @@ pub mod proxies;
 mod settings;
 mod signals;
 mod status;
+#[cfg(test)]
+mod tests;
 mod types;
 mod watcher;
 

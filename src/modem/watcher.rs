@@ -64,6 +64,7 @@ pub fn spawn(settings: WatcherSettings) -> (ModemWatcher, mpsc::Receiver<ModemEv
         model: Model::default(),
         selected: None,
         last: None,
+        generation: 0,
         fetch_failed: BTreeSet::new(),
         op_tx,
         netlink: None,
@@ -118,6 +119,8 @@ struct Watcher {
     model: Model,
     selected: Option<String>,
     last: Option<View>,
+    /// Counts changes of the watched modem's state or bearer (manage mode waits on it).
+    generation: u64,
     /// Objects whose GetAll failed since the last resync; not asked again until then.
     fetch_failed: BTreeSet<String>,
     manager: Option<Manager>,
@@ -513,7 +516,11 @@ impl Watcher {
         if self.last.as_ref() == Some(&view) {
             return;
         }
-        for event in diff(self.last.as_ref(), &view) {
+        let prev = self.last.as_ref();
+        if prev.is_none_or(|p| p.state != view.state || p.connected != view.connected) {
+            self.generation += 1;
+        }
+        for event in diff(prev, &view) {
             debug!(?event, "modem event");
             self.send(event).await;
         }
@@ -549,7 +556,7 @@ impl Watcher {
     fn on_done(&mut self, action: Action, result: Result<Option<String>, String>) {
         let now = Instant::now();
         if let Some(m) = self.manager.as_mut() {
-            m.done(&action, result.is_ok(), now);
+            m.done(&action, result.is_ok(), self.generation, now);
         }
         match result {
             Ok(bearer) => {
@@ -572,7 +579,7 @@ impl Watcher {
             .as_deref()
             .filter(|_| self.service)
             .and_then(|p| self.model.modem(p).map(|m| (p, m)));
-        if let Some(action) = manager.decide(modem, view.connected, Instant::now())
+        if let Some(action) = manager.decide(modem, view.connected, self.generation, Instant::now())
             && let Some(conn) = self.conn.clone()
         {
             info!(action = action.name(), "manage mode");

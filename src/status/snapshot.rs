@@ -28,6 +28,9 @@ pub struct Snapshot {
     pub classes: Vec<ClassStatus>,
     /// The event log, oldest first; the daemon bounds its length.
     pub events: Vec<Event>,
+    /// The cellular modem as ModemManager reports it; `None` without a cellular uplink.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub modem: Option<crate::modem::ModemStatus>,
 }
 
 impl Default for Snapshot {
@@ -42,6 +45,7 @@ impl Default for Snapshot {
             paths: Vec::new(),
             classes: Vec::new(),
             events: Vec::new(),
+            modem: None,
         }
     }
 }
