@@ -6,6 +6,7 @@ use std::time::Instant;
 use zbus::names::BusName;
 use zbus::{Connection, ObjectServer, Variant, fdo};
 
+use super::manager;
 use super::objects::{BearerObj, GppObj, ModemObj, SimObj, SimpleObj};
 use super::values::{IFACE_3GPP, IFACE_BEARER, IFACE_MODEM, changed, ip4, opath};
 use super::world::{
@@ -17,9 +18,9 @@ fn failed(e: zbus::Error) -> fdo::Error {
     fdo::Error::Failed(e.to_string())
 }
 
-/// Serves modem `n` (already in the world). The Modem interface comes last, so a client
-/// that sees it can already read everything else.
-pub async fn register(server: &ObjectServer, w: &Shared, n: u32) -> zbus::Result<()> {
+/// Serves modem `n` (already in the world), then announces it with all its interfaces.
+pub async fn register(conn: &Connection, w: &Shared, n: u32) -> zbus::Result<()> {
+    let server = conn.object_server();
     let sim = lock(w).modems.get(&n).map(|m| m.sim).unwrap_or_default();
     let path = modem_path(n);
     server
@@ -38,11 +39,13 @@ pub async fn register(server: &ObjectServer, w: &Shared, n: u32) -> zbus::Result
     server
         .at(path.as_str(), ModemObj { n, w: w.clone() })
         .await?;
-    Ok(())
+    manager::announce(conn, w, n).await
 }
 
-/// Stops serving modem `n` and its bearers and SIM, Modem interface first.
-pub async fn unregister(server: &ObjectServer, w: &Shared, n: u32) -> zbus::Result<()> {
+/// Withdraws modem `n`, then stops serving it, its bearers and its SIM.
+pub async fn unregister(conn: &Connection, w: &Shared, n: u32) -> zbus::Result<()> {
+    manager::withdraw(conn, n).await?;
+    let server = conn.object_server();
     let (sim, bearers) = lock(w)
         .modems
         .get(&n)

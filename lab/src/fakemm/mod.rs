@@ -3,6 +3,8 @@
 //!
 //! It serves the ObjectManager at `/org/freedesktop/ModemManager1`, modems at `Modem/N`
 //! (Modem, Modem.Simple, Modem.Modem3gpp), their SIMs at `SIM/N` and bearers at `Bearer/N`.
+//! As with ModemManager, only modems are listed and announced by the ObjectManager; SIMs and
+//! bearers are read with GetAll.
 //! `Simple.Connect` creates (once) and connects the modem's bearer, bound to the modem's
 //! interface name, with the STATIC (or DHCP) `Ip4Config` the test chose in [`ModemSpec`].
 //! Tests drive it through [`FakeModemManager`] in-process, or run `arcway-lab fake-mm` and
@@ -13,6 +15,7 @@
 mod actions;
 mod bus;
 pub mod cli;
+mod manager;
 mod objects;
 mod service;
 mod values;

@@ -3,11 +3,11 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-use zbus::fdo::ObjectManager;
 use zbus::names::BusName;
 use zbus::{Connection, Variant};
 
 use super::actions;
+use super::manager::Modems;
 use super::values::{IFACE_BEARER, IFACE_MODEM, changed};
 use super::world::{
     Counters, Ip4Spec, ModemSpec, ROOT, SERVICE, STATE_CONNECTED, STATE_REGISTERED, Shared, World,
@@ -93,7 +93,12 @@ impl FakeModemManager {
 
     async fn connect(&self) -> zbus::Result<Connection> {
         zbus::connection::Builder::address(self.address.as_str())
-            .serve_at(ROOT, ObjectManager)
+            .serve_at(
+                ROOT,
+                Modems {
+                    w: self.world.clone(),
+                },
+            )
             .name(SERVICE)
             .build()
             .await
@@ -115,7 +120,7 @@ impl FakeModemManager {
     pub async fn add_modem(&self, spec: ModemSpec) -> zbus::Result<u32> {
         let n = lock(&self.world).add(spec);
         if let Some(conn) = &self.conn {
-            actions::register(conn.object_server(), &self.world, n).await?;
+            actions::register(conn, &self.world, n).await?;
         }
         Ok(n)
     }
@@ -123,7 +128,7 @@ impl FakeModemManager {
     /// Unplugs modem `n`.
     pub async fn remove_modem(&self, n: u32) -> zbus::Result<()> {
         let conn = self.conn()?;
-        actions::unregister(conn.object_server(), &self.world, n).await?;
+        actions::unregister(conn, &self.world, n).await?;
         let mut w = lock(&self.world);
         if let Some(m) = w.modems.remove(&n) {
             for b in m.bearers {
@@ -257,7 +262,7 @@ impl FakeModemManager {
             out
         };
         for n in &renumbered {
-            actions::register(conn.object_server(), &self.world, *n).await?;
+            actions::register(&conn, &self.world, *n).await?;
         }
         self.conn = Some(conn);
         Ok(renumbered)
