@@ -32,9 +32,11 @@ clippy:
 check-example: build
 	target/debug/arcway check-config --config examples/arcway.yaml
 
-# Every test, the root ones included: they build their own network namespaces.
+# Every test, the root ones included: they build their own network namespaces. The kernel
+# WireGuard scenario runs last, in a qemu guest booted from Debian's kernel.
 test: deps fmt-check clippy check-example
 	$(CARGO) test --locked --workspace --no-fail-fast
+	tests/vm/run
 
 lab-clean: build
 	target/debug/arcway-lab cleanup

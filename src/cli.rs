@@ -26,6 +26,37 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Run the daemon (SIGHUP reloads the configuration, SIGTERM stops).
+    Run,
     /// Validate the configuration and print a normalized summary (exit 2 when invalid).
     CheckConfig,
+    /// Show paths, classes and the latest switches of the running daemon.
+    Status(StatusArgs),
+    /// Print the running daemon's event log: every switch with its evidence.
+    Events(StatusArgs),
+    /// Obtain or convert Arc credentials.
+    #[command(subcommand)]
+    Bootstrap(Bootstrap),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct StatusArgs {
+    /// Print JSON for scripts.
+    #[arg(long)]
+    pub json: bool,
+    /// The daemon's status socket (default: status.socket from the configuration).
+    #[arg(long, value_name = "PATH")]
+    pub socket: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Bootstrap {
+    /// Convert soratun's arc.json into arcway's credentials file.
+    Import {
+        /// soratun's arc.json.
+        file: PathBuf,
+        /// Where to write arcway's credentials (default: arc.credentials from the configuration).
+        #[arg(long, value_name = "PATH")]
+        output: Option<PathBuf>,
+    },
 }

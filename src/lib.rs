@@ -1,12 +1,17 @@
 //! arcway: keeps a Linux gateway on the SORACOM platform over the cheapest working path.
 
+pub mod accounting;
+pub mod bootstrap;
 pub mod cli;
 pub mod config;
 pub mod conntrack;
 pub mod credentials;
+pub mod daemon;
 pub mod engine;
+pub mod https;
 pub mod linkmon;
 pub mod logging;
+pub mod metrics;
 pub mod model;
 pub mod modem;
 pub mod nft;

@@ -11,6 +11,8 @@ pub enum Style {
     Plain,
     /// Always timestamps.
     Timestamped,
+    /// One JSON object per line, for log collectors.
+    Json,
 }
 
 /// Installs the global subscriber. `level` is a filter directive such as `info` or
@@ -22,7 +24,7 @@ pub fn init(level: &str, style: Style) {
     let filter = EnvFilter::try_new(&directive).unwrap_or_else(|_| EnvFilter::new("info"));
     let timestamps = match style {
         Style::Plain => false,
-        Style::Timestamped => true,
+        Style::Timestamped | Style::Json => true,
         // journald announces itself with JOURNAL_STREAM and stamps every line itself.
         Style::Auto => std::env::var_os("JOURNAL_STREAM").is_none(),
     };
@@ -31,7 +33,9 @@ pub fn init(level: &str, style: Style) {
         .with_writer(std::io::stderr)
         .with_ansi(false)
         .with_target(false);
-    let result = if timestamps {
+    let result = if style == Style::Json {
+        builder.json().try_init()
+    } else if timestamps {
         builder.try_init()
     } else {
         builder.without_time().try_init()

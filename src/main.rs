@@ -1,29 +1,100 @@
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::Parser;
 
-use arcway::cli::{Cli, Command};
+use arcway::cli::{Bootstrap, Cli, Command, StatusArgs};
+use arcway::daemon::{self, exit};
 
-/// Exit code for bad input (configuration, credentials): distinct from a runtime failure (1).
-const EXIT_BAD_INPUT: u8 = 2;
+const DEFAULT_SOCKET: &str = "/run/arcway/arcway.sock";
+const DEFAULT_CREDENTIALS: &str = "/var/lib/arcway/arc.json";
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    match cli.command {
-        Command::CheckConfig => check_config(&cli),
+    match &cli.command {
+        Command::Run => daemon::run(daemon::Options {
+            config_path: cli.config.clone(),
+        }),
+        Command::CheckConfig => check_config(&cli.config),
+        Command::Status(args) => show(&cli.config, args, false),
+        Command::Events(args) => show(&cli.config, args, true),
+        Command::Bootstrap(Bootstrap::Import { file, output }) => {
+            import(&cli.config, file, output.as_deref())
+        }
     }
 }
 
-fn check_config(cli: &Cli) -> ExitCode {
-    match arcway::config::load(&cli.config) {
+fn check_config(path: &Path) -> ExitCode {
+    match arcway::config::load(path) {
         Ok(config) => {
-            println!("{}: ok", cli.config.display());
+            println!("{}: ok", path.display());
             print!("{}", config.summary());
             ExitCode::SUCCESS
         }
         Err(err) => {
             eprintln!("{err}");
-            ExitCode::from(EXIT_BAD_INPUT)
+            ExitCode::from(exit::BAD_INPUT)
+        }
+    }
+}
+
+/// The configured value when the configuration loads, else the built-in default: status and
+/// import must work even while the configuration on disk is being edited.
+fn from_config<T>(
+    path: &Path,
+    pick: impl FnOnce(&arcway::config::Config) -> Option<T>,
+) -> Option<T> {
+    arcway::config::load(path).ok().as_ref().and_then(pick)
+}
+
+fn show(config: &Path, args: &StatusArgs, events: bool) -> ExitCode {
+    let socket = args
+        .socket
+        .clone()
+        .or_else(|| from_config(config, |c| Some(c.status.socket.clone())))
+        .unwrap_or_else(|| PathBuf::from(DEFAULT_SOCKET));
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(err) => {
+            eprintln!("failed to start the async runtime: {err}");
+            return ExitCode::from(exit::FAILURE);
+        }
+    };
+    let result = runtime.block_on(async {
+        if events {
+            arcway::status::events_command(&socket, args.json).await
+        } else {
+            arcway::status::status_command(&socket, args.json).await
+        }
+    });
+    match result {
+        Ok(text) => {
+            print!("{text}");
+            ExitCode::SUCCESS
+        }
+        Err(err) => {
+            eprintln!("{err:#}");
+            ExitCode::from(exit::FAILURE)
+        }
+    }
+}
+
+fn import(config: &Path, file: &Path, output: Option<&Path>) -> ExitCode {
+    let output = output
+        .map(Path::to_path_buf)
+        .or_else(|| from_config(config, |c| c.arc.as_ref().map(|a| a.credentials.clone())))
+        .unwrap_or_else(|| PathBuf::from(DEFAULT_CREDENTIALS));
+    match arcway::credentials::import_command(file, &output) {
+        Ok(summary) => {
+            println!("{summary}");
+            ExitCode::SUCCESS
+        }
+        Err(err) => {
+            eprintln!("{err:#}");
+            ExitCode::from(exit::BAD_INPUT)
         }
     }
 }

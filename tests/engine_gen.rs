@@ -38,8 +38,8 @@ pub fn event() -> impl Strategy<Value = Event> {
         4 => (path(), any::<bool>()).prop_map(|(path, up)| Event::Carrier { path, up }),
         1 => path().prop_map(|path| Event::LinkGone { path }),
         1 => any::<bool>().prop_map(|connected| Event::Bearer { path: CELL, connected }),
-        8 => (path(), any::<bool>(), option::of(0u64..3000)).prop_map(|(path, ok, l)| {
-            Event::ProbeRound { path, ok, latency: l.map(ms), targets: vec![] }
+        8 => (path(), any::<bool>(), option::of(0u64..3000), 0u64..5000).prop_map(|(path, ok, l, s)| {
+            Event::ProbeRound { path, ok, latency: l.map(ms), targets: vec![], started_ago: ms(s) }
         }),
         3 => option::of(0u64..250_000).prop_map(|a| Event::Handshake { path: ARC, age: a.map(ms) }),
         2 => path().prop_map(|path| Event::RxProgress { path }),
@@ -61,7 +61,8 @@ pub fn wifi_event() -> impl Strategy<Value = Event> {
             path: WIFI,
             ok,
             latency: None,
-            targets: vec![]
+            targets: vec![],
+            started_ago: Duration::ZERO,
         }),
     ]
 }

@@ -149,6 +149,7 @@ fn a_passing_round_at_the_deadline_saves_the_path() {
             ok: true,
             latency: None,
             targets: vec![],
+            started_ago: std::time::Duration::ZERO,
         },
         t(4000),
     );
@@ -171,4 +172,35 @@ fn received_traffic_holds_off_probe_failures() {
     );
     sim.at(13_000);
     assert_eq!(sim.health(CELL), Health::Down { since: t(13_000) });
+}
+
+fn failed_round(started_ago_ms: u64) -> Event {
+    Event::ProbeRound {
+        path: WIFI,
+        ok: false,
+        latency: None,
+        targets: vec![],
+        started_ago: ms(started_ago_ms),
+    }
+}
+
+#[test]
+fn a_failure_counts_from_when_the_failed_round_went_out() {
+    let mut sim = Sim::new(settings());
+    sim.carrier(WIFI, true);
+    sim.at(500).probe(WIFI, true);
+    sim.at(2000).send(failed_round(800));
+    // down_after (3 s) from 1200, when the unanswered probes were sent.
+    assert_eq!(sim.engine.poll_timeout(), Some(t(4200)));
+    sim.at(4200);
+    assert_eq!(sim.health(WIFI), Health::Down { since: t(4200) });
+}
+
+#[test]
+fn a_failure_never_starts_before_the_last_good_answer() {
+    let mut sim = Sim::new(settings());
+    sim.carrier(WIFI, true);
+    sim.at(1500).probe(WIFI, true);
+    sim.at(2000).send(failed_round(1500));
+    assert_eq!(sim.engine.poll_timeout(), Some(t(4500)));
 }

@@ -187,6 +187,7 @@ fn desired_serializes_for_status_output() {
         ok: true,
         latency: Some(ms(12)),
         targets,
+        started_ago: std::time::Duration::ZERO,
     });
     let json = serde_json::to_value(sim.engine.desired()).unwrap_or_default();
     assert_eq!(

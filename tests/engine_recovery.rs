@@ -71,6 +71,7 @@ fn a_failing_round_at_the_up_deadline_wins() {
         ok: false,
         latency: None,
         targets: vec![],
+        started_ago: std::time::Duration::ZERO,
     };
     sim.engine.handle(ev, t(7500));
     assert_eq!(sim.state(WIFI), "down");

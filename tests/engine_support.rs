@@ -100,6 +100,7 @@ impl Sim {
             ok,
             latency: ok.then(|| ms(20)),
             targets: vec![],
+            started_ago: Duration::ZERO,
         })
     }
 

@@ -8,23 +8,32 @@
 //! every process it started and deletes the namespaces, also while a test panics. arcway itself
 //! is not started: tests run it in `lab.ns(Role::Gw)`.
 mod access;
+pub mod arcway;
+pub mod bench;
 pub mod bin;
 pub mod cleanup;
 mod cmd;
+pub mod demo;
 mod describe;
 pub mod error;
 pub mod fakemm;
 mod faults;
 pub mod http;
+pub mod inject;
 mod lab;
+pub mod measure;
+pub mod pathtag;
+pub mod pingstream;
 pub mod plan;
 mod probe;
 pub mod process;
 pub mod role;
 mod services;
+pub mod soracom;
 pub mod state;
 pub mod wg;
 
+pub use arcway::{Arcway, Health};
 pub use bin::bin_path;
 pub use error::{LabError, Result};
 pub use lab::{Lab, LabOptions};

@@ -138,15 +138,23 @@ pub const ROUTES: [(Role, bool, &str); 14] = [
 ];
 
 /// `ip -batch` lines (run in the root namespace) creating every veth pair inside its namespaces.
+///
+/// Each end gets its own interface index. In fresh namespaces both ends would otherwise get the
+/// same number, and the kernel treats a carrier change of a device whose index equals its
+/// peer's as non-urgent, batching it with other link events for up to a second: carrier loss
+/// would reach arcway late for reasons that have nothing to do with arcway.
 pub fn link_batch(prefix: &str) -> Vec<String> {
     LINKS
         .iter()
-        .map(|l| {
+        .enumerate()
+        .map(|(i, l)| {
             format!(
-                "link add {} netns {} type veth peer name {} netns {}",
+                "link add {} index {} netns {} type veth peer name {} index {} netns {}",
                 l.a.ifname,
+                100 + 2 * i,
                 l.a.role.ns(prefix),
                 l.b.ifname,
+                101 + 2 * i,
                 l.b.role.ns(prefix)
             )
         })

@@ -67,7 +67,7 @@ fn links_are_created_in_their_namespaces() {
     assert_eq!(lines.len(), 8);
     assert_eq!(
         lines[1],
-        "link add wlan0 netns aw00001-gw type veth peer name wifi0 netns aw00001-ap"
+        "link add wlan0 index 102 netns aw00001-gw type veth peer name wifi0 index 103 netns aw00001-ap"
     );
 }
 

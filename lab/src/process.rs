@@ -128,6 +128,13 @@ impl ChildGuard {
         matches!(self.child.try_wait(), Ok(None))
     }
 
+    /// The exit code once the process has exited (a signal death gives 128 + signal).
+    pub fn exit_code(&mut self) -> Option<i32> {
+        use std::os::unix::process::ExitStatusExt;
+        let status = self.child.try_wait().ok().flatten()?;
+        status.code().or_else(|| status.signal().map(|s| 128 + s))
+    }
+
     /// Ends the process now and waits for it.
     pub fn stop(&mut self) {
         stop_all(std::slice::from_mut(self));

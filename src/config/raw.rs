@@ -11,6 +11,7 @@ use serde::de::{self, Deserializer, MapAccess, Visitor, value::MapAccessDeserial
 use serde_saphyr::Spanned;
 
 use super::kinds::{Backend, HoldAction, LogFormat, LogLevel, OnStop, Period, Protocol};
+use super::types::BootstrapMethod;
 use super::values::{ByteSize, Cidr, Dur, Mark, Mask, PortRange};
 use crate::model::Policy;
 
@@ -46,6 +47,8 @@ pub struct RawArc {
     pub endpoint: Option<S<String>>,
     pub handshake_timeout: Option<S<Dur>>,
     pub on_stop: Option<OnStop>,
+    pub bootstrap: Option<S<BootstrapMethod>>,
+    pub rebootstrap_on_auth_failure: Option<S<bool>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -187,6 +190,7 @@ impl<'de> Deserialize<'de> for RawClassPath {
 #[serde(deny_unknown_fields)]
 pub struct RawBudget {
     pub cellular: Option<S<RawPathBudget>>,
+    pub state_file: Option<S<PathBuf>>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -46,6 +46,37 @@ pub struct ArcConfig {
     pub endpoint: Option<Endpoint>,
     pub handshake_timeout: Duration,
     pub on_stop: OnStop,
+    /// How arcway gets credentials when the credentials file is missing; `None`: it does not.
+    pub bootstrap: Option<BootstrapMethod>,
+    /// Bootstrap again (with backoff, never creating a SIM) when the Arc server stops
+    /// accepting the device's key.
+    pub rebootstrap_on_auth_failure: bool,
+}
+
+/// Where missing Arc credentials come from (`arc.bootstrap`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Deserialize)]
+pub enum BootstrapMethod {
+    /// SORACOM Krypton over the cellular (Air) path: no secret on the device.
+    #[serde(rename = "krypton")]
+    Krypton,
+    /// The SORACOM API with an AuthKey (from the environment or the saved AuthKey file).
+    #[serde(rename = "authkey")]
+    AuthKey,
+}
+
+impl BootstrapMethod {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BootstrapMethod::Krypton => "krypton",
+            BootstrapMethod::AuthKey => "authkey",
+        }
+    }
+}
+
+impl fmt::Display for BootstrapMethod {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 /// A `host:port` endpoint; the host is a name or an address (IPv6 without brackets here).
@@ -181,9 +212,23 @@ pub struct ClassPathConfig {
     pub bytes: Option<u64>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Budgets {
     pub cellular: Option<BudgetConfig>,
+    /// Where byte counts and budgets are kept across restarts.
+    pub state_file: PathBuf,
+}
+
+/// The accounting state file when the configuration names none.
+pub const DEFAULT_ACCOUNTING_STATE: &str = "/var/lib/arcway/accounting.json";
+
+impl Default for Budgets {
+    fn default() -> Self {
+        Budgets {
+            cellular: None,
+            state_file: PathBuf::from(DEFAULT_ACCOUNTING_STATE),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

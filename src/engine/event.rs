@@ -27,6 +27,10 @@ pub enum Event {
         ok: bool,
         latency: Option<Duration>,
         targets: Vec<ProbeTarget>,
+        /// How long before the event the round's probes were sent. A failure began no
+        /// later than that, so `down_after` is counted from then, not from when the
+        /// timeout ran out.
+        started_ago: Duration,
     },
     /// WireGuard monitor: the latest handshake happened `age` ago (measured by the daemon
     /// against the wall clock at `now`); `None` means no handshake yet (or the device was

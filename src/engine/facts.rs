@@ -96,14 +96,22 @@ impl Facts {
 
     /// Records a round. The caller drops rounds while the link is down: a result that
     /// raced a carrier loss must not count as evidence for the link that comes back.
-    pub fn probe(&mut self, report: ProbeReport) {
+    /// A failing streak starts when the round's probes went out (`started`), but never
+    /// before the previous round's result was seen: the path was known good until then.
+    /// A good streak starts when its evidence arrived.
+    pub fn probe(&mut self, report: ProbeReport, started: Time) {
         let (ok, at) = (report.ok, report.at);
         match &mut self.streak {
             Some(s) if s.ok == ok => s.rounds = s.rounds.saturating_add(1),
             _ => {
+                let since = match (&self.last_probe, ok) {
+                    (_, true) => at,
+                    (Some(last), false) => started.max(last.at).min(at),
+                    (None, false) => started.min(at),
+                };
                 self.streak = Some(Streak {
                     ok,
-                    since: at,
+                    since,
                     rounds: 1,
                 })
             }

@@ -140,15 +140,19 @@ impl Engine {
                     ok,
                     latency,
                     targets,
+                    started_ago,
                     ..
                 },
                 Some(f),
-            ) if !link_down => f.probe(ProbeReport {
-                at: now,
-                ok,
-                latency,
-                targets,
-            }),
+            ) if !link_down => f.probe(
+                ProbeReport {
+                    at: now,
+                    ok,
+                    latency,
+                    targets,
+                },
+                now.saturating_sub(started_ago),
+            ),
             (Event::Handshake { age, .. }, Some(f)) => f.handshake(age, now),
             (Event::RxProgress { .. }, Some(f)) => f.rx(now),
             (

@@ -1,22 +1,65 @@
-//! arcway's nftables table (`table inet arcway`): class marks and source NAT.
+//! arcway's nftables table (`table inet arcway`): class marks, held classes, byte counters
+//! and source NAT.
 //!
-//! The table is rendered whole and replaced atomically with `nft -f -`. It changes only
-//! with the configuration (classes, interfaces, the Arc address), never on a path switch:
-//! switches happen in the class routing tables.
+//! The table is rendered whole and replaced atomically with `nft -f -`: one transaction,
+//! so the kernel never holds half a ruleset, and a rejected file changes nothing. The `nft`
+//! tool is used rather than a netlink crate on purpose: the Rust nftables netlink crates
+//! are young (partial expression coverage, no batch transactions we could rely on), and
+//! the tool is installed wherever nftables is, so arcway's binary stays small.
+//!
+//! The table changes with the configuration (classes, interfaces, the Arc address) and when
+//! a class becomes held or is released (see `hold`), never on a path switch: switches
+//! happen in the class routing tables. A replace takes a few milliseconds (see the
+//! `classify_*` tests) and resets the byte counters (see `account`).
 
+mod account;
+mod cgroup;
+mod from_config;
+mod hold;
 mod render;
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_extras;
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::io;
+use std::path::Path;
 use std::process::Stdio;
 
 use tokio::io::AsyncWriteExt;
 use tokio::process::Command;
-use tracing::info;
+use tracing::{info, warn};
 
-pub use render::{MarkClass, NatPath, NftInputs, render_replace, render_table};
+pub use account::{CountedPath, CounterKey, Direction, counter_keys, parse_counters};
+pub use cgroup::{CGROUP_ROOT, missing_cgroups};
+pub use from_config::{held_classes, mark_classes};
+pub use hold::Held;
+pub use render::{
+    MarkClass, NatPath, NftInputs, render_replace, render_replace_with, render_table,
+    render_table_with,
+};
+
+/// What the table carries beyond marks and NAT. The default is none of it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TableExtras {
+    /// Paths whose interfaces get byte counters (per class and in total, both directions).
+    pub counted: Vec<CountedPath>,
+    /// The class of traffic without a class mark, counted per path like the others.
+    pub default_class: Option<String>,
+    /// Classes refused at once with their hold action.
+    pub held: Vec<Held>,
+    /// cgroups whose matchers are left out because they do not exist.
+    pub missing_cgroups: BTreeSet<String>,
+}
+
+/// What a successful apply left out.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ApplyReport {
+    /// cgroup matchers skipped because the cgroup does not exist (yet): apply again later.
+    pub missing_cgroups: BTreeSet<String>,
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum NftError {
@@ -24,31 +67,74 @@ pub enum NftError {
     Spawn(#[source] io::Error),
     #[error("failed to load table inet arcway: {stderr}")]
     Rejected { stderr: String },
+    #[error("failed to read the counters of table inet arcway: {0}")]
+    Counters(String),
 }
 
 /// Replaces `table inet arcway` with the rendering of `inputs` in one transaction.
-pub async fn apply(inputs: &NftInputs) -> Result<(), NftError> {
-    run_nft(&["-f", "-"], Some(render_replace(inputs))).await?;
+pub async fn apply(inputs: &NftInputs) -> Result<ApplyReport, NftError> {
+    apply_with(inputs, &TableExtras::default()).await
+}
+
+/// Replaces `table inet arcway` with marks, NAT, counters and held classes. cgroups that do
+/// not exist are left out (and reported) instead of making the whole load fail.
+pub async fn apply_with(inputs: &NftInputs, extras: &TableExtras) -> Result<ApplyReport, NftError> {
+    let root = Path::new(CGROUP_ROOT);
+    let mut extras = extras.clone();
+    extras.missing_cgroups.extend(missing_cgroups(inputs, root));
+    let mut result = run_nft(&["-f", "-"], Some(render_replace_with(inputs, &extras))).await;
+    // A cgroup removed between the check and the load: look again once.
+    if result.is_err() {
+        let now_missing = missing_cgroups(inputs, root);
+        if !now_missing.is_subset(&extras.missing_cgroups) {
+            extras.missing_cgroups.extend(now_missing);
+            result = run_nft(&["-f", "-"], Some(render_replace_with(inputs, &extras))).await;
+        }
+    }
+    result?;
+    for cgroup in &extras.missing_cgroups {
+        warn!(%cgroup, "cgroup does not exist: its class matcher is left out until the table is applied again");
+    }
     info!(
         classes = inputs.classes.len(),
         nat = inputs.nat.len(),
+        counted = extras.counted.len(),
+        held = extras.held.len(),
         "nftables table replaced"
     );
-    Ok(())
+    Ok(ApplyReport {
+        missing_cgroups: extras.missing_cgroups,
+    })
 }
 
 /// Deletes `table inet arcway`; a table that is already gone is not an error.
 pub async fn remove() -> Result<(), NftError> {
     // Declaring the table first makes the delete valid when it does not exist.
     let text = "table inet arcway {}\ndelete table inet arcway\n".to_string();
-    run_nft(&["-f", "-"], Some(text)).await
+    run_nft(&["-f", "-"], Some(text)).await.map(|_| ())
 }
 
-async fn run_nft(args: &[&str], stdin: Option<String>) -> Result<(), NftError> {
+/// Reads every arcway counter with one `nft -j list counters table inet arcway` (one short
+/// fork per read: fine every few seconds, never per packet). No table: no counters.
+pub async fn read_counters() -> Result<BTreeMap<CounterKey, u64>, NftError> {
+    match run_nft(&["-j", "list", "counters", "table", "inet", "arcway"], None).await {
+        Ok(json) => parse_counters(&json).map_err(NftError::Counters),
+        Err(NftError::Rejected { stderr }) if stderr.contains("No such file or directory") => {
+            Ok(BTreeMap::new())
+        }
+        Err(e) => Err(e),
+    }
+}
+
+async fn run_nft(args: &[&str], stdin: Option<String>) -> Result<String, NftError> {
     let mut child = Command::new("nft")
         .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
+        .stdin(if stdin.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
+        .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .kill_on_drop(true)
         .spawn()
@@ -62,7 +148,7 @@ async fn run_nft(args: &[&str], stdin: Option<String>) -> Result<(), NftError> {
     }
     let out = child.wait_with_output().await.map_err(NftError::Spawn)?;
     if out.status.success() {
-        Ok(())
+        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
     } else {
         Err(NftError::Rejected {
             stderr: String::from_utf8_lossy(&out.stderr).trim().to_string(),

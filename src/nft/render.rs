@@ -3,11 +3,15 @@
 //! Marking keeps every bit outside arcway's mask: marks are combined with constant
 //! `& ~mask | value` operations (one rule per class), which every nftables version supports.
 
+use std::collections::BTreeSet;
 use std::fmt::Write;
 use std::net::Ipv4Addr;
 
 use ipnet::IpNet;
 
+use super::TableExtras;
+use super::account::{account_chains, counter_objects};
+use super::hold::{hold_chain, hold_chains};
 use crate::model::PathId;
 
 /// How traffic leaving by one path's interface is source-NATed.
@@ -54,7 +58,7 @@ pub struct NftInputs {
 
 /// Which hook a classification chain serves: some criteria only exist in one of them.
 #[derive(Clone, Copy, PartialEq, Eq)]
-enum Hook {
+pub(super) enum Hook {
     Forward,
     Local,
 }
@@ -93,7 +97,9 @@ fn set_mark(target: &str, mask: u32, value: u32) -> String {
 }
 
 /// The match parts of a class's rules in one hook (empty when it cannot match there).
-fn class_matches(class: &MarkClass, hook: Hook) -> Vec<String> {
+/// cgroups in `missing` are left out; a class whose cgroups are all missing matches nothing
+/// locally (leaving the criterion out would make it match every local socket).
+fn class_matches(class: &MarkClass, hook: Hook, missing: &BTreeSet<String>) -> Vec<String> {
     if hook == Hook::Forward && (!class.uids.is_empty() || !class.cgroups.is_empty()) {
         return Vec::new();
     }
@@ -159,7 +165,16 @@ fn class_matches(class: &MarkClass, hook: Hook) -> Vec<String> {
         }
         out.push(m);
     }
-    expand(out, &class.cgroups, |c| {
+    let cgroups: Vec<String> = class
+        .cgroups
+        .iter()
+        .filter(|c| !missing.contains(*c))
+        .cloned()
+        .collect();
+    if !class.cgroups.is_empty() && cgroups.is_empty() {
+        return Vec::new();
+    }
+    expand(out, &cgroups, |c| {
         let level = c.split('/').filter(|s| !s.is_empty()).count();
         format!("socket cgroupv2 level {level} \"{c}\" ")
     })
@@ -186,8 +201,14 @@ fn expand<T>(rules: Vec<String>, alternatives: &[T], render: impl Fn(&T) -> Stri
     out
 }
 
-fn classify_chain(out: &mut String, inputs: &NftInputs, hook: Hook) {
+fn classify_chain(out: &mut String, inputs: &NftInputs, extras: &TableExtras, hook: Hook) {
     let mask = inputs.fwmark_mask;
+    // Held classes are refused right after they are marked, before routing: a held class's
+    // table says `prohibit`, so the packet would never reach a forward or output filter.
+    let verdict = match hold_chain(extras, hook) {
+        Some(chain) => format!("goto {chain}"),
+        None => "return".to_owned(),
+    };
     let (name, header) = match hook {
         Hook::Forward => (
             "prerouting",
@@ -206,7 +227,7 @@ fn classify_chain(out: &mut String, inputs: &NftInputs, hook: Hook) {
         let restore = set_mark("meta mark", mask, class.mark);
         writeln!(
             out,
-            "\t\tct mark & {mask:#010x} == {:#010x} {restore} return",
+            "\t\tct mark & {mask:#010x} == {:#010x} {restore} {verdict}",
             class.mark
         )
         .ok();
@@ -217,8 +238,8 @@ fn classify_chain(out: &mut String, inputs: &NftInputs, hook: Hook) {
             set_mark("meta mark", mask, class.mark),
             set_mark("ct mark", mask, class.mark)
         );
-        for m in class_matches(class, hook) {
-            writeln!(out, "\t\t{m}{mark} return comment \"{}\"", class.name).ok();
+        for m in class_matches(class, hook, &extras.missing_cgroups) {
+            writeln!(out, "\t\t{m}{mark} {verdict} comment \"{}\"", class.name).ok();
         }
     }
     writeln!(out, "\t}}").ok();
@@ -246,12 +267,20 @@ fn nat_chain(out: &mut String, inputs: &NftInputs) {
     writeln!(out, "\t}}").ok();
 }
 
-/// The full definition of `table inet arcway`.
+/// The full definition of `table inet arcway` (marks and NAT only).
 pub fn render_table(inputs: &NftInputs) -> String {
+    render_table_with(inputs, &TableExtras::default())
+}
+
+/// The full definition of `table inet arcway` with counters, held classes and cgroup gaps.
+pub fn render_table_with(inputs: &NftInputs, extras: &TableExtras) -> String {
     let mut out = String::from("table inet arcway {\n");
-    classify_chain(&mut out, inputs, Hook::Forward);
-    classify_chain(&mut out, inputs, Hook::Local);
+    counter_objects(&mut out, inputs, extras);
+    classify_chain(&mut out, inputs, extras, Hook::Forward);
+    classify_chain(&mut out, inputs, extras, Hook::Local);
+    hold_chains(&mut out, inputs, extras);
     nat_chain(&mut out, inputs);
+    account_chains(&mut out, inputs, extras);
     out.push_str("}\n");
     out
 }
@@ -259,8 +288,13 @@ pub fn render_table(inputs: &NftInputs) -> String {
 /// A file for `nft -f -` that replaces the table in one transaction: declaring it first
 /// makes the delete valid when it does not exist yet.
 pub fn render_replace(inputs: &NftInputs) -> String {
+    render_replace_with(inputs, &TableExtras::default())
+}
+
+/// [`render_replace`] with counters, held classes and cgroup gaps.
+pub fn render_replace_with(inputs: &NftInputs, extras: &TableExtras) -> String {
     format!(
         "table inet arcway {{}}\ndelete table inet arcway\n{}",
-        render_table(inputs)
+        render_table_with(inputs, extras)
     )
 }

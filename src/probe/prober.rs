@@ -31,7 +31,7 @@ enum Command {
 
 #[derive(Debug, Default)]
 struct Shared {
-    counters: ProbeCounters,
+    counters: Arc<ProbeCounters>,
     last_traffic: Mutex<Option<Instant>>,
 }
 
@@ -75,6 +75,11 @@ impl ProberHandle {
 
     pub fn counters(&self) -> ProbeCountersSnapshot {
         self.shared.counters.snapshot()
+    }
+
+    /// The live counters, for whoever reports the probes' cost (accounting, metrics).
+    pub fn counters_handle(&self) -> Arc<ProbeCounters> {
+        self.shared.counters.clone()
     }
 }
 
@@ -170,9 +175,11 @@ impl Prober {
     }
 
     fn passive_round(&self) -> ProbeRound {
+        let now = Instant::now();
         ProbeRound {
             path: self.config.path,
-            at: Instant::now(),
+            started: now,
+            at: now,
             ok: true,
             passive: true,
             targets: Vec::new(),
@@ -185,6 +192,7 @@ impl Prober {
         self.shared.counters.round();
         let config = self.config.clone();
         let shared = self.shared.clone();
+        let started = Instant::now();
         let work = async move {
             let probes = config.targets.iter().map(|target| {
                 probe_once(&config.binding, target, config.timeout, &shared.counters)
@@ -192,6 +200,7 @@ impl Prober {
             let targets = join_all(probes).await;
             ProbeRound {
                 path: config.path,
+                started,
                 at: Instant::now(),
                 ok: quorum_met(&targets, config.quorum),
                 passive: false,

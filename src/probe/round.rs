@@ -21,6 +21,8 @@ pub struct TargetResult {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ProbeRound {
     pub path: PathId,
+    /// When the round's probes went out.
+    pub started: Instant,
     /// When the round finished.
     pub at: Instant,
     /// At least `quorum` targets answered (or, when `passive`, traffic was seen).

@@ -23,8 +23,8 @@ pub use protocol::Request;
 pub use render::{LATEST_SWITCHES, render_events, render_status};
 pub use server::{Server, ServerError};
 pub use snapshot::{
-    ClassStatus, ConfigStatus, Event, EventLog, FORMAT_VERSION, PathStatus, ProbeStatus,
-    ReloadError, Route, Since, Snapshot,
+    AccountingStatus, ClassStatus, ConfigStatus, Event, EventLog, FORMAT_VERSION, PathStatus,
+    ProbeStatus, ReloadError, Route, Since, Snapshot,
 };
 
 /// Default location of the status socket (`status.socket` in the configuration).

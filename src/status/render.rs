@@ -2,7 +2,7 @@
 
 use super::clock::WallTime;
 use super::format::{bytes, clean, duration, duration_ms, latency, percent, table};
-use super::{Event, EventLog, PathStatus, Since, Snapshot};
+use super::{AccountingStatus, Event, EventLog, PathStatus, Since, Snapshot};
 use crate::modem::ModemStatus;
 
 /// Switches shown at the bottom of `arcway status`; `arcway events` shows them all.
@@ -37,6 +37,10 @@ pub fn render_status(s: &Snapshot) -> String {
             ]);
         }
         out.push_str(&table(&rows));
+    }
+    if let Some(a) = &s.accounting {
+        out.push('\n');
+        out.push_str(&accounting(a));
     }
     out.push_str("\nLATEST SWITCHES\n");
     let skip = s.events.len().saturating_sub(LATEST_SWITCHES);
@@ -222,6 +226,54 @@ fn modem(m: &ModemStatus) -> String {
     let mut out = table(&rows);
     if let Some(e) = &m.last_error {
         out += &format!("modem error: {}\n", clean(e));
+    }
+    out
+}
+
+/// Period, budgets, then bytes per path and per class.
+fn accounting(a: &AccountingStatus) -> String {
+    let mut out = format!(
+        "accounting period {} to {}\n",
+        clean(&a.period_start),
+        clean(&a.period_end)
+    );
+    if !a.budgets.is_empty() {
+        let mut rows = vec![cells(["BUDGET", "USED", "LIMIT", "LEFT", "STATE"])];
+        for b in &a.budgets {
+            let name = match &b.class {
+                Some(c) => format!("{} {}", clean(&b.path), clean(c)),
+                None => format!("{} line", clean(&b.path)),
+            };
+            let state = if b.exhausted { "SPENT" } else { "ok" };
+            rows.push(vec![
+                name,
+                bytes(b.used),
+                bytes(b.limit),
+                bytes(b.remaining),
+                state.to_owned(),
+            ]);
+        }
+        out.push_str(&table(&rows));
+    }
+    let mut rows = vec![cells(["TRAFFIC", "PATH", "RX", "TX"])];
+    for l in &a.lines {
+        rows.push(vec![
+            "(line)".to_owned(),
+            clean(&l.path),
+            bytes(l.rx),
+            bytes(l.tx),
+        ]);
+    }
+    for c in &a.classes {
+        rows.push(vec![
+            clean(&c.class),
+            clean(&c.path),
+            bytes(c.rx),
+            bytes(c.tx),
+        ]);
+    }
+    if rows.len() > 1 {
+        out.push_str(&table(&rows));
     }
     out
 }

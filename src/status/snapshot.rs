@@ -9,6 +9,7 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 
 use super::clock::WallTime;
+pub use crate::accounting::AccountingStatus;
 
 /// Version of the snapshot format; bumped only when a field changes meaning.
 pub const FORMAT_VERSION: u32 = 1;
@@ -28,6 +29,8 @@ pub struct Snapshot {
     pub classes: Vec<ClassStatus>,
     /// The event log, oldest first; the daemon bounds its length.
     pub events: Vec<Event>,
+    /// Bytes per class and path and the data budgets; absent when accounting is off.
+    pub accounting: Option<AccountingStatus>,
     /// The cellular modem as ModemManager reports it; `None` without a cellular uplink.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub modem: Option<crate::modem::ModemStatus>,
@@ -45,6 +48,7 @@ impl Default for Snapshot {
             paths: Vec::new(),
             classes: Vec::new(),
             events: Vec::new(),
+            accounting: None,
             modem: None,
         }
     }

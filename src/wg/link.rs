@@ -156,9 +156,14 @@ pub(crate) async fn routes(
 }
 
 /// What to delete so that `current` becomes `desired` (everything desired is replaced anyway,
-/// which is idempotent and repairs a route that drifted to another device).
+/// which is idempotent and repairs a route that drifted to another device). The table's
+/// default route is the Arc path's, owned by the routing reconciler: never ours to delete.
 pub fn stale_routes(current: &BTreeSet<IpNet>, desired: &BTreeSet<IpNet>) -> Vec<IpNet> {
-    current.difference(desired).copied().collect()
+    current
+        .difference(desired)
+        .filter(|net| net.prefix_len() != 0)
+        .copied()
+        .collect()
 }
 
 /// Makes `table` hold exactly `desired` via link `index`.
@@ -235,6 +240,8 @@ mod tests {
             ]
         );
         assert!(stale_routes(&desired, &desired).is_empty());
+        let with_default = set(&["0.0.0.0/0", "::/0", "100.127.0.0/16", "10.0.0.0/8"]);
+        assert!(stale_routes(&with_default, &desired).is_empty());
     }
 
     #[test]

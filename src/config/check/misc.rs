@@ -15,8 +15,26 @@ pub fn check_budget(
     raw: Option<S<RawBudget>>,
     configured: &BTreeSet<PathId>,
 ) -> Budgets {
-    let Some(cell) = raw.and_then(|b| b.value.cellular) else {
+    let Some(raw) = raw.map(|b| b.value) else {
         return Budgets::default();
+    };
+    let state_file = match raw.state_file {
+        Some(f) if !f.value.is_absolute() => {
+            c.err(
+                key("budget", "state_file"),
+                Pos::of(&f),
+                format!("`{}` must be an absolute path", f.value.display()),
+            );
+            PathBuf::from(crate::config::types::DEFAULT_ACCOUNTING_STATE)
+        }
+        Some(f) => f.value,
+        None => PathBuf::from(crate::config::types::DEFAULT_ACCOUNTING_STATE),
+    };
+    let Some(cell) = raw.cellular else {
+        return Budgets {
+            cellular: None,
+            state_file,
+        };
     };
     if !configured.contains(&PathId::Cellular) {
         c.err(
@@ -63,6 +81,7 @@ pub fn check_budget(
             period,
             reset_day,
         }),
+        state_file,
     }
 }
 

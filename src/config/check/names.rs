@@ -98,5 +98,9 @@ pub fn http_url(url: &str) -> Result<(), String> {
     if authority.is_empty() || authority.chars().any(char::is_whitespace) {
         return Err(format!("invalid probe URL `{url}` (no host)"));
     }
-    Ok(())
+    // The prober takes what it can bind to a path: a literal address, since the system
+    // resolver would not ask over the probed path.
+    url.parse::<crate::probe::HttpTarget>()
+        .map(|_| ())
+        .map_err(|e| format!("invalid probe URL `{url}`: {e}"))
 }

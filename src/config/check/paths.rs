@@ -8,7 +8,7 @@ use super::{Check, key, names, pos_or};
 use crate::config::error::Pos;
 use crate::config::kinds::{Backend, OnStop};
 use crate::config::raw::{RawArc, RawUplinks, S};
-use crate::config::types::{ArcConfig, Uplinks, WifiConfig};
+use crate::config::types::{ArcConfig, BootstrapMethod, Uplinks, WifiConfig};
 use crate::model::PathId;
 
 /// The paths present in the configuration.
@@ -32,6 +32,13 @@ pub fn check(
     uplinks: Option<S<RawUplinks>>,
 ) -> (Option<ArcConfig>, Uplinks) {
     let arc_pos = arc.as_ref().map(Pos::of);
+    let bootstrap_pos = arc.as_ref().map(|a| {
+        let here = Pos::of(a);
+        (
+            pos_or(&a.value.bootstrap, here),
+            pos_or(&a.value.rebootstrap_on_auth_failure, here),
+        )
+    });
     let arc_if_pos = arc.as_ref().map(|a| pos_or(&a.value.interface, Pos::of(a)));
     let arc = arc.map(|a| check_arc(c, a));
     let uplinks_pos = uplinks.as_ref().map_or(Pos::START, Pos::of);
@@ -71,6 +78,9 @@ pub fn check(
             );
         }
     }
+    if let (Some(a), Some((pos, re_pos))) = (&arc, bootstrap_pos) {
+        check_bootstrap(c, a, cellular.is_some(), pos, re_pos);
+    }
     for (i, (path, pos, name)) in interfaces.iter().enumerate() {
         if let Some((first, ..)) = interfaces[..i].iter().find(|(_, _, n)| n == name) {
             c.err(
@@ -88,6 +98,25 @@ pub fn check(
         );
     }
     (arc, Uplinks { wifi, cellular })
+}
+
+/// Krypton authenticates by the Air line, so it needs the cellular uplink; re-bootstrapping
+/// needs a method to bootstrap with.
+fn check_bootstrap(c: &mut Check, arc: &ArcConfig, cellular: bool, pos: Pos, re_pos: Pos) {
+    if arc.bootstrap == Some(BootstrapMethod::Krypton) && !cellular {
+        c.err(
+            "arc.bootstrap",
+            pos,
+            "bootstrap: krypton needs uplinks.cellular: Krypton is reached over the Air line only",
+        );
+    }
+    if arc.rebootstrap_on_auth_failure && arc.bootstrap.is_none() {
+        c.err(
+            "arc.rebootstrap_on_auth_failure",
+            re_pos,
+            "rebootstrap_on_auth_failure needs arc.bootstrap (krypton or authkey)",
+        );
+    }
 }
 
 fn check_interface(c: &mut Check, path: &str, name: &S<String>) {
@@ -203,5 +232,7 @@ fn check_arc(c: &mut Check, arc: S<RawArc>) -> ArcConfig {
         endpoint,
         handshake_timeout,
         on_stop: a.on_stop.unwrap_or(OnStop::Remove),
+        bootstrap: a.bootstrap.as_ref().map(|b| b.value),
+        rebootstrap_on_auth_failure: a.rebootstrap_on_auth_failure.is_some_and(|r| r.value),
     }
 }

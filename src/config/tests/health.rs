@@ -18,7 +18,10 @@ fn defaults_only_for_configured_paths() {
     assert_eq!(cell.timeout, Duration::from_secs(2));
     assert_eq!(cell.down_after, Duration::from_secs(60));
     assert_eq!(cell.handshake_max_age, None);
-    assert_eq!(c.health[&PathId::Wifi].probes.len(), 4);
+    let wifi = &c.health[&PathId::Wifi];
+    assert_eq!(wifi.probes.len(), 2);
+    assert_eq!(wifi.interval, Duration::from_millis(500));
+    assert_eq!(wifi.down_after, Duration::from_secs(1));
 }
 
 #[test]
@@ -99,7 +102,7 @@ fn quorum_zero() {
         10,
         13,
         "health.wifi.quorum",
-        "quorum 0 must be between 1 and the number of probes (4)",
+        "quorum 0 must be between 1 and the number of probes (2)",
     );
 }
 

@@ -1,0 +1,217 @@
+//! What the kernel should hold, from the configuration, the uplinks as the link monitor sees
+//! them and the engine's decisions (pure, so it is tested without a kernel).
+
+use std::collections::BTreeMap;
+use std::net::{IpAddr, Ipv4Addr};
+
+use ipnet::IpNet;
+
+use crate::config::{Config, Match};
+use crate::conntrack::ClassFlows;
+use crate::engine;
+use crate::linkmon::{Family, LinkSnapshot};
+use crate::model::PathId;
+use crate::nft::{MarkClass, NatPath, NftInputs};
+use crate::routing::{self, ClassInput, DefaultRoute, PathInput, RoutingInputs, Selector};
+
+use super::setup::interface;
+
+/// The world as the daemon knows it when it computes desired state.
+pub struct World<'a> {
+    pub cfg: &'a Config,
+    /// Watched interfaces by name.
+    pub links: &'a BTreeMap<String, LinkSnapshot>,
+    /// The Arc client address and the networks routed into the tunnel, once credentials load.
+    pub arc: Option<(Ipv4Addr, Vec<IpNet>)>,
+}
+
+/// A destination-only class is selected by `to` rules; anything else needs nftables marks.
+fn selector(cfg: &Config, index: usize, m: Option<&Match>) -> Selector {
+    match m {
+        None => Selector::Default,
+        Some(m) if destinations_only(m) => Selector::Destinations(m.destinations.clone()),
+        Some(_) => Selector::Mark(cfg.routing_layout().class_mark(index)),
+    }
+}
+
+fn destinations_only(m: &Match) -> bool {
+    !m.destinations.is_empty()
+        && m.protocols.is_empty()
+        && m.ports.is_empty()
+        && m.dscp.is_empty()
+        && m.sources.is_empty()
+        && m.interfaces.is_empty()
+        && m.uids.is_empty()
+        && m.cgroups.is_empty()
+        && m.fwmarks.is_empty()
+}
+
+impl World<'_> {
+    fn link(&self, path: PathId) -> Option<&LinkSnapshot> {
+        self.links.get(&interface(self.cfg, path)?)
+    }
+
+    fn path_input(&self, path: PathId) -> Option<PathInput> {
+        let link = self.link(path)?;
+        let layout = self.cfg.routing_layout();
+        let (default_v4, default_v6, addresses) = match path {
+            // The tunnel is point to point: its default is the device itself.
+            PathId::Arc => {
+                let (ip, _) = self.arc.as_ref()?;
+                (
+                    Some(DefaultRoute { gateway: None }),
+                    None,
+                    vec![IpAddr::V4(*ip)],
+                )
+            }
+            PathId::Wifi | PathId::Cellular => (
+                link.default_route(Family::V4)
+                    .map(|r| DefaultRoute { gateway: r.gateway }),
+                link.default_route(Family::V6)
+                    .map(|r| DefaultRoute { gateway: r.gateway }),
+                link.global(Family::V4)
+                    .chain(link.global(Family::V6))
+                    .map(|a| a.addr)
+                    .collect(),
+            ),
+        };
+        Some(PathInput {
+            ifname: link.name.clone(),
+            ifindex: link.index,
+            default_v4,
+            default_v6,
+            addresses,
+            mark: layout.path_mark(path),
+        })
+    }
+
+    /// The routing inputs for `routes` (the engine's class decisions, by class name).
+    pub fn routing(&self, routes: &BTreeMap<String, engine::ClassRoute>) -> RoutingInputs {
+        let layout = self.cfg.routing_layout();
+        let paths = PathId::ALL
+            .into_iter()
+            .filter_map(|p| Some((p, self.path_input(p)?)))
+            .collect::<BTreeMap<_, _>>();
+        let classes = self
+            .cfg
+            .classes
+            .iter()
+            .enumerate()
+            .map(|(i, c)| ClassInput {
+                name: c.name.clone(),
+                table: layout.class_table(i),
+                selector: selector(self.cfg, i, c.matcher.as_ref()),
+                route: match routes.get(&c.name) {
+                    // A decision naming a path the kernel cannot reach yet (its interface
+                    // is gone) is unreachable until the link monitor sees it again.
+                    Some(engine::ClassRoute::Via(p)) if paths.contains_key(p) => {
+                        routing::ClassRoute::Via(*p)
+                    }
+                    Some(engine::ClassRoute::Held(p)) => routing::ClassRoute::Held(*p),
+                    _ => routing::ClassRoute::Unreachable,
+                },
+            })
+            .collect();
+        RoutingInputs {
+            layout,
+            paths,
+            arc_routes: self
+                .arc
+                .as_ref()
+                .map(|(_, n)| n.clone())
+                .unwrap_or_default(),
+            classes,
+        }
+    }
+
+    /// The nftables table: masquerade per path and the marks of non-destination classes.
+    pub fn nft(&self) -> NftInputs {
+        let layout = self.cfg.routing_layout();
+        let nat = PathId::ALL
+            .into_iter()
+            .filter_map(|p| {
+                let ifname = interface(self.cfg, p)?;
+                let snat_to = match p {
+                    // The platform knows the device only by its Arc address.
+                    PathId::Arc => Some(self.arc.as_ref()?.0),
+                    _ => None,
+                };
+                Some(NatPath {
+                    path: p,
+                    ifname,
+                    snat_to,
+                })
+            })
+            .collect();
+        let classes = self
+            .cfg
+            .classes
+            .iter()
+            .enumerate()
+            .filter_map(|(i, c)| {
+                let m = c.matcher.as_ref()?;
+                if destinations_only(m) {
+                    return None;
+                }
+                Some(MarkClass {
+                    name: c.name.clone(),
+                    mark: layout.class_mark(i),
+                    destinations: m.destinations.clone(),
+                    protocols: m.protocols.iter().map(|p| p.as_str().to_owned()).collect(),
+                    ports: m.ports.iter().map(ToString::to_string).collect(),
+                    dscp: m.dscp.clone(),
+                    sources: m.sources.clone(),
+                    interfaces: m.interfaces.clone(),
+                    uids: m.uids.clone(),
+                    cgroups: m.cgroups.clone(),
+                    fwmarks: m.fwmarks.iter().map(|f| (f.value, f.mask)).collect(),
+                })
+            })
+            .collect();
+        NftInputs {
+            fwmark_mask: layout.fwmark_mask,
+            nat,
+            classes,
+        }
+    }
+
+    /// The address flows of a path were NATed to (what conntrack eviction looks for).
+    pub fn nat_address(&self, path: PathId) -> Option<IpAddr> {
+        match path {
+            PathId::Arc => self.arc.as_ref().map(|(ip, _)| IpAddr::V4(*ip)),
+            _ => self.link(path)?.global(Family::V4).next().map(|a| a.addr),
+        }
+    }
+
+    /// Which conntrack entries belong to a class.
+    pub fn class_flows(&self, class: &str) -> Option<ClassFlows> {
+        let layout = self.cfg.routing_layout();
+        let (i, c) = self
+            .cfg
+            .classes
+            .iter()
+            .enumerate()
+            .find(|(_, c)| c.name == class)?;
+        Some(match selector(self.cfg, i, c.matcher.as_ref()) {
+            Selector::Destinations(nets) => ClassFlows::Destinations(nets),
+            Selector::Mark(value) => ClassFlows::Mark {
+                value,
+                mask: layout.fwmark_mask,
+            },
+            Selector::Default => ClassFlows::Rest {
+                mask: layout.fwmark_mask,
+                exclude: self
+                    .cfg
+                    .classes
+                    .iter()
+                    .filter_map(|c| c.matcher.as_ref())
+                    .filter(|m| destinations_only(m))
+                    .flat_map(|m| m.destinations.iter().copied())
+                    .collect(),
+            },
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,31 @@
+//! `arcway run`: the I/O owners around the pure engine.
+//!
+//! One task owns each kernel or process resource (link monitor, probers, WireGuard tunnel,
+//! routing reconciler, status server); this loop is the only place their events meet the
+//! engine, and the only place the engine's decisions turn into kernel changes. Carrier loss
+//! goes link monitor -> engine -> one route replace per class without waiting on anything
+//! else; conntrack eviction and status publishing follow.
+
+mod inputs;
+mod observe;
+mod run;
+mod setup;
+mod snapshot;
+
+use std::path::PathBuf;
+
+pub use run::run;
+
+/// Exit codes of `arcway run`.
+pub mod exit {
+    /// Configuration or credentials are invalid: restarting will not help.
+    pub const BAD_INPUT: u8 = 2;
+    /// A runtime failure (netlink, status socket, ...).
+    pub const FAILURE: u8 = 1;
+}
+
+/// How the daemon was started.
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub config_path: PathBuf,
+}

@@ -1,0 +1,849 @@
+//! Startup, the event loop and shutdown.
+
+use std::collections::BTreeMap;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+use anyhow::Context;
+use tokio::signal::unix::{SignalKind, signal};
+use tokio::sync::{mpsc, oneshot};
+use tracing::{debug, error, info, warn};
+
+use crate::accounting::{self, AccountingHandle, AccountingSettings, BudgetTransition, Limits};
+use crate::config::{self, Config};
+use crate::credentials::{self, Credentials};
+use crate::engine::{self, Action, Engine, Event, Health, Time};
+use crate::linkmon::{Family, LinkEvent, LinkMonitor, LinkMonitorConfig, LinkMonitorHandle};
+use crate::model::PathId;
+use crate::notify::{Notifier, Watchdog};
+use crate::probe::{ProbeRound, Prober, ProberHandle};
+use crate::routing::{self, Reconciler};
+use crate::status::{self, WallTime};
+use crate::wg::{OnStop, Tunnel, TunnelSpec, TunnelStatus, WgSample};
+use crate::{conntrack, logging, metrics, nft};
+
+use super::inputs::World;
+use super::observe::{self, Observed};
+use super::{Options, exit, setup, snapshot};
+
+/// How long class routes wait for every path's first evidence before they are applied
+/// anyway (a restart must not replace working routes with "unreachable" meanwhile).
+const SETTLE: Duration = Duration::from_secs(3);
+/// How often status is republished and the watchdog fed when nothing else happens.
+const HOUSEKEEPING: Duration = Duration::from_millis(500);
+/// The shortest time between two forced WireGuard session renewals.
+const RENEW_MIN_INTERVAL: Duration = Duration::from_secs(2);
+
+/// Runs the daemon until SIGTERM or SIGINT. Loads the configuration first: a bad one is
+/// exit 2 before anything is touched.
+pub fn run(opts: Options) -> ExitCode {
+    let cfg = match config::load(&opts.config_path) {
+        Ok(cfg) => cfg,
+        Err(err) => {
+            eprintln!("{err}");
+            return ExitCode::from(exit::BAD_INPUT);
+        }
+    };
+    logging::init(cfg.logging.level.as_str(), log_style(&cfg));
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(err) => {
+            error!(error = %err, "failed to start the async runtime");
+            return ExitCode::from(exit::FAILURE);
+        }
+    };
+    runtime.block_on(async move {
+        match Daemon::start(opts, cfg).await {
+            Ok(daemon) => match daemon.run().await {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(err) => {
+                    error!(error = format!("{err:#}"), "arcway stopped with an error");
+                    ExitCode::from(exit::FAILURE)
+                }
+            },
+            Err(StartError::BadInput(err)) => {
+                error!(error = format!("{err:#}"), "arcway cannot start");
+                eprintln!("{err:#}");
+                ExitCode::from(exit::BAD_INPUT)
+            }
+            Err(StartError::Failed(err)) => {
+                error!(error = format!("{err:#}"), "arcway failed to start");
+                ExitCode::from(exit::FAILURE)
+            }
+        }
+    })
+}
+
+fn log_style(cfg: &Config) -> logging::Style {
+    match cfg.logging.format {
+        config::LogFormat::Auto => logging::Style::Auto,
+        config::LogFormat::Plain => logging::Style::Plain,
+        config::LogFormat::Json => logging::Style::Json,
+    }
+}
+
+enum StartError {
+    BadInput(anyhow::Error),
+    Failed(anyhow::Error),
+}
+
+struct Channels {
+    links: mpsc::Receiver<LinkEvent>,
+    probes: mpsc::Receiver<ProbeRound>,
+    wg: mpsc::Receiver<WgSample>,
+    budgets: mpsc::UnboundedReceiver<BudgetTransition>,
+}
+
+struct Daemon {
+    opts: Options,
+    cfg: Config,
+    origin: Instant,
+    started_at: WallTime,
+    loaded_at: WallTime,
+    reload_error: Option<status::ReloadError>,
+    engine: Engine,
+    logged_seq: u64,
+    observed: Observed,
+    interfaces: BTreeMap<PathId, String>,
+    creds: Option<Credentials>,
+    tunnel: Option<Tunnel>,
+    tunnel_status: Option<TunnelStatus>,
+    tunnel_retry: Option<(Instant, Duration)>,
+    arc_starting: bool,
+    last_renew: Option<Instant>,
+    prefer_ipv6: bool,
+    probers: BTreeMap<PathId, ProberHandle>,
+    probe_tx: mpsc::Sender<ProbeRound>,
+    wg_tx: mpsc::Sender<WgSample>,
+    linkmon: LinkMonitorHandle,
+    reconciler: Reconciler,
+    nft_applied: Option<(nft::NftInputs, nft::TableExtras)>,
+    nft_retry: Option<Instant>,
+    accounting: Option<AccountingHandle>,
+    budget_tx: mpsc::UnboundedSender<BudgetTransition>,
+    settled: bool,
+    class_since: BTreeMap<String, Instant>,
+    publisher: status::Publisher,
+    server_stop: Option<oneshot::Sender<()>>,
+    notifier: Notifier,
+    watchdog: Option<Watchdog>,
+    last_watchdog: Instant,
+    channels: Option<Channels>,
+}
+
+impl Daemon {
+    async fn start(opts: Options, cfg: Config) -> Result<Daemon, StartError> {
+        let failed = |e: anyhow::Error| StartError::Failed(e);
+        let origin = Instant::now();
+        let creds = match &cfg.arc {
+            Some(arc) => Some(
+                credentials::load(&arc.credentials)
+                    .with_context(|| {
+                        format!(
+                            "failed to load the Arc credentials {}",
+                            arc.credentials.display()
+                        )
+                    })
+                    .map_err(StartError::BadInput)?,
+            ),
+            None => None,
+        };
+        let notifier = Notifier::from_env().unwrap_or_else(|err| {
+            warn!(error = %err, "NOTIFY_SOCKET is unusable; not talking to the service manager");
+            Notifier::disabled()
+        });
+
+        let (publisher, subscriber) = status::channel(status::Snapshot::default());
+        let publisher_for_metrics = publisher.clone();
+        let server = status::Server::bind(&cfg.status.socket, subscriber)
+            .await
+            .with_context(|| {
+                format!(
+                    "failed to open the status socket {}",
+                    cfg.status.socket.display()
+                )
+            })
+            .map_err(failed)?;
+        let (server_stop, stop_rx) = oneshot::channel::<()>();
+        tokio::spawn(server.run(async move {
+            let _ = stop_rx.await;
+        }));
+
+        let reconciler = Reconciler::spawn(cfg.routing_layout())
+            .context("failed to start the routing reconciler")
+            .map_err(failed)?;
+        if let Err(err) = routing::spawn_drift_watch(
+            reconciler.clone(),
+            Duration::from_millis(50),
+            Duration::from_secs(30),
+        ) {
+            warn!(error = %err, "failed to watch for changes to arcway's rules; repairing on events only");
+        }
+
+        let (link_tx, link_rx) = mpsc::channel(256);
+        let linkmon = LinkMonitor::start(
+            LinkMonitorConfig::new(setup::watched_interfaces(&cfg)),
+            link_tx,
+        )
+        .await
+        .context("failed to start the link monitor")
+        .map_err(failed)?;
+
+        let (probe_tx, probe_rx) = mpsc::channel(64);
+        let (wg_tx, wg_rx) = mpsc::channel(16);
+        let (budget_tx, budget_rx) = mpsc::unbounded_channel();
+        let engine = Engine::new(cfg.engine_settings(), Time::ZERO);
+        let interfaces = interfaces(&cfg);
+        let now_wall = WallTime::now();
+        let mut daemon = Daemon {
+            opts,
+            cfg,
+            origin,
+            started_at: now_wall,
+            loaded_at: now_wall,
+            reload_error: None,
+            engine,
+            logged_seq: 0,
+            observed: Observed::default(),
+            interfaces,
+            creds,
+            tunnel: None,
+            tunnel_status: None,
+            tunnel_retry: None,
+            arc_starting: true,
+            last_renew: None,
+            prefer_ipv6: false,
+            probers: BTreeMap::new(),
+            probe_tx,
+            wg_tx,
+            linkmon,
+            reconciler,
+            nft_applied: None,
+            nft_retry: None,
+            accounting: None,
+            budget_tx,
+            settled: false,
+            class_since: BTreeMap::new(),
+            publisher,
+            server_stop: Some(server_stop),
+            notifier,
+            watchdog: Watchdog::from_env(),
+            last_watchdog: Instant::now(),
+            channels: Some(Channels {
+                links: link_rx,
+                probes: probe_rx,
+                wg: wg_rx,
+                budgets: budget_rx,
+            }),
+        };
+        // Probers first: accounting reports what their probes cost.
+        daemon.start_probers();
+        daemon.start_accounting();
+        daemon.apply_nft().await;
+        daemon.start_metrics(&publisher_for_metrics).await;
+        // The Wi-Fi table and the tunnel's mark rule must exist before the first handshake
+        // goes out, or it is lost and WireGuard waits 5 s to retry.
+        // The link monitor reported every watched interface while it started; take those
+        // reports now, before the tunnel's own device appears and makes them stale.
+        if let Some(mut channels) = daemon.channels.take() {
+            while let Ok(event) = channels.links.try_recv() {
+                daemon.on_link(event).await;
+            }
+            daemon.channels = Some(channels);
+        }
+        daemon.sync_routing().await;
+        daemon.start_tunnel().await;
+        daemon.publish();
+        info!(
+            config = %daemon.opts.config_path.display(),
+            paths = ?daemon.cfg.paths(),
+            classes = daemon.cfg.classes.len(),
+            "arcway started"
+        );
+        if let Err(err) = daemon.notifier.ready() {
+            warn!(error = %err, "failed to tell the service manager we are ready");
+        }
+        Ok(daemon)
+    }
+
+    async fn run(mut self) -> anyhow::Result<()> {
+        let mut channels = self
+            .channels
+            .take()
+            .context("event channels already taken")?;
+        let mut hup = signal(SignalKind::hangup()).context("failed to catch SIGHUP")?;
+        let mut term = signal(SignalKind::terminate()).context("failed to catch SIGTERM")?;
+        let mut int = signal(SignalKind::interrupt()).context("failed to catch SIGINT")?;
+        let mut tick = tokio::time::interval(HOUSEKEEPING);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            let deadline = self
+                .engine
+                .poll_timeout()
+                .map(|t| tokio::time::Instant::from_std(self.origin + t.as_duration()));
+            tokio::select! {
+                // Link events first: carrier loss is the fastest failover there is.
+                biased;
+                Some(event) = channels.links.recv() => self.on_link(event).await,
+                Some(round) = channels.probes.recv() => self.on_probe(round).await,
+                Some(sample) = channels.wg.recv() => self.on_wg(sample).await,
+                Some(t) = channels.budgets.recv() => {
+                    info!(path = %t.path, class = ?t.class, exhausted = t.exhausted, "data budget");
+                    self.feed(t.event()).await;
+                }
+                () = sleep_until(deadline) => self.feed(Event::Tick).await,
+                _ = hup.recv() => self.reload().await,
+                _ = term.recv() => break,
+                _ = int.recv() => break,
+                _ = tick.tick() => self.housekeeping().await,
+            }
+        }
+        self.shutdown().await
+    }
+
+    fn now(&self) -> Time {
+        Time::from_duration(self.origin.elapsed())
+    }
+
+    fn world(&self) -> World<'_> {
+        World {
+            cfg: &self.cfg,
+            links: &self.observed.links,
+            arc: self
+                .creds
+                .as_ref()
+                .map(|c| (c.ip_address, setup::arc_routes(&self.cfg, c))),
+        }
+    }
+
+    async fn on_link(&mut self, event: LinkEvent) {
+        debug!(?event, "link event");
+        self.observed.record_link(&event);
+        let mut events = observe::link_events(&self.interfaces, &event);
+        if self.arc_starting {
+            // While the tunnel brings its device up, the device is first missing, then
+            // down: that is not an outage, and counting it as one would make the first
+            // handshake look older than the outage it is supposed to end.
+            let arc_up = events.contains(&Event::Carrier {
+                path: PathId::Arc,
+                up: true,
+            });
+            self.arc_starting = !arc_up;
+            events.retain(|e| arc_up || e.path() != Some(PathId::Arc));
+        }
+        for e in events {
+            self.feed(e).await;
+        }
+        // Addresses and default routes feed the path tables even when health did not move.
+        self.sync_routing().await;
+        self.follow_wifi_ipv6().await;
+    }
+
+    async fn on_probe(&mut self, round: ProbeRound) {
+        self.observed.record_round(&round);
+        self.feed(observe::probe_event(&round)).await;
+    }
+
+    async fn on_wg(&mut self, sample: WgSample) {
+        let passive = !self.probers.contains_key(&PathId::Arc);
+        let events = observe::wg_events(
+            self.observed.wg.as_ref(),
+            &sample,
+            SystemTime::now(),
+            passive,
+        );
+        self.observed.wg = Some(sample);
+        for e in events {
+            self.feed(e).await;
+        }
+    }
+
+    /// One engine step and whatever it decided.
+    async fn feed(&mut self, event: Event) {
+        let actions = self.engine.handle(event, self.now());
+        self.act(actions).await;
+    }
+
+    async fn act(&mut self, actions: Vec<Action>) {
+        if actions.is_empty() {
+            return;
+        }
+        let mut moved = Vec::new();
+        let mut renew = false;
+        for action in &actions {
+            match action {
+                Action::ClassMoved { class, from, to } => {
+                    self.class_since.insert(class.clone(), Instant::now());
+                    moved.push((class.clone(), *from, *to));
+                }
+                Action::RenewHandshake { path: PathId::Arc } => renew = true,
+                _ => {}
+            }
+        }
+        if !self.settled && self.all_paths_known() {
+            self.settled = true;
+        }
+        // The route switch first: everything else can wait a few milliseconds.
+        self.sync_routing().await;
+        self.log_engine_entries();
+        // Held classes are refused in nftables (routing's `prohibit` is the backstop).
+        self.apply_nft().await;
+        for (class, from, to) in moved {
+            self.evict(&class, from, to);
+        }
+        if renew {
+            self.renew_handshake().await;
+        }
+        self.publish();
+    }
+
+    fn all_paths_known(&self) -> bool {
+        self.cfg
+            .paths()
+            .into_iter()
+            .all(|p| !matches!(self.engine.health(p), Some(Health::Unknown) | None))
+    }
+
+    async fn sync_routing(&mut self) {
+        let desired = self.engine.desired();
+        let routes = desired
+            .classes
+            .iter()
+            .map(|c| (c.name.clone(), c.route))
+            .collect();
+        let inputs = self.world().routing(&routes);
+        let mut desired = match routing::desired(&inputs) {
+            Ok(d) => d,
+            Err(err) => {
+                warn!(error = %err, "failed to compute the routing state");
+                return;
+            }
+        };
+        if !self.settled {
+            // Until every path has reported, class tables keep what the kernel has (a
+            // restart adopts working routes); path tables and rules are set at once so the
+            // tunnel and the probes can work.
+            match self.reconciler.current().await {
+                Ok(current) => keep_class_routes(&mut desired, &current, &inputs),
+                Err(err) => {
+                    warn!(error = %err, "failed to read arcway's routes");
+                    return;
+                }
+            }
+        }
+        let links = desired.links.clone();
+        match self.reconciler.set(desired).await {
+            Ok(changes) if !changes.is_empty() => {
+                debug!(changes = %routing::render_changes(&changes, &links), "routing updated");
+            }
+            Ok(_) => {}
+            Err(err) => warn!(error = %err, "failed to update routing"),
+        }
+    }
+
+    /// Flows of a moved class that were NATed to the old path would keep that address on
+    /// the new path and be dropped by the far end: delete them, and only them.
+    fn evict(&self, class: &str, from: engine::ClassRoute, to: engine::ClassRoute) {
+        let engine::ClassRoute::Via(old) = from else {
+            return;
+        };
+        if to == from {
+            return;
+        }
+        let world = self.world();
+        let (Some(flows), Some(old_address)) = (world.class_flows(class), world.nat_address(old))
+        else {
+            return;
+        };
+        let class = class.to_owned();
+        tokio::spawn(async move {
+            match conntrack::evict(conntrack::Eviction {
+                class: flows,
+                old_address,
+            })
+            .await
+            {
+                Ok(report) => debug!(
+                    class = %class,
+                    from = %old,
+                    evicted = report.evicted,
+                    examined = report.examined,
+                    "conntrack entries of the moved class removed"
+                ),
+                Err(err) => {
+                    warn!(class = %class, error = %err, "failed to remove conntrack entries")
+                }
+            }
+        });
+    }
+
+    fn log_engine_entries(&mut self) {
+        for entry in self.engine.log().filter(|e| e.seq >= self.logged_seq) {
+            info!(seq = entry.seq, "{}", entry.summary());
+        }
+        self.logged_seq = self.engine.log_next_seq();
+    }
+
+    async fn renew_handshake(&mut self) {
+        let (Some(tunnel), Some(creds)) = (&self.tunnel, &self.creds) else {
+            return;
+        };
+        // A second initiation within WireGuard's timestamp granularity is dropped by the
+        // server as a replay, which then costs a 5 s retry: never renew twice in a row.
+        if self
+            .last_renew
+            .is_some_and(|t| t.elapsed() < RENEW_MIN_INTERVAL)
+        {
+            return;
+        }
+        self.last_renew = Some(Instant::now());
+        // Re-setting the peer drops the old session, so the next packet (a probe) makes a
+        // new handshake: failback waits for proof that the tunnel works now.
+        match tunnel.update_credentials(creds.clone()).await {
+            Ok(()) => info!("Arc: renewing the WireGuard session before failback"),
+            Err(err) => warn!(error = %err, "failed to renew the WireGuard session"),
+        }
+    }
+
+    async fn follow_wifi_ipv6(&mut self) {
+        let Some(tunnel) = &self.tunnel else { return };
+        let prefer = self
+            .interfaces
+            .get(&PathId::Wifi)
+            .and_then(|name| self.observed.links.get(name))
+            .is_some_and(|l| {
+                l.default_route(Family::V6).is_some() && l.global(Family::V6).next().is_some()
+            });
+        if prefer != self.prefer_ipv6 {
+            self.prefer_ipv6 = prefer;
+            if let Err(err) = tunnel.set_prefer_ipv6(prefer).await {
+                warn!(error = %err, "failed to change the Arc endpoint's address family");
+            }
+        }
+    }
+
+    fn nft_wanted(&self) -> (nft::NftInputs, nft::TableExtras) {
+        let world = self.world();
+        let mut inputs = world.nft();
+        // Every class with a matcher gets a mark, so its bytes are counted per path; only
+        // the non-destination ones need it for routing.
+        inputs.classes = nft::mark_classes(&self.cfg);
+        let routes = self.engine.desired();
+        let ifname = |p: PathId| self.interfaces.get(&p).cloned();
+        let extras = nft::TableExtras {
+            counted: self
+                .interfaces
+                .iter()
+                .map(|(p, i)| nft::CountedPath {
+                    path: *p,
+                    ifname: i.clone(),
+                })
+                .collect(),
+            default_class: self
+                .cfg
+                .classes
+                .iter()
+                .find(|c| c.matcher.is_none())
+                .map(|c| c.name.clone()),
+            held: nft::held_classes(
+                &self.cfg,
+                routes.classes.iter().map(|c| (c.name.as_str(), c.route)),
+                ifname,
+            ),
+            missing_cgroups: Default::default(),
+        };
+        (inputs, extras)
+    }
+
+    /// Replaces `table inet arcway` when what it should hold changed (configuration, held
+    /// classes), or to retry cgroups that did not exist yet.
+    async fn apply_nft(&mut self) {
+        let wanted = self.nft_wanted();
+        let retry_due = self.nft_retry.is_some_and(|t| Instant::now() >= t);
+        if self.nft_applied.as_ref() == Some(&wanted) && !retry_due {
+            return;
+        }
+        // Replacing the table resets its counters: count what they hold first.
+        if let Some(acct) = &self.accounting
+            && let Err(err) = acct.read_now().await
+        {
+            warn!(error = %err, "failed to read the byte counters before replacing the table");
+        }
+        match nft::apply_with(&wanted.0, &wanted.1).await {
+            Ok(report) => {
+                self.nft_retry = (!report.missing_cgroups.is_empty())
+                    .then(|| Instant::now() + Duration::from_secs(30));
+                self.nft_applied = Some(wanted);
+            }
+            Err(err) => {
+                error!(error = %err, "failed to load table inet arcway");
+                self.nft_retry = Some(Instant::now() + Duration::from_secs(10));
+            }
+        }
+    }
+
+    fn start_accounting(&mut self) {
+        let mut settings = AccountingSettings::new(Limits::from_config(&self.cfg));
+        settings.probe_counters = self
+            .probers
+            .iter()
+            .map(|(p, h)| (*p, h.counters_handle()))
+            .collect();
+        settings.state_path = self.cfg.budget.state_file.clone();
+        self.accounting = Some(accounting::spawn(settings, self.budget_tx.clone()));
+    }
+
+    async fn start_metrics(&mut self, publisher: &status::Publisher) {
+        let Some(listen) = self.cfg.metrics.listen else {
+            return;
+        };
+        let acct = self.accounting.as_ref().map(|a| a.status.clone());
+        match metrics::spawn(listen, publisher.subscribe(), acct).await {
+            Ok((addr, _)) => info!(%addr, "metrics listening"),
+            Err(err) => error!(error = %err, "failed to serve metrics"),
+        }
+    }
+
+    async fn start_tunnel(&mut self) {
+        let (Some(settings), Some(creds)) = (setup::wg_settings(&self.cfg), self.creds.clone())
+        else {
+            return;
+        };
+        self.arc_starting = true;
+        let mut spec = TunnelSpec::new(settings, creds);
+        spec.prefer_ipv6 = self.prefer_ipv6;
+        match Tunnel::start(spec, self.wg_tx.clone()).await {
+            Ok(tunnel) => {
+                self.tunnel = Some(tunnel);
+                self.tunnel_retry = None;
+                self.refresh_tunnel_status().await;
+            }
+            Err(err) => {
+                let backoff = self.tunnel_retry.map_or(Duration::from_secs(1), |(_, b)| {
+                    (b * 2).min(Duration::from_secs(60))
+                });
+                error!(error = format!("{err:#}"), retry_in = ?backoff, "failed to bring up the Arc tunnel");
+                self.tunnel_retry = Some((Instant::now() + backoff, backoff));
+            }
+        }
+    }
+
+    async fn refresh_tunnel_status(&mut self) {
+        if let Some(t) = &self.tunnel {
+            self.tunnel_status = t.status().await.ok();
+        }
+    }
+
+    fn start_probers(&mut self) {
+        for path in self.cfg.paths() {
+            let Some(config) = setup::prober_config(&self.cfg, path) else {
+                self.probers.remove(&path);
+                continue;
+            };
+            match self.probers.get(&path) {
+                Some(handle) => {
+                    handle.reconfigure(config);
+                }
+                None => {
+                    self.probers
+                        .insert(path, Prober::spawn(config, self.probe_tx.clone()));
+                }
+            }
+        }
+        self.probers.retain(|p, _| self.cfg.has_path(*p));
+    }
+
+    async fn housekeeping(&mut self) {
+        if !self.settled && self.origin.elapsed() >= SETTLE {
+            info!("not every path has reported yet; applying routes with what is known");
+            self.settled = true;
+            self.sync_routing().await;
+        }
+        if let Some((at, _)) = self.tunnel_retry
+            && Instant::now() >= at
+        {
+            self.start_tunnel().await;
+        }
+        self.refresh_tunnel_status().await;
+        if self.nft_retry.is_some_and(|t| Instant::now() >= t) {
+            self.apply_nft().await;
+        }
+        if let Some(w) = &self.watchdog
+            && self.last_watchdog.elapsed() >= w.ping_interval()
+        {
+            self.last_watchdog = Instant::now();
+            if let Err(err) = self.notifier.watchdog() {
+                debug!(error = %err, "failed to feed the watchdog");
+            }
+        }
+        self.publish();
+    }
+
+    async fn reload(&mut self) {
+        let _ = self.notifier.reloading();
+        match config::load(&self.opts.config_path) {
+            Ok(cfg) => {
+                self.apply_config(cfg).await;
+                self.reload_error = None;
+                self.loaded_at = WallTime::now();
+                info!(config = %self.opts.config_path.display(), "configuration reloaded");
+            }
+            Err(err) => {
+                let message = err.to_string();
+                error!(error = %message, "reload refused; the running configuration stays");
+                self.reload_error = Some(status::ReloadError {
+                    at: WallTime::now(),
+                    message,
+                });
+            }
+        }
+        let _ = self.notifier.ready();
+        self.publish();
+    }
+
+    async fn apply_config(&mut self, cfg: Config) {
+        if cfg.status.socket != self.cfg.status.socket {
+            warn!("status.socket changes take effect at the next start");
+        }
+        let arc_changed = cfg.arc != self.cfg.arc || cfg.routing != self.cfg.routing;
+        let new_creds = match &cfg.arc {
+            Some(arc) if arc_changed => match credentials::load(&arc.credentials) {
+                Ok(c) => Some(c),
+                Err(err) => {
+                    error!(
+                        error = format!("{err:#}"),
+                        "reload refused: bad Arc credentials"
+                    );
+                    self.reload_error = Some(status::ReloadError {
+                        at: WallTime::now(),
+                        message: format!("{err:#}"),
+                    });
+                    return;
+                }
+            },
+            Some(_) => self.creds.clone(),
+            None => None,
+        };
+        self.cfg = cfg;
+        self.interfaces = interfaces(&self.cfg);
+        self.linkmon.watch(setup::watched_interfaces(&self.cfg));
+        if arc_changed {
+            if let Some(t) = self.tunnel.take()
+                && let Err(err) = t.stop_with(Some(OnStop::Remove)).await
+            {
+                warn!(
+                    error = format!("{err:#}"),
+                    "failed to remove the old Arc tunnel"
+                );
+            }
+            self.creds = new_creds;
+            self.tunnel_status = None;
+            self.start_tunnel().await;
+        }
+        self.start_probers();
+        self.apply_nft().await;
+        let actions = self
+            .engine
+            .reconfigure(self.cfg.engine_settings(), self.now());
+        self.act(actions).await;
+        self.sync_routing().await;
+    }
+
+    fn publish(&mut self) {
+        let snap = snapshot::build(&snapshot::Inputs {
+            cfg: &self.cfg,
+            config_path: &self.opts.config_path,
+            loaded_at: self.loaded_at,
+            reload_error: self.reload_error.clone(),
+            started_at: self.started_at,
+            origin: self.origin,
+            engine: &self.engine,
+            observed: &self.observed,
+            interfaces: &self.interfaces,
+            tunnel: self.tunnel_status.as_ref(),
+            class_since: &self.class_since,
+        });
+        let snap = status::Snapshot {
+            accounting: self.accounting.as_ref().map(|a| a.status.borrow().clone()),
+            ..snap
+        };
+        self.publisher.send_replace(Arc::new(snap));
+    }
+
+    async fn shutdown(mut self) -> anyhow::Result<()> {
+        info!("stopping");
+        let _ = self.notifier.stopping();
+        self.probers.clear();
+        let on_stop = self
+            .cfg
+            .arc
+            .as_ref()
+            .map_or(config::OnStop::Remove, |a| a.on_stop);
+        let mut failures = Vec::new();
+        if let Some(acct) = self.accounting.take()
+            && let Err(err) = acct.stop().await
+        {
+            failures.push(format!("accounting: {err}"));
+        }
+        if let Some(tunnel) = self.tunnel.take()
+            && let Err(err) = tunnel.stop().await
+        {
+            failures.push(format!("tunnel: {err:#}"));
+        }
+        if on_stop == config::OnStop::Remove {
+            if let Err(err) = self.reconciler.teardown().await {
+                failures.push(format!("routing: {err}"));
+            }
+            if let Err(err) = nft::remove().await {
+                failures.push(format!("nftables: {err}"));
+            }
+        }
+        if let Some(stop) = self.server_stop.take() {
+            let _ = stop.send(());
+        }
+        // Give the status server a moment to remove its socket.
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        if failures.is_empty() {
+            info!("stopped");
+            Ok(())
+        } else {
+            anyhow::bail!("teardown was incomplete: {}", failures.join("; "))
+        }
+    }
+}
+
+fn keep_class_routes(
+    desired: &mut routing::DesiredRouting,
+    current: &routing::KernelRouting,
+    inputs: &routing::RoutingInputs,
+) {
+    let class_tables: std::collections::BTreeSet<u32> =
+        inputs.classes.iter().map(|c| c.table).collect();
+    desired
+        .objects
+        .routes
+        .retain(|key, _| !class_tables.contains(&key.table));
+    for (key, kind) in &current.routes {
+        if class_tables.contains(&key.table) {
+            desired.objects.routes.insert(*key, kind.clone());
+        }
+    }
+}
+
+fn interfaces(cfg: &Config) -> BTreeMap<PathId, String> {
+    PathId::ALL
+        .into_iter()
+        .filter_map(|p| Some((p, setup::interface(cfg, p)?)))
+        .collect()
+}
+
+async fn sleep_until(deadline: Option<tokio::time::Instant>) {
+    match deadline {
+        Some(d) => tokio::time::sleep_until(d).await,
+        None => std::future::pending().await,
+    }
+}

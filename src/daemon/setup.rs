@@ -1,0 +1,132 @@
+//! Settings for the I/O owners, derived from the configuration (pure).
+
+use std::collections::BTreeSet;
+
+use crate::config::{self, Config, HealthConfig, Probe};
+use crate::credentials::{self, Credentials};
+use crate::model::PathId;
+use crate::probe::{Binding, DnsTarget, ProberConfig, Target};
+use crate::wg::{Backend, OnStop, WgSettings};
+
+/// The interface each configured path uses, when the configuration names one.
+pub fn interface(cfg: &Config, path: PathId) -> Option<String> {
+    cfg.interface(path)
+}
+
+/// Every interface the link monitor watches.
+pub fn watched_interfaces(cfg: &Config) -> BTreeSet<String> {
+    PathId::ALL
+        .into_iter()
+        .filter_map(|p| interface(cfg, p))
+        .collect()
+}
+
+/// The tunnel owner's settings: the `arc:` section plus arcway's routing numbers.
+pub fn wg_settings(cfg: &Config) -> Option<WgSettings> {
+    let arc = cfg.arc.as_ref()?;
+    let layout = cfg.routing_layout();
+    Some(WgSettings {
+        ifname: arc.interface.clone(),
+        mtu: u32::from(arc.mtu),
+        keepalive: (!arc.keepalive.is_zero()).then_some(arc.keepalive),
+        listen_port: arc.listen_port,
+        extra_allowed_ips: arc.extra_allowed_ips.clone(),
+        backend: match arc.backend {
+            config::Backend::Auto => Backend::Auto,
+            config::Backend::Kernel => Backend::Kernel,
+            config::Backend::Userspace => Backend::Userspace,
+        },
+        userspace_command: arc.userspace_command.clone(),
+        endpoint: arc.endpoint.as_ref().map(|e| credentials::Endpoint {
+            host: e.host.clone(),
+            port: e.port,
+        }),
+        handshake_timeout: arc.handshake_timeout,
+        // The tunnel's own UDP carries the Wi-Fi path mark, whose rule keeps it on Wi-Fi.
+        fwmark: layout.path_mark(PathId::Wifi),
+        table: cfg.routing.tables.arc,
+        on_stop: match arc.on_stop {
+            config::OnStop::Remove => OnStop::Remove,
+            config::OnStop::Keep => OnStop::Keep,
+        },
+    })
+}
+
+/// What the Arc table routes into the tunnel: the credentials' AllowedIPs and the extra ones.
+pub fn arc_routes(cfg: &Config, creds: &Credentials) -> Vec<ipnet::IpNet> {
+    let mut nets: BTreeSet<ipnet::IpNet> = creds.allowed_ips.iter().copied().collect();
+    if let Some(arc) = &cfg.arc {
+        nets.extend(arc.extra_allowed_ips.iter().copied());
+    }
+    nets.into_iter().collect()
+}
+
+/// The prober of one path, bound to its interface and mark so probes cannot leave by
+/// another path. None when the path has no probes or no interface.
+pub fn prober_config(cfg: &Config, path: PathId) -> Option<ProberConfig> {
+    let health = cfg.health.get(&path)?;
+    let ifname = interface(cfg, path)?;
+    if health.probes.is_empty() {
+        return None;
+    }
+    let mark = cfg.routing_layout().path_mark(path);
+    Some(ProberConfig {
+        path,
+        binding: Binding::interface(ifname).with_mark(mark),
+        // The config check only accepts URLs the prober parses, so nothing is dropped here.
+        targets: health.probes.iter().filter_map(target).collect(),
+        interval: health.interval,
+        timeout: health.timeout,
+        quorum: quorum(health),
+    })
+}
+
+fn quorum(health: &HealthConfig) -> usize {
+    usize::try_from(health.quorum).unwrap_or(usize::MAX)
+}
+
+fn target(probe: &Probe) -> Option<Target> {
+    Some(match probe {
+        Probe::Icmp(addr) => Target::Icmp(*addr),
+        Probe::Tcp(addr) => Target::Tcp(*addr),
+        Probe::Http(url) => url.parse().map(Target::Http).ok()?,
+        Probe::Dns { server, name } => Target::Dns(DnsTarget {
+            server: *server,
+            port: 53,
+            name: name.clone(),
+        }),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const CFG: &str = include_str!("../../examples/arcway.yaml");
+
+    #[test]
+    fn tunnel_udp_is_marked_for_the_wifi_table() {
+        let cfg = config::parse_str(CFG, "example").unwrap();
+        let wg = wg_settings(&cfg).unwrap();
+        assert_eq!(wg.fwmark, cfg.routing_layout().path_mark(PathId::Wifi));
+        assert_eq!(wg.table, 7101);
+        assert_eq!(wg.ifname, "arc0");
+    }
+
+    #[test]
+    fn probers_bind_to_their_path() {
+        let cfg = config::parse_str(CFG, "example").unwrap();
+        let p = prober_config(&cfg, PathId::Cellular).unwrap();
+        assert_eq!(p.binding.interface, "wwan0");
+        assert_eq!(p.binding.mark, Some(0x30000));
+        let w = prober_config(&cfg, PathId::Wifi).unwrap();
+        assert_eq!(w.targets.len(), 4);
+    }
+
+    #[test]
+    fn watched_interfaces_are_the_configured_ones() {
+        let cfg = config::parse_str(CFG, "example").unwrap();
+        let names: Vec<_> = watched_interfaces(&cfg).into_iter().collect();
+        assert_eq!(names, ["arc0", "wlan0", "wwan0"]);
+    }
+}

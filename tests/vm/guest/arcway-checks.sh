@@ -1,0 +1,142 @@
+# shellcheck shell=dash
+# shellcheck disable=SC2034 # NOTE is read by check() in lib.sh
+# The arcway scenario: arcway runs in gw with backend auto and must pick kernel WireGuard, bring
+# the tunnel up, carry platform traffic over it, fail over to cellular on Wi-Fi carrier loss,
+# return over Arc after a fresh handshake, and remove its device and rules when stopped.
+
+ARCWAY=/usr/bin/arcway
+ARCWAY_CONFIG=/etc/arcway/arcway.yaml
+ARCWAY_LOG=/tmp/arcway.log
+ARCWAY_PID=
+HANDSHAKE_BEFORE=0
+ARC_SEEN=
+TUNNEL_ON_CELL_BEFORE=
+
+arcway_has_run() { $ARCWAY --help 2>&1 | grep -Eq '^[[:space:]]+run([[:space:]]|$)'; }
+
+arcway_alive() { [ -n "$ARCWAY_PID" ] && [ -d "/proc/$ARCWAY_PID" ] && ! grep -q ') Z ' "/proc/$ARCWAY_PID/stat"; }
+
+# apoll SECONDS CMD...: poll, but giving up at once when arcway has exited.
+apoll() {
+  local limit=$(($(now_cs) + $1 * 100))
+  shift
+  while :; do
+    "$@" && return 0
+    arcway_alive || return 1
+    [ "$(now_cs)" -ge "$limit" ] && return 1
+    sleep 0.2
+  done
+}
+
+# Prefix for failure reasons: an exited arcway explains every later symptom.
+exited() { arcway_alive || printf 'arcway has exited; '; }
+
+arcway_config() { $ARCWAY check-config --config $ARCWAY_CONFIG; }
+
+# Not through the ns function: a backgrounded function is a subshell, and $! would be its PID
+# rather than arcway's (ip netns exec execs arcway in place, so this $! is arcway's own).
+arcway_start() {
+  TUNNEL_ON_CELL_BEFORE=$(tunnel_on_cell)
+  $IP netns exec gw $ARCWAY run --config $ARCWAY_CONFIG >$ARCWAY_LOG 2>&1 &
+  ARCWAY_PID=$!
+}
+
+arc_is_kernel() { $IP -n gw -d link show arc0 2>/dev/null | grep -qw wireguard; }
+
+arcway_kernel_backend() {
+  if apoll 15 arc_is_kernel; then
+    ARC_SEEN=1
+    return 0
+  fi
+  $IP -n gw -d link show arc0 2>&1 | head -n 3
+  echo "$(exited)no kernel WireGuard device arc0 in gw"
+  return 1
+}
+
+arc_has_handshake() { [ "$(wg_handshake arc0)" -gt 0 ]; }
+
+arcway_handshake() {
+  apoll 15 arc_has_handshake || { echo "$(exited)arc0 has no handshake with the arc server"; return 1; }
+}
+
+route_is_arc() { [ "$(route_dev)" = arc0 ]; }
+
+platform_via() { [ "$(route_dev)" = "$1" ] && platform_ping; }
+
+arcway_ping_via_arc() {
+  local rx0
+  rx0=$(wg_rx arc0)
+  apoll 10 platform_via arc0 || { echo "$(exited)platform route via '$(route_dev)', ping through arc0 failed"; return 1; }
+  [ "$(wg_rx arc0)" -gt "$rx0" ] || { echo "arc0 received nothing while the ping was answered"; return 1; }
+}
+
+arcway_wifi_loss() {
+  local t0
+  $IP -n ap link set wifi0 down || return 1
+  t0=$(now_cs)
+  # With the AP's end down the cellular link is the only way to the platform.
+  apoll 10 platform_via wwan0 || { echo "$(exited)platform route via '$(route_dev)' 10 s after Wi-Fi carrier loss"; return 1; }
+  NOTE="moved within $(since "$t0") s"
+}
+
+arcway_wifi_restore() {
+  local t0 handshake
+  HANDSHAKE_BEFORE=$(wg_handshake arc0)
+  $IP -n ap link set wifi0 up || return 1
+  t0=$(now_cs)
+  apoll 25 route_is_arc || { echo "$(exited)platform route via '$(route_dev)' 25 s after Wi-Fi returned"; return 1; }
+  NOTE="back within $(since "$t0") s"
+  handshake=$(wg_handshake arc0)
+  [ "$handshake" -gt "$HANDSHAKE_BEFORE" ] ||
+    { echo "moved back to arc0 without a fresh handshake (latest $handshake, before $HANDSHAKE_BEFORE)"; return 1; }
+  apoll 5 platform_ping || { echo "$(exited)no reply from $PLATFORM through arc0 after returning"; return 1; }
+}
+
+tunnel_on_cell() { # WireGuard packets the cell core has seen so far
+  ns cell nft list chain inet vmlab watch | sed -n 's/.*counter packets \([0-9]*\).*/\1/p'
+}
+
+arcway_tunnel_not_on_cell() {
+  local seen
+  seen=$(tunnel_on_cell)
+  [ "${seen:-x}" = "$TUNNEL_ON_CELL_BEFORE" ] ||
+    { echo "$((seen - TUNNEL_ON_CELL_BEFORE)) WireGuard packets reached the cell core"; return 1; }
+}
+
+arcway_stop() {
+  local watchdog rc
+  arcway_alive || { wait "$ARCWAY_PID"; echo "arcway had already exited with status $?"; return 1; }
+  kill -TERM "$ARCWAY_PID"
+  (sleep 10 && kill -KILL "$ARCWAY_PID") 2>/dev/null &
+  watchdog=$!
+  wait "$ARCWAY_PID"
+  rc=$?
+  kill "$watchdog" 2>/dev/null
+  ARCWAY_PID=
+  [ "$rc" -eq 0 ] && return 0
+  [ "$rc" -eq 137 ] && { echo "arcway did not stop within 10 s of SIGTERM"; return 1; }
+  echo "arcway exited with status $rc after SIGTERM"
+  return 1
+}
+
+arcway_removed_device() {
+  ! $IP -n gw link show arc0 >/dev/null 2>&1 || { echo "arc0 is still there"; return 1; }
+}
+
+# arcway's rules live in priorities 7100-7199 and its routes in tables 7101-7199 (the config's
+# defaults); on_stop: remove must leave none of either.
+arcway_removed_rules() {
+  local left
+  left=$( ($IP -n gw -4 rule show; $IP -n gw -6 rule show) | awk -F: '$1 >= 7100 && $1 <= 7199')
+  [ -z "$left" ] || { echo "$left"; echo "rules left in 7100-7199"; return 1; }
+  left=$( ($IP -n gw -4 route show table all; $IP -n gw -6 route show table all) | grep -E 'table 71[0-9][0-9]( |$)')
+  [ -z "$left" ] || { echo "$left"; echo "routes left in arcway's tables"; return 1; }
+}
+
+# Shown when an arcway check failed, so the console alone explains it.
+arcway_dump() {
+  echo "---- arcway log (last 40 lines)"
+  tail -n 40 $ARCWAY_LOG 2>/dev/null | sed 's/^/  arcway| /'
+  echo "---- gw state"
+  { $IP -n gw rule show; $IP -n gw route show table all; ns gw wg show; } 2>&1 | grep -v '^ff00::\|^fe80::\|^local ' | sed 's/^/  gw| /'
+}
