@@ -13,6 +13,7 @@ pub mod linkmon;
 pub mod logging;
 pub mod metrics;
 pub mod model;
+pub mod modem;
 pub mod nft;
 pub mod notify;
 pub mod probe;

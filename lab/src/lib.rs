@@ -16,6 +16,7 @@ mod cmd;
 pub mod demo;
 mod describe;
 pub mod error;
+pub mod fakemm;
 mod faults;
 pub mod http;
 pub mod inject;

@@ -10,7 +10,7 @@ use arcway_lab::state::LabState;
 use std::time::Duration;
 
 use arcway_lab::demo::{self, Fault};
-use arcway_lab::{Lab, LabOptions, bench, cleanup, http, plan};
+use arcway_lab::{Lab, LabOptions, bench, cleanup, fakemm, http, plan};
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
@@ -113,6 +113,8 @@ enum Cmd {
         #[arg(long)]
         auth_key_out: Option<PathBuf>,
     },
+    /// Serve a fake ModemManager; commands on standard input drive it.
+    FakeMm(fakemm::cli::FakeMmArgs),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -212,6 +214,7 @@ fn main() -> anyhow::Result<()> {
             lab.as_deref(),
             auth_key_out.as_deref(),
         )?,
+        Cmd::FakeMm(args) => fakemm::cli::main(args)?,
     }
     Ok(())
 }

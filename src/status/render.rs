@@ -3,6 +3,7 @@
 use super::clock::WallTime;
 use super::format::{bytes, clean, duration, duration_ms, latency, percent, table};
 use super::{AccountingStatus, Event, EventLog, PathStatus, Since, Snapshot};
+use crate::modem::ModemStatus;
 
 /// Switches shown at the bottom of `arcway status`; `arcway events` shows them all.
 pub const LATEST_SWITCHES: usize = 5;
@@ -20,6 +21,10 @@ pub fn render_status(s: &Snapshot) -> String {
             out.push('\n');
             out.push_str(&probes);
         }
+    }
+    if let Some(m) = &s.modem {
+        out.push('\n');
+        out.push_str(&modem(m));
     }
     if !s.classes.is_empty() {
         out.push('\n');
@@ -167,6 +172,62 @@ fn probes(s: &Snapshot) -> String {
     } else {
         table(&rows)
     }
+}
+
+/// The modem table: one row, or a line saying ModemManager is not answering.
+fn modem(m: &ModemStatus) -> String {
+    let dash = |v: Option<String>| v.map_or_else(|| "-".to_owned(), |v| clean(&v));
+    if !m.service {
+        return format!(
+            "modem ({}): ModemManager is not answering\n",
+            clean(&m.mode)
+        );
+    }
+    let Some(path) = &m.path else {
+        return format!(
+            "modem ({}): no modem matches the selection\n",
+            clean(&m.mode)
+        );
+    };
+    let name = [m.manufacturer.as_deref(), m.model.as_deref()]
+        .into_iter()
+        .flatten()
+        .collect::<Vec<_>>()
+        .join(" ");
+    let name = if name.is_empty() { path.clone() } else { name };
+    let operator = match (&m.operator_name, &m.operator_code) {
+        (Some(n), Some(c)) => Some(format!("{n} ({c})")),
+        (n, c) => n.clone().or_else(|| c.clone()),
+    };
+    let bearer = format!(
+        "{} {}",
+        m.bearer_interface.as_deref().unwrap_or("-"),
+        if m.bearer_connected { "up" } else { "down" }
+    );
+    let tech = (!m.access_technologies.is_empty()).then(|| m.access_technologies.join(","));
+    let mut rows = vec![cells([
+        "MODEM", "MODE", "STATE", "SIGNAL", "TECH", "OPERATOR", "REG", "BEARER", "ADDRESS", "RX",
+        "TX",
+    ])];
+    rows.push(vec![
+        clean(&name),
+        clean(&m.mode),
+        dash(m.state.clone()),
+        m.signal_percent
+            .map_or_else(|| "-".to_owned(), |p| percent(f64::from(p))),
+        dash(tech),
+        dash(operator),
+        dash(m.registration.clone()),
+        clean(&bearer),
+        dash(m.address.clone()),
+        m.rx_bytes.map_or_else(|| "-".to_owned(), bytes),
+        m.tx_bytes.map_or_else(|| "-".to_owned(), bytes),
+    ]);
+    let mut out = table(&rows);
+    if let Some(e) = &m.last_error {
+        out += &format!("modem error: {}\n", clean(e));
+    }
+    out
 }
 
 /// Period, budgets, then bytes per path and per class.

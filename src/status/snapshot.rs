@@ -31,6 +31,9 @@ pub struct Snapshot {
     pub events: Vec<Event>,
     /// Bytes per class and path and the data budgets; absent when accounting is off.
     pub accounting: Option<AccountingStatus>,
+    /// The cellular modem as ModemManager reports it; `None` without a cellular uplink.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub modem: Option<crate::modem::ModemStatus>,
 }
 
 impl Default for Snapshot {
@@ -46,6 +49,7 @@ impl Default for Snapshot {
             classes: Vec::new(),
             events: Vec::new(),
             accounting: None,
+            modem: None,
         }
     }
 }
