@@ -90,6 +90,7 @@ impl Config {
                 PathId::Wifi => self.uplinks.wifi.as_ref().map(|w| format!("interface {}", w.interface)),
                 PathId::Cellular => self.uplinks.cellular.as_ref().map(|c| {
                     let modem = match &c.modem {
+                        _ if !c.modemmanager => "none (interface only)".to_owned(),
                         ModemSelector::First => "first".to_owned(),
                         ModemSelector::EquipmentId(s) => format!("equipment_id {s}"),
                         ModemSelector::Iccid(s) => format!("iccid {s}"),

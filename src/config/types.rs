@@ -112,6 +112,9 @@ pub struct CellularConfig {
     /// The bearer interface to use when ModemManager does not name one.
     pub interface: Option<String>,
     pub modem: ModemSelector,
+    /// Whether ModemManager is asked about the modem and its bearer (a `modem` selection or
+    /// `manage: true`); otherwise the cellular path is the interface alone.
+    pub modemmanager: bool,
     /// Whether arcway connects the bearer itself (otherwise it only watches it).
     pub manage: bool,
     pub apn: String,

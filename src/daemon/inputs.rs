@@ -14,8 +14,6 @@ use crate::model::PathId;
 use crate::nft::{MarkClass, NatPath, NftInputs};
 use crate::routing::{self, ClassInput, DefaultRoute, PathInput, RoutingInputs, Selector};
 
-use super::setup::interface;
-
 /// The world as the daemon knows it when it computes desired state.
 pub struct World<'a> {
     pub cfg: &'a Config,
@@ -23,6 +21,11 @@ pub struct World<'a> {
     pub links: &'a BTreeMap<String, LinkSnapshot>,
     /// The Arc client address and the networks routed into the tunnel, once credentials load.
     pub arc: Option<(Ipv4Addr, Vec<IpNet>)>,
+    /// The interface of each path: configured, or the bearer's as ModemManager names it.
+    pub interfaces: &'a BTreeMap<PathId, String>,
+    /// The cellular gateway arcway configured itself for a STATIC bearer (manage mode);
+    /// otherwise the cellular default is what the main table has.
+    pub cellular_route: Option<DefaultRoute>,
 }
 
 /// A destination-only class is selected by `to` rules; anything else needs nftables marks.
@@ -48,7 +51,7 @@ fn destinations_only(m: &Match) -> bool {
 
 impl World<'_> {
     fn link(&self, path: PathId) -> Option<&LinkSnapshot> {
-        self.links.get(&interface(self.cfg, path)?)
+        self.links.get(self.interfaces.get(&path)?)
     }
 
     fn path_input(&self, path: PathId) -> Option<PathInput> {
@@ -65,8 +68,13 @@ impl World<'_> {
                 )
             }
             PathId::Wifi | PathId::Cellular => (
-                link.default_route(Family::V4)
-                    .map(|r| DefaultRoute { gateway: r.gateway }),
+                (path == PathId::Cellular)
+                    .then_some(self.cellular_route)
+                    .flatten()
+                    .or_else(|| {
+                        link.default_route(Family::V4)
+                            .map(|r| DefaultRoute { gateway: r.gateway })
+                    }),
                 link.default_route(Family::V6)
                     .map(|r| DefaultRoute { gateway: r.gateway }),
                 link.global(Family::V4)
@@ -130,7 +138,7 @@ impl World<'_> {
         let nat = PathId::ALL
             .into_iter()
             .filter_map(|p| {
-                let ifname = interface(self.cfg, p)?;
+                let ifname = self.interfaces.get(&p)?.clone();
                 let snat_to = match p {
                     // The platform knows the device only by its Arc address.
                     PathId::Arc => Some(self.arc.as_ref()?.0),

@@ -16,6 +16,7 @@ use crate::credentials::{self, Credentials};
 use crate::engine::{self, Action, Engine, Event, Health, Time};
 use crate::linkmon::{Family, LinkEvent, LinkMonitor, LinkMonitorConfig, LinkMonitorHandle};
 use crate::model::PathId;
+use crate::modem::{self, ModemEvent, ModemWatcher};
 use crate::notify::{Notifier, Watchdog};
 use crate::probe::{ProbeRound, Prober, ProberHandle};
 use crate::routing::{self, Reconciler};
@@ -99,6 +100,7 @@ enum StartError {
 
 struct Channels {
     creds: mpsc::Receiver<Credentials>,
+    modem: Option<mpsc::Receiver<ModemEvent>>,
     links: mpsc::Receiver<LinkEvent>,
     probes: mpsc::Receiver<ProbeRound>,
     wg: mpsc::Receiver<WgSample>,
@@ -136,6 +138,8 @@ struct Daemon {
     reconciler: Reconciler,
     nft_applied: Option<(nft::NftInputs, nft::TableExtras)>,
     nft_retry: Option<Instant>,
+    modem: Option<ModemWatcher>,
+    cellular_route: Option<routing::DefaultRoute>,
     accounting: Option<AccountingHandle>,
     budget_tx: mpsc::UnboundedSender<BudgetTransition>,
     creds_tx: mpsc::Sender<Credentials>,
@@ -249,6 +253,8 @@ impl Daemon {
             reconciler,
             nft_applied: None,
             nft_retry: None,
+            modem: None,
+            cellular_route: None,
             accounting: None,
             budget_tx,
             creds_tx,
@@ -268,8 +274,13 @@ impl Daemon {
                 wg: wg_rx,
                 budgets: budget_rx,
                 creds: creds_rx,
+                modem: None,
             }),
         };
+        let modem_rx = daemon.start_modem();
+        if let Some(channels) = daemon.channels.as_mut() {
+            channels.modem = modem_rx;
+        }
         // Probers first: accounting reports what their probes cost.
         daemon.start_probers();
         daemon.start_accounting();
@@ -338,6 +349,7 @@ impl Daemon {
                 Some(round) = channels.probes.recv() => self.on_probe(round).await,
                 Some(sample) = channels.wg.recv() => self.on_wg(sample).await,
                 Some(creds) = channels.creds.recv() => self.new_credentials(creds).await,
+                Some(event) = recv_opt(&mut channels.modem) => self.on_modem(event).await,
                 Some(t) = channels.budgets.recv() => {
                     info!(path = %t.path, class = ?t.class, exhausted = t.exhausted, "data budget");
                     self.feed(t.event()).await;
@@ -364,7 +376,51 @@ impl Daemon {
                 .creds
                 .as_ref()
                 .map(|c| (c.ip_address, setup::arc_routes(&self.cfg, c))),
+            interfaces: &self.interfaces,
+            cellular_route: self.cellular_route,
         }
+    }
+
+    fn start_modem(&mut self) -> Option<mpsc::Receiver<ModemEvent>> {
+        let cell = self
+            .cfg
+            .uplinks
+            .cellular
+            .as_ref()
+            .filter(|c| c.modemmanager)?;
+        let (watcher, events) = modem::spawn(modem::WatcherSettings::from_config(cell));
+        self.modem = Some(watcher);
+        Some(events)
+    }
+
+    async fn on_modem(&mut self, event: ModemEvent) {
+        debug!(?event, "modem event");
+        match event {
+            ModemEvent::Bearer { connected } => {
+                self.feed(Event::Bearer {
+                    path: PathId::Cellular,
+                    connected,
+                })
+                .await;
+            }
+            ModemEvent::Interface { name }
+                if self.interfaces.get(&PathId::Cellular) != Some(&name) =>
+            {
+                info!(interface = %name, "cellular path follows the bearer's interface");
+                self.interfaces.insert(PathId::Cellular, name);
+                self.linkmon
+                    .watch(self.interfaces.values().cloned().collect());
+                self.start_probers();
+                self.apply_nft().await;
+                self.sync_routing().await;
+            }
+            ModemEvent::DefaultRoute { route, .. } => {
+                self.cellular_route = route;
+                self.sync_routing().await;
+            }
+            _ => {}
+        }
+        self.publish();
     }
 
     async fn on_link(&mut self, event: LinkEvent) {
@@ -800,10 +856,14 @@ impl Daemon {
 
     fn start_probers(&mut self) {
         for path in self.cfg.paths() {
-            let Some(config) = setup::prober_config(&self.cfg, path) else {
+            let Some(mut config) = setup::prober_config(&self.cfg, path) else {
                 self.probers.remove(&path);
                 continue;
             };
+            // The bearer's interface, once ModemManager names it, wins over the configured one.
+            if let Some(ifname) = self.interfaces.get(&path) {
+                config.binding.interface = ifname.clone();
+            }
             match self.probers.get(&path) {
                 Some(handle) => {
                     handle.reconfigure(config);
@@ -938,6 +998,7 @@ impl Daemon {
         });
         let snap = status::Snapshot {
             accounting: self.accounting.as_ref().map(|a| a.status.borrow().clone()),
+            modem: self.modem.as_ref().map(ModemWatcher::status),
             ..snap
         };
         self.publisher.send_replace(Arc::new(snap));
@@ -953,6 +1014,9 @@ impl Daemon {
             .as_ref()
             .map_or(config::OnStop::Remove, |a| a.on_stop);
         let mut failures = Vec::new();
+        if let Some(watcher) = self.modem.take() {
+            watcher.stop().await;
+        }
         if let Some(acct) = self.accounting.take()
             && let Err(err) = acct.stop().await
         {
@@ -1008,6 +1072,13 @@ fn interfaces(cfg: &Config) -> BTreeMap<PathId, String> {
         .into_iter()
         .filter_map(|p| Some((p, setup::interface(cfg, p)?)))
         .collect()
+}
+
+async fn recv_opt<T>(rx: &mut Option<mpsc::Receiver<T>>) -> Option<T> {
+    match rx {
+        Some(rx) => rx.recv().await,
+        None => std::future::pending().await,
+    }
 }
 
 async fn sleep_until(deadline: Option<tokio::time::Instant>) {

@@ -11,6 +11,9 @@ pub fn check(c: &mut Check, cell: S<RawCellular>) -> CellularConfig {
     let r = cell.value;
     let p = |k| key("uplinks.cellular", k);
     check_absolute(c, &p("pin_file"), &r.pin_file);
+    // ModemManager is the cellular path's source of truth only when asked for: a `modem`
+    // selection, or arcway managing the bearer. Otherwise the interface alone is watched.
+    let modemmanager = r.modem.is_some() || r.manage.unwrap_or(false);
     let modem = r.modem.map_or(ModemSelector::First, |m| check_modem(c, m));
     let apn = r
         .apn
@@ -22,6 +25,7 @@ pub fn check(c: &mut Check, cell: S<RawCellular>) -> CellularConfig {
     CellularConfig {
         interface: r.interface.map(|i| i.value),
         modem,
+        modemmanager,
         manage: r.manage.unwrap_or(false),
         apn,
         user: Some(r.user.unwrap_or_else(|| "sora".to_owned())).filter(|u| !u.is_empty()),

@@ -56,6 +56,14 @@ fn links() -> BTreeMap<String, LinkSnapshot> {
     .collect()
 }
 
+fn ifaces() -> BTreeMap<PathId, String> {
+    BTreeMap::from([
+        (PathId::Arc, "arc0".to_owned()),
+        (PathId::Wifi, "wlan0".to_owned()),
+        (PathId::Cellular, "wwan0".to_owned()),
+    ])
+}
+
 fn routes(pairs: &[(&str, engine::ClassRoute)]) -> BTreeMap<String, engine::ClassRoute> {
     pairs.iter().map(|(n, r)| ((*n).to_owned(), *r)).collect()
 }
@@ -71,10 +79,13 @@ fn arc() -> Option<(Ipv4Addr, Vec<IpNet>)> {
 fn destination_classes_use_rules_and_others_use_marks() {
     let cfg = config::parse_str(LAB, "t").unwrap();
     let links = links();
+    let ifaces = ifaces();
     let world = World {
         cfg: &cfg,
         links: &links,
         arc: arc(),
+        interfaces: &ifaces,
+        cellular_route: None,
     };
     let inputs = world.routing(&routes(&[
         ("platform", engine::ClassRoute::Via(PathId::Arc)),
@@ -109,10 +120,13 @@ fn a_path_whose_interface_is_gone_is_unreachable_for_its_classes() {
     let cfg = config::parse_str(LAB, "t").unwrap();
     let mut links = links();
     links.remove("arc0");
+    let ifaces = ifaces();
     let world = World {
         cfg: &cfg,
         links: &links,
         arc: arc(),
+        interfaces: &ifaces,
+        cellular_route: None,
     };
     let inputs = world.routing(&routes(&[(
         "platform",
@@ -128,10 +142,13 @@ fn a_path_whose_interface_is_gone_is_unreachable_for_its_classes() {
 fn nat_goes_to_the_arc_address_on_the_tunnel_and_masquerades_elsewhere() {
     let cfg = config::parse_str(LAB, "t").unwrap();
     let links = links();
+    let ifaces = ifaces();
     let world = World {
         cfg: &cfg,
         links: &links,
         arc: arc(),
+        interfaces: &ifaces,
+        cellular_route: None,
     };
     let nft = world.nft();
     let arc = nft.nat.iter().find(|n| n.path == PathId::Arc).unwrap();
@@ -151,10 +168,13 @@ fn nat_goes_to_the_arc_address_on_the_tunnel_and_masquerades_elsewhere() {
 fn eviction_selects_the_class_and_the_old_paths_address() {
     let cfg = config::parse_str(LAB, "t").unwrap();
     let links = links();
+    let ifaces = ifaces();
     let world = World {
         cfg: &cfg,
         links: &links,
         arc: arc(),
+        interfaces: &ifaces,
+        cellular_route: None,
     };
     assert_eq!(
         world.nat_address(PathId::Wifi),
