@@ -62,8 +62,8 @@ check() {
   fi
 }
 
-# OpenWrt keeps /var in RAM, so the credentials move to /etc/arcway (kept across sysupgrade) and
-# the status socket to /var/run. openwrt/Makefile applies the same two substitutions.
+# OpenWrt keeps /var in RAM, so the credentials and the budget counters move to /etc/arcway
+# (kept across sysupgrade) and the status socket to /var/run. openwrt/Makefile applies the same two substitutions.
 openwrt_config() {
   sed -e 's|/var/lib/arcway/|/etc/arcway/|' -e 's|/run/arcway/|/var/run/arcway/|' \
     "$repo/examples/arcway.yaml"
