@@ -1,0 +1,73 @@
+# shellcheck shell=bash disable=SC2034  # the variables are used by the scripts that source this
+# Shared by the packaging scripts: paths, the targets we ship, and small helpers.
+
+repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+export PATH="$HOME/.cargo/bin:$PATH"
+
+# Everything the packaging scripts build (release and cross builds, the generator, the cross
+# engine tests) goes to one target directory; set PKG_TARGET_DIR apart from CARGO_TARGET_DIR to
+# keep them from waiting on the lock of other builds.
+pkg_target_dir=${PKG_TARGET_DIR:-${CARGO_TARGET_DIR:-$repo/target}}
+# Packages land here.
+pkg_out_dir=${PKG_OUT_DIR:-$pkg_target_dir/packages}
+
+# Rust target, OpenWrt architecture, Debian architecture, qemu-user runner (empty: native).
+pkg_targets=(
+  "x86_64-unknown-linux-musl x86_64 amd64 -"
+  "aarch64-unknown-linux-musl aarch64_cortex-a53 arm64 qemu-aarch64-static"
+  "armv7-unknown-linux-musleabihf arm_cortex-a7_neon-vfpv4 armhf qemu-arm-static"
+)
+
+# armv7 musl std ships only with this toolchain; the others build with the default one.
+armv7_toolchain=1.93.0
+
+# toolchain_for TRIPLE: "+1.93.0" or nothing.
+toolchain_for() {
+  case "$1" in
+    armv7-*) echo "+$armv7_toolchain" ;;
+    *) echo "" ;;
+  esac
+}
+
+# release_bin TRIPLE
+release_bin() { echo "$pkg_target_dir/$1/release/arcway"; }
+
+pkg_version() {
+  sed -n 's/^version = "\(.*\)"$/\1/p' "$repo/Cargo.toml" | head -n1
+}
+
+# Fixed timestamps make the archives reproducible: the last commit's time.
+source_date_epoch() {
+  if [ -n "${SOURCE_DATE_EPOCH:-}" ]; then
+    echo "$SOURCE_DATE_EPOCH"
+  else
+    git -C "$repo" log -1 --format=%ct 2>/dev/null || echo 0
+  fi
+}
+
+say() { printf '%s: %s\n' "$(basename "$0")" "$*"; }
+fail() {
+  printf '%s: FAIL: %s\n' "$(basename "$0")" "$*" >&2
+  exit 1
+}
+# check DESCRIPTION COMMAND...: runs COMMAND, counts and reports the result.
+checks_passed=0
+check() {
+  local what=$1
+  shift
+  if "$@"; then
+    checks_passed=$((checks_passed + 1))
+  else
+    fail "$what"
+  fi
+}
+
+# OpenWrt keeps /var in RAM, so the credentials and the budget counters move to /etc/arcway
+# (kept across sysupgrade) and the status socket to /var/run. openwrt/Makefile applies the same two substitutions.
+openwrt_config() {
+  sed -e 's|/var/lib/arcway/|/etc/arcway/|' -e 's|/run/arcway/|/var/run/arcway/|' \
+    "$repo/examples/arcway.yaml"
+}
+
+# Dependencies of the OpenWrt package (see openwrt/Makefile for why each is there).
+openwrt_depends="kmod-wireguard, nftables-json, kmod-nft-core, kmod-nft-nat, kmod-nft-fib, kmod-nft-socket, kmod-nf-conntrack-netlink"
