@@ -32,7 +32,10 @@ use super::{Options, exit, setup, snapshot};
 /// anyway (a restart must not replace working routes with "unreachable" meanwhile).
 const SETTLE: Duration = Duration::from_secs(3);
 /// How often status is republished and the watchdog fed when nothing else happens.
-const HOUSEKEEPING: Duration = Duration::from_millis(500);
+const HOUSEKEEPING: Duration = Duration::from_secs(1);
+/// How often the tunnel's own status (backend, child PID, byte counters) is asked for; every
+/// question costs the userspace implementation a UAPI round trip.
+const TUNNEL_STATUS_EVERY: Duration = Duration::from_secs(5);
 /// No handshake for this long while Wi-Fi works counts as an authentication failure.
 const REBOOTSTRAP_AFTER: Duration = Duration::from_secs(300);
 /// The shortest time between two forced WireGuard session renewals.
@@ -121,6 +124,7 @@ struct Daemon {
     creds: Option<Credentials>,
     tunnel: Option<Tunnel>,
     tunnel_status: Option<TunnelStatus>,
+    tunnel_status_at: Option<Instant>,
     tunnel_retry: Option<(Instant, Duration)>,
     arc_starting: bool,
     last_renew: Option<Instant>,
@@ -239,6 +243,7 @@ impl Daemon {
             creds,
             tunnel: None,
             tunnel_status: None,
+            tunnel_status_at: None,
             tunnel_retry: None,
             arc_starting: true,
             last_renew: None,
@@ -849,6 +854,7 @@ impl Daemon {
     }
 
     async fn refresh_tunnel_status(&mut self) {
+        self.tunnel_status_at = Some(Instant::now());
         if let Some(t) = &self.tunnel {
             self.tunnel_status = t.status().await.ok();
         }
@@ -896,7 +902,12 @@ impl Daemon {
                 self.renew_handshake().await;
             }
         }
-        self.refresh_tunnel_status().await;
+        if self
+            .tunnel_status_at
+            .is_none_or(|t| t.elapsed() >= TUNNEL_STATUS_EVERY)
+        {
+            self.refresh_tunnel_status().await;
+        }
         self.check_rebootstrap();
         if self.nft_retry.is_some_and(|t| Instant::now() >= t) {
             self.apply_nft().await;

@@ -93,8 +93,15 @@ pub fn build(i: &Inputs<'_>) -> Snapshot {
                 handshake_age_ms: s
                     .handshake_age
                     .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX)),
-                rx_bytes: tunnel.map(|t| t.rx_bytes),
-                tx_bytes: tunnel.map(|t| t.tx_bytes),
+                // The once-a-second reading is fresher than the tunnel's own status.
+                rx_bytes: (*path == PathId::Arc)
+                    .then(|| i.observed.wg.map(|w| w.rx_bytes))
+                    .flatten()
+                    .or(tunnel.map(|t| t.rx_bytes)),
+                tx_bytes: (*path == PathId::Arc)
+                    .then(|| i.observed.wg.map(|w| w.tx_bytes))
+                    .flatten()
+                    .or(tunnel.map(|t| t.tx_bytes)),
                 probes,
             }
         })
