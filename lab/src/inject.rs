@@ -76,7 +76,7 @@ impl LinkSwitch {
     /// Sets the interface administratively up or down.
     pub fn set(&self, up: bool) -> Result<Injected> {
         let mut req = self.request();
-        self.ioctl(libc::SIOCGIFFLAGS, &mut req)?;
+        self.ioctl(libc::SIOCGIFFLAGS as libc::Ioctl, &mut req)?;
         // SAFETY: SIOCGIFFLAGS filled in the flags member of the union.
         let flags = unsafe { req.ifr_ifru.ifru_flags };
         let up_flag = libc::IFF_UP as libc::c_short;
@@ -86,7 +86,7 @@ impl LinkSwitch {
             flags & !up_flag
         };
         let at = Instant::now();
-        self.ioctl(libc::SIOCSIFFLAGS, &mut req)?;
+        self.ioctl(libc::SIOCSIFFLAGS as libc::Ioctl, &mut req)?;
         Ok(Injected {
             at,
             took: at.elapsed(),
