@@ -913,7 +913,9 @@ impl Daemon {
             self.apply_nft().await;
         }
         if let Some(w) = &self.watchdog
-            && self.last_watchdog.elapsed() >= w.ping_interval()
+            // Half the ping interval: a tick landing just short of it must not stretch the gap
+            // to one and a half intervals.
+            && self.last_watchdog.elapsed() >= w.ping_interval() / 2
         {
             self.last_watchdog = Instant::now();
             if let Err(err) = self.notifier.watchdog() {
