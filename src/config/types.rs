@@ -205,6 +205,33 @@ pub struct Match {
     pub fwmarks: Vec<Mark>,
 }
 
+impl Match {
+    /// A class that selects by destination only is routed by `ip rule to`; anything else
+    /// needs an nftables mark.
+    pub fn destinations_only(&self) -> bool {
+        let Match {
+            destinations,
+            protocols,
+            ports,
+            dscp,
+            sources,
+            interfaces,
+            uids,
+            cgroups,
+            fwmarks,
+        } = self;
+        !destinations.is_empty()
+            && protocols.is_empty()
+            && ports.is_empty()
+            && dscp.is_empty()
+            && sources.is_empty()
+            && interfaces.is_empty()
+            && uids.is_empty()
+            && cgroups.is_empty()
+            && fwmarks.is_empty()
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ClassPathConfig {
     pub path: PathId,

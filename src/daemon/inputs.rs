@@ -32,21 +32,9 @@ pub struct World<'a> {
 fn selector(cfg: &Config, index: usize, m: Option<&Match>) -> Selector {
     match m {
         None => Selector::Default,
-        Some(m) if destinations_only(m) => Selector::Destinations(m.destinations.clone()),
+        Some(m) if m.destinations_only() => Selector::Destinations(m.destinations.clone()),
         Some(_) => Selector::Mark(cfg.routing_layout().class_mark(index)),
     }
-}
-
-fn destinations_only(m: &Match) -> bool {
-    !m.destinations.is_empty()
-        && m.protocols.is_empty()
-        && m.ports.is_empty()
-        && m.dscp.is_empty()
-        && m.sources.is_empty()
-        && m.interfaces.is_empty()
-        && m.uids.is_empty()
-        && m.cgroups.is_empty()
-        && m.fwmarks.is_empty()
 }
 
 impl World<'_> {
@@ -158,7 +146,7 @@ impl World<'_> {
             .enumerate()
             .filter_map(|(i, c)| {
                 let m = c.matcher.as_ref()?;
-                if destinations_only(m) {
+                if m.destinations_only() {
                     return None;
                 }
                 Some(MarkClass {
@@ -213,7 +201,7 @@ impl World<'_> {
                     .classes
                     .iter()
                     .filter_map(|c| c.matcher.as_ref())
-                    .filter(|m| destinations_only(m))
+                    .filter(|m| m.destinations_only())
                     .flat_map(|m| m.destinations.iter().copied())
                     .collect(),
             },

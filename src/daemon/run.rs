@@ -971,7 +971,15 @@ impl Daemon {
             None => None,
         };
         self.cfg = cfg;
+        let bearer = self
+            .modem
+            .as_ref()
+            .and_then(|_| self.interfaces.get(&PathId::Cellular).cloned());
         self.interfaces = interfaces(&self.cfg);
+        // The bearer's interface as ModemManager named it outlives a reload.
+        if let Some(bearer) = bearer.filter(|_| self.cfg.uplinks.cellular.is_some()) {
+            self.interfaces.insert(PathId::Cellular, bearer);
+        }
         self.linkmon.watch(setup::watched_interfaces(&self.cfg));
         if arc_changed {
             if let Some(t) = self.tunnel.take()
