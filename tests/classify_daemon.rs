@@ -76,3 +76,72 @@ fn bulk_rides_wifi_and_is_refused_at_once_when_only_cellular_is_left() {
     let (ok, _) = connect_from_lan(&lab);
     assert!(ok, "bulk must work again over Wi-Fi");
 }
+
+/// Fetches the internet host's page `n` times from the LAN host (one connection each).
+fn fetch_from_lan(lab: &Lab, n: u32) -> u32 {
+    let script = format!(
+        "ok=0; for i in $(seq {n}); do exec 3<>/dev/tcp/203.0.113.100/80 || continue; \
+         printf 'GET / HTTP/1.0\\r\\nHost: x\\r\\n\\r\\n' >&3; cat <&3 >/dev/null && ok=$((ok+1)); \
+         exec 3<&-; done; echo $ok"
+    );
+    let out = lab
+        .exec(Role::Lan, &["timeout", "20", "bash", "-c", &script])
+        .expect("bash runs in the LAN host");
+    String::from_utf8_lossy(&out.stdout)
+        .trim()
+        .parse()
+        .unwrap_or(0)
+}
+
+#[test]
+fn a_spent_budget_holds_the_class_and_survives_a_restart() {
+    let lab = Lab::build(LabOptions::default()).expect("lab builds");
+    let state = lab.state_dir().join("accounting.json");
+    let config = lab
+        .arcway_config(&Health::FAST)
+        .replace(
+            "  - name: default\n",
+            "  - name: bulk\n    match: {destinations: [203.0.113.100/32], protocols: [tcp], ports: ['80']}\n    paths: [wifi, {path: cellular, policy: budget, bytes: 8000}]\n  - name: default\n",
+        )
+        .replace(
+            "status:",
+            &format!(
+                "budget: {{cellular: {{bytes: 1GiB, period: daily}}, state_file: {}}}\nstatus:",
+                state.display()
+            ),
+        );
+    let mut arcway = lab.start_arcway(&config).expect("arcway starts");
+    wait(&arcway, "bulk via wifi", |a| {
+        a.class_route("bulk").as_deref() == Some("via wifi")
+    });
+    lab.wifi_carrier(false).unwrap();
+    wait(&arcway, "bulk via cellular within its budget", |a| {
+        a.class_route("bulk").as_deref() == Some("via cellular")
+    });
+    // Each fetch moves a few hundred bytes over cellular; the budget is 8000.
+    let fetched = fetch_from_lan(&lab, 60);
+    assert!(
+        fetched > 0,
+        "nothing passed over cellular before the budget was spent"
+    );
+    let spent = arcway.wait_until(Duration::from_secs(15), |a| {
+        a.class_route("bulk").as_deref() == Some("held on cellular")
+    });
+    assert!(spent.is_some(), "budget never spent:\n{}", arcway.log());
+    eprintln!("{fetched} fetches passed over cellular before the class was held");
+    let (ok, _) = connect_from_lan(&lab);
+    assert!(!ok, "a class whose budget is spent must be refused");
+
+    assert_eq!(arcway.terminate(Duration::from_secs(10)), Some(0));
+    assert!(state.exists(), "no accounting state at {}", state.display());
+    let arcway = lab.start_arcway(&config).expect("arcway starts again");
+    wait(&arcway, "bulk still held after the restart", |a| {
+        a.class_route("bulk").as_deref() == Some("held on cellular")
+    });
+    let status = arcway.status().unwrap();
+    assert!(
+        status["accounting"].to_string().contains("bulk"),
+        "accounting missing from status: {status:#}"
+    );
+    lab.wifi_carrier(true).unwrap();
+}
