@@ -81,6 +81,9 @@ enum Cmd {
         /// Seconds of carrier flapping (down/up every second).
         #[arg(long, default_value_t = 20)]
         flap_secs: u32,
+        /// Bearer-drop trials with a fake ModemManager.
+        #[arg(long, default_value_t = 5)]
+        bearer_trials: usize,
         /// Extra arc health keys to compare settings, e.g. "interval: 500ms, down_after: 1s".
         #[arg(long, default_value = "")]
         arc_health: String,
@@ -182,6 +185,7 @@ fn main() -> anyhow::Result<()> {
             blackhole_trials,
             idle_secs,
             flap_secs,
+            bearer_trials,
             arc_health,
             wifi_health,
         } => {
@@ -191,6 +195,7 @@ fn main() -> anyhow::Result<()> {
                 blackhole_trials,
                 idle: Duration::from_secs(idle_secs),
                 flap_secs,
+                bearer_trials,
                 health: bench::daemon::HealthOverride {
                     arc: arc_health,
                     wifi: wifi_health,

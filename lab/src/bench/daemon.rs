@@ -27,6 +27,12 @@ pub struct HealthOverride {
 /// default. The Wi-Fi probes are the default kinds aimed at the internet host (the lab has
 /// no DNS server, so no DNS probe); Arc's default probe already is the lab's platform.
 pub fn config(prefix: &str, extra: &HealthOverride) -> String {
+    config_with(prefix, extra, false)
+}
+
+/// `config`, with ModemManager as the cellular path's source of truth when `modem` is set
+/// (cellular probed every 200 ms so the bearer trials recover quickly).
+pub fn config_with(prefix: &str, extra: &HealthOverride, modem: bool) -> String {
     let dir = LabState::dir(prefix);
     let more = |s: &str| {
         if s.trim().is_empty() {
@@ -38,8 +44,9 @@ pub fn config(prefix: &str, extra: &HealthOverride) -> String {
     format!(
         "version: 1\n\
          arc:\n  credentials: {creds}\n  interface: arc0\n\
-         uplinks:\n  wifi: {{interface: wlan0}}\n  cellular: {{interface: wwan0}}\n\
+         uplinks:\n  wifi: {{interface: wlan0}}\n  cellular: {{interface: wwan0{modem}}}\n\
          health:\n\
+         {cell}\
          \x20 arc: {{probes: [{{icmp: 100.127.100.127}}]{arc}}}\n\
          \x20 wifi: {{probes: [{{icmp: 203.0.113.100}}, {{tcp: \"203.0.113.100:443\"}}, {{http: \"http://203.0.113.100/\"}}]{wifi}}}\n\
          classes:\n\
@@ -51,6 +58,12 @@ pub fn config(prefix: &str, extra: &HealthOverride) -> String {
         socket = dir.join("arcway.sock").display(),
         arc = more(&extra.arc),
         wifi = more(&extra.wifi),
+        modem = if modem { ", modem: {}" } else { "" },
+        cell = if modem {
+            "  cellular: {probes: [{icmp: 100.127.100.127}], interval: 200ms, timeout: 200ms, up_after: 500ms}\n"
+        } else {
+            ""
+        },
     )
 }
 
@@ -63,9 +76,18 @@ pub struct Daemon {
 
 impl Daemon {
     pub fn start(lab: &Lab, extra: &HealthOverride) -> anyhow::Result<Daemon> {
+        Daemon::start_with(lab, extra, None)
+    }
+
+    /// `start`, with ModemManager on the bus at `modem_bus` when given.
+    pub fn start_with(
+        lab: &Lab,
+        extra: &HealthOverride,
+        modem_bus: Option<&str>,
+    ) -> anyhow::Result<Daemon> {
         let dir = lab.state_dir();
         let path = dir.join("arcway.yaml");
-        std::fs::write(&path, config(lab.prefix(), extra))
+        std::fs::write(&path, config_with(lab.prefix(), extra, modem_bus.is_some()))
             .with_context(|| format!("failed to write {}", path.display()))?;
         let bin = bin_path("arcway")?;
         let args = [
@@ -76,6 +98,9 @@ impl Daemon {
         ];
         let mut cmd = lab.command_private_wg(Role::Gw, &args);
         cmd.env_remove("ARCWAY_LOG");
+        if let Some(bus) = modem_bus {
+            cmd.env("DBUS_SYSTEM_BUS_ADDRESS", bus);
+        }
         let guard = lab.spawn_command("arcway", cmd)?;
         Ok(Daemon {
             guard,

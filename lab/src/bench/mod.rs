@@ -3,6 +3,7 @@
 //!
 //! Each figure comes from the echo stream, not from arcway's own account: a failover ends
 //! with the first reply the platform stamped as answered over the new path (`measure`).
+mod bearer;
 mod clock;
 pub mod daemon;
 pub mod report;
@@ -30,6 +31,8 @@ pub struct Options {
     pub blackhole_trials: usize,
     pub idle: Duration,
     pub flap_secs: u32,
+    /// Bearer-drop trials (ModemManager as the cellular path's source of truth).
+    pub bearer_trials: usize,
     /// Health keys beyond the defaults (to compare candidate settings; empty for the figures).
     pub health: HealthOverride,
 }
@@ -136,6 +139,10 @@ pub fn run(opts: &Options) -> anyhow::Result<Report> {
         report.hwm_end_kib = hwm;
     }
     drop(stream);
+    if opts.bearer_trials > 0 {
+        drop(arcway);
+        report.bearer = bearer::trials(&lab, &opts.health, &wifi, opts.bearer_trials)?;
+    }
     lab.close().context("failed to remove the lab")?;
     Ok(report)
 }

@@ -25,6 +25,8 @@ pub struct Report {
     pub cpu_pct_idle: f64,
     /// wireguard-go (userspace backend here): RSS and idle CPU, for context.
     pub wg: Option<(u64, f64)>,
+    /// Bearer drop (D-Bus signal) to the platform route switch, per trial, in ms.
+    pub bearer: Vec<f64>,
 }
 
 #[derive(Debug, Clone, Copy, Default)]
@@ -57,6 +59,17 @@ pub fn stats(steps: &[Step]) -> (Option<f64>, Option<f64>) {
     (Some(median), max)
 }
 
+fn median(v: &[f64]) -> Option<f64> {
+    let mut v = v.to_vec();
+    v.sort_by(f64::total_cmp);
+    let n = v.len();
+    match n {
+        0 => None,
+        _ if n % 2 == 1 => Some(v[n / 2]),
+        _ => Some((v[n / 2 - 1] + v[n / 2]) / 2.0),
+    }
+}
+
 fn round1(x: Option<f64>) -> Value {
     x.map_or(Value::Null, |x| json!((x * 10.0).round() / 10.0))
 }
@@ -67,7 +80,7 @@ fn cell(x: Option<f64>) -> String {
 
 impl Report {
     /// The figures, named as scripts read them.
-    pub fn json(&self) -> [(&'static str, Value); 12] {
+    pub fn json(&self) -> [(&'static str, Value); 13] {
         let (c50, cmax) = stats(&self.carrier);
         let lost = self.carrier.iter().map(|s| s.lost).max();
         [
@@ -80,6 +93,7 @@ impl Report {
             ),
             ("failback_ms_p50", round1(stats(&self.carrier_back).0)),
             ("switches_during_flap", json!(self.flap.switches)),
+            ("bearer_failover_ms_p50", round1(median(&self.bearer))),
             ("rss_kib", json!(self.rss_kib)),
             (
                 "cpu_pct_idle",
@@ -165,6 +179,15 @@ impl Report {
             f.reply_path_changes,
             cell(f.recovered_ms)
         );
+        if !self.bearer.is_empty() {
+            let times: Vec<String> = self.bearer.iter().map(|ms| format!("{ms:.1}")).collect();
+            let _ = writeln!(
+                out,
+                "bearer drop (ModemManager) -> platform route switched p50 {} ms\n    trials (ms): {}",
+                cell(median(&self.bearer)),
+                times.join(" ")
+            );
+        }
         let _ = writeln!(
             out,
             "arcway idle: RSS {} KiB after settling ({} KiB at the end, peak {} KiB); CPU {:.3} % of a core over {} s",
