@@ -5,9 +5,8 @@
 //! `key: value` lines (`authKeyId: keyId-...`, `authKey: secret-...`, `#` comments, optional
 //! quotes). Parse errors never quote the file, so a typo cannot leak the secret.
 
-use std::fs::{self, OpenOptions};
-use std::io::Write as _;
-use std::os::unix::fs::{OpenOptionsExt as _, PermissionsExt as _};
+use std::fs;
+use std::os::unix::fs::PermissionsExt as _;
 use std::path::{Path, PathBuf};
 
 use serde_json::Value;
@@ -142,7 +141,7 @@ pub fn find_auth_key(file: Option<&Path>, saved: &Path) -> Result<(AuthKey, Auth
     })
 }
 
-/// Stores the AuthKey as JSON with mode 0600 (temp file, fsync, rename).
+/// Stores the AuthKey as JSON with mode 0600, atomically.
 pub fn save_auth_key(path: &Path, key: &AuthKey) -> Result<(), Error> {
     let write = |source| Error::AuthKeyWrite {
         path: path.into(),
@@ -156,21 +155,7 @@ pub fn save_auth_key(path: &Path, key: &AuthKey) -> Result<(), Error> {
             .to_string()
             + "\n",
     );
-    let tmp = path.with_extension(format!("tmp.{}", std::process::id()));
-    let result = (|| {
-        let mut file = OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .open(&tmp)?;
-        file.write_all(text.expose().as_bytes())?;
-        file.sync_all()?;
-        fs::rename(&tmp, path)
-    })();
-    if result.is_err() {
-        let _ = fs::remove_file(&tmp);
-    }
-    result.map_err(write)
+    super::secret_file::write_0600(path, text.expose().as_bytes()).map_err(write)
 }
 
 #[cfg(test)]

@@ -20,6 +20,7 @@ mod json;
 mod krypton;
 mod pending;
 mod secret;
+mod secret_file;
 
 use std::path::PathBuf;
 use std::time::Duration;

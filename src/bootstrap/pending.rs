@@ -5,9 +5,7 @@
 //! in between finds it and reuses the SIM (and the key the server has) instead of creating a
 //! second paid SIM or losing the only matching private key.
 
-use std::fs::{self, File, OpenOptions};
-use std::io::Write as _;
-use std::os::unix::fs::OpenOptionsExt as _;
+use std::fs;
 use std::path::{Path, PathBuf};
 
 use serde_json::{Value, json};
@@ -70,23 +68,8 @@ pub(crate) fn save(output: &Path, pending: &Pending) -> Result<(), Error> {
         .to_string()
             + "\n",
     );
-    let tmp = path.with_extension(format!("tmp.{}", std::process::id()));
-    let result = (|| {
-        let mut file = OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .open(&tmp)?;
-        file.write_all(text.expose().as_bytes())?;
-        file.sync_all()?;
-        fs::rename(&tmp, &path)?;
-        let dir = path.parent().filter(|d| !d.as_os_str().is_empty());
-        File::open(dir.unwrap_or(Path::new(".")))?.sync_all()
-    })();
-    if result.is_err() {
-        let _ = fs::remove_file(&tmp);
-    }
-    result.map_err(|source| Error::Pending { path, source })
+    super::secret_file::write_0600(&path, text.expose().as_bytes())
+        .map_err(|source| Error::Pending { path, source })
 }
 
 pub(crate) fn remove(output: &Path) {
