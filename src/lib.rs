@@ -14,6 +14,7 @@ pub mod logging;
 pub mod metrics;
 pub mod model;
 pub mod modem;
+pub mod nfnetlink;
 pub mod nft;
 pub mod notify;
 pub mod probe;

@@ -170,27 +170,31 @@ fn nft_marks_and_masquerades_and_eviction_is_selective() {
     // Bulk moves off wifi: only its wifi-NATed entries go.
     let report = lab.gw.run(|| async {
         let wifi = "192.0.2.10".parse().unwrap();
-        let nothing = evict(Eviction {
+        let nothing = evict(vec![Eviction {
             class: ClassFlows::Rest {
                 mask: 0x00ff_0000,
                 exclude: vec![],
             },
             old_address: wifi,
-        })
+        }])
         .await
         .unwrap();
         assert_eq!(nothing.evicted, 0, "the default class has nothing on wifi");
-        evict(Eviction {
+        evict(vec![Eviction {
             class: ClassFlows::Mark {
                 value: BULK_MARK,
                 mask: 0x00ff_0000,
             },
             old_address: wifi,
-        })
+        }])
         .await
         .unwrap()
     });
     assert_eq!(report.evicted, 1, "{report:?}");
+    assert_eq!(
+        report.examined, 1,
+        "the kernel filtered the dump by the class mark: {report:?}"
+    );
     let after = conntrack(&lab.gw);
     assert!(
         !after.iter().any(|l| l.contains("dport=443 ")),

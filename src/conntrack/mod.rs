@@ -14,10 +14,11 @@ use std::io;
 use std::net::IpAddr;
 
 use ipnet::IpNet;
-use rtnetlink::sys::{Socket, SocketAddr, protocols::NETLINK_NETFILTER};
+use rtnetlink::sys::Socket;
 use tracing::{debug, info};
 
-pub use wire::Flow;
+use crate::nfnetlink;
+pub use wire::{DumpFilter, Flow};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConntrackError {
@@ -78,13 +79,18 @@ impl Eviction {
 /// What an eviction did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct EvictReport {
+    /// Entries the kernel handed over (after its own family and mark filter).
     pub examined: usize,
     pub evicted: usize,
 }
 
-/// Deletes the conntrack entries selected by `eviction` (blocking work off the runtime).
-pub async fn evict(eviction: Eviction) -> Result<EvictReport, ConntrackError> {
-    let report = tokio::task::spawn_blocking(move || evict_blocking(&eviction))
+/// Deletes the conntrack entries selected by any of `evictions` (every class moved in one
+/// step) with a single dump, blocking work off the runtime.
+pub async fn evict(evictions: Vec<Eviction>) -> Result<EvictReport, ConntrackError> {
+    if evictions.is_empty() {
+        return Ok(EvictReport::default());
+    }
+    let report = tokio::task::spawn_blocking(move || evict_blocking(&evictions))
         .await
         .map_err(ConntrackError::Task)??;
     info!(
@@ -97,27 +103,45 @@ pub async fn evict(eviction: Eviction) -> Result<EvictReport, ConntrackError> {
 
 /// Every entry in this network namespace (for status and tests).
 pub fn dump_flows() -> Result<Vec<Flow>, ConntrackError> {
-    let socket = open()?;
-    dump(&socket)
+    let socket = nfnetlink::open().map_err(ConntrackError::Socket)?;
+    dump(&socket, DumpFilter::default())
 }
 
-fn open() -> Result<Socket, ConntrackError> {
-    let mut socket = Socket::new(NETLINK_NETFILTER).map_err(ConntrackError::Socket)?;
-    socket.bind_auto().map_err(ConntrackError::Socket)?;
-    socket
-        .connect(&SocketAddr::new(0, 0))
-        .map_err(ConntrackError::Socket)?;
-    Ok(socket)
+/// The narrowest dump that still holds every entry `evictions` select: one address family
+/// when every old address has the same one, and the class mark when a single marked (or
+/// unmarked default) class moved. The host-wide table can be large; the moved class is
+/// usually a small part of it.
+pub fn dump_filter(evictions: &[Eviction]) -> DumpFilter {
+    let family = |e: &Eviction| match e.old_address {
+        IpAddr::V4(_) => libc::AF_INET as u8,
+        IpAddr::V6(_) => libc::AF_INET6 as u8,
+    };
+    let family = match evictions.split_first() {
+        Some((first, rest)) if rest.iter().all(|e| family(e) == family(first)) => family(first),
+        _ => 0,
+    };
+    let mark = match evictions {
+        [one] => match &one.class {
+            ClassFlows::Mark { value, mask } => Some((*value, *mask)),
+            ClassFlows::Rest { mask, .. } => Some((0, *mask)),
+            ClassFlows::Destinations(_) => None,
+        },
+        _ => None,
+    };
+    DumpFilter { family, mark }
 }
 
-fn evict_blocking(eviction: &Eviction) -> Result<EvictReport, ConntrackError> {
-    let socket = open()?;
-    let flows = dump(&socket)?;
-    let selected: Vec<&Flow> = flows.iter().filter(|f| eviction.selects(f)).collect();
+fn evict_blocking(evictions: &[Eviction]) -> Result<EvictReport, ConntrackError> {
+    let socket = nfnetlink::open().map_err(ConntrackError::Socket)?;
+    let flows = dump(&socket, dump_filter(evictions))?;
+    let selected: Vec<&Flow> = flows
+        .iter()
+        .filter(|f| evictions.iter().any(|e| e.selects(f)))
+        .collect();
     let mut failed = 0;
     let mut last_error = None;
     for (seq, flow) in selected.iter().enumerate() {
-        match delete(&socket, flow, seq as u32 + 2) {
+        match nfnetlink::request(&socket, &wire::delete_request(flow, seq as u32 + 2)) {
             // Already gone (timed out or closed meanwhile) is as good as deleted.
             Err(e) if e.raw_os_error() == Some(libc::ENOENT) => {}
             Err(e) => {
@@ -141,40 +165,13 @@ fn evict_blocking(eviction: &Eviction) -> Result<EvictReport, ConntrackError> {
     })
 }
 
-fn dump(socket: &Socket) -> Result<Vec<Flow>, ConntrackError> {
-    socket
-        .send(&wire::dump_request(1), 0)
-        .map_err(ConntrackError::Dump)?;
+fn dump(socket: &Socket, filter: DumpFilter) -> Result<Vec<Flow>, ConntrackError> {
     let mut flows = Vec::new();
-    loop {
-        let (data, _) = socket.recv_from_full().map_err(ConntrackError::Dump)?;
-        for msg in wire::messages(&data) {
-            match msg.kind {
-                wire::NLMSG_DONE => return Ok(flows),
-                wire::NLMSG_ERROR => match wire::error_code(msg.payload) {
-                    0 => return Ok(flows),
-                    code => return Err(ConntrackError::Dump(io::Error::from_raw_os_error(-code))),
-                },
-                kind if wire::ct_message(kind) == Some(wire::IPCTNL_MSG_CT_NEW) => {
-                    flows.extend(wire::parse_flow(msg.payload));
-                }
-                _ => {}
-            }
+    nfnetlink::dump(socket, &wire::dump_request(1, filter), |kind, payload| {
+        if wire::ct_message(kind) == Some(wire::IPCTNL_MSG_CT_NEW) {
+            flows.extend(wire::parse_flow(payload));
         }
-    }
-}
-
-fn delete(socket: &Socket, flow: &Flow, seq: u32) -> Result<(), io::Error> {
-    socket.send(&wire::delete_request(flow, seq), 0)?;
-    loop {
-        let (data, _) = socket.recv_from_full()?;
-        for msg in wire::messages(&data) {
-            if msg.kind == wire::NLMSG_ERROR {
-                return match wire::error_code(msg.payload) {
-                    0 => Ok(()),
-                    code => Err(io::Error::from_raw_os_error(-code)),
-                };
-            }
-        }
-    }
+    })
+    .map_err(ConntrackError::Dump)?;
+    Ok(flows)
 }

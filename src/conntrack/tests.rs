@@ -2,8 +2,11 @@
 
 use std::net::IpAddr;
 
-use super::wire::{self, Flow};
-use super::{ClassFlows, Eviction};
+use proptest::prelude::*;
+
+use super::wire::{self, DumpFilter, Flow};
+use super::{ClassFlows, Eviction, dump_filter};
+use crate::nfnetlink;
 
 fn nla(kind: u16, payload: &[u8]) -> Vec<u8> {
     let mut out = Vec::new();
@@ -54,7 +57,7 @@ fn parses_a_kernel_entry() {
 fn delete_request_echoes_the_original_tuple() {
     let flow = wire::parse_flow(&kernel_payload()).unwrap();
     let req = wire::delete_request(&flow, 9);
-    let msgs = wire::messages(&req);
+    let msgs = nfnetlink::messages(&req);
     assert_eq!(msgs.len(), 1);
     assert_eq!(msgs[0].kind, (1 << 8) | 2);
     assert_eq!(msgs[0].payload[0], 2, "family");
@@ -111,4 +114,171 @@ fn selects_only_the_class_on_the_old_path() {
     assert!(rest.selects(&flow("203.0.113.100", "192.0.2.10", 0x1)));
     assert!(!rest.selects(&flow("203.0.113.100", "192.0.2.10", 0x0011_0000)));
     assert!(!rest.selects(&flow("100.127.1.1", "192.0.2.10", 0)));
+}
+
+#[test]
+fn dump_request_carries_the_filter() {
+    let plain = wire::dump_request(1, DumpFilter::default());
+    let msgs = nfnetlink::messages(&plain);
+    assert_eq!(msgs[0].kind, 1 << 8 | 1);
+    assert_eq!(msgs[0].payload, [0, 0, 0, 0], "all families, no attributes");
+
+    let req = wire::dump_request(
+        1,
+        DumpFilter {
+            family: libc::AF_INET as u8,
+            mark: Some((0x0011_0000, 0x00ff_0000)),
+        },
+    );
+    let msgs = nfnetlink::messages(&req);
+    assert_eq!(msgs[0].payload[0], libc::AF_INET as u8);
+    let attrs: Vec<(u16, Vec<u8>)> = nfnetlink::attrs(&msgs[0].payload[4..])
+        .map(|(k, v)| (k, v.to_vec()))
+        .collect();
+    assert_eq!(
+        attrs,
+        [
+            (8, 0x0011_0000u32.to_be_bytes().to_vec()),
+            (21, 0x00ff_0000u32.to_be_bytes().to_vec())
+        ]
+    );
+}
+
+fn eviction(class: ClassFlows, old: &str) -> Eviction {
+    Eviction {
+        class,
+        old_address: old.parse().unwrap(),
+    }
+}
+
+#[test]
+fn one_marked_class_is_filtered_by_mark_and_family() {
+    let mark = ClassFlows::Mark {
+        value: 0x0011_0000,
+        mask: 0x00ff_0000,
+    };
+    let rest = ClassFlows::Rest {
+        mask: 0x00ff_0000,
+        exclude: vec![],
+    };
+    let dest = ClassFlows::Destinations(vec!["100.127.0.0/16".parse().unwrap()]);
+    let v4 = libc::AF_INET as u8;
+    let v6 = libc::AF_INET6 as u8;
+    assert_eq!(
+        dump_filter(&[eviction(mark.clone(), "192.0.2.10")]),
+        DumpFilter {
+            family: v4,
+            mark: Some((0x0011_0000, 0x00ff_0000))
+        }
+    );
+    assert_eq!(
+        dump_filter(&[eviction(rest.clone(), "2001:db8::10")]),
+        DumpFilter {
+            family: v6,
+            mark: Some((0, 0x00ff_0000))
+        }
+    );
+    assert_eq!(
+        dump_filter(&[eviction(dest.clone(), "192.0.2.10")]),
+        DumpFilter {
+            family: v4,
+            mark: None
+        }
+    );
+    assert_eq!(
+        dump_filter(&[
+            eviction(mark.clone(), "192.0.2.10"),
+            eviction(rest.clone(), "192.0.2.10")
+        ]),
+        DumpFilter {
+            family: v4,
+            mark: None
+        },
+        "two classes share one dump"
+    );
+    assert_eq!(
+        dump_filter(&[eviction(rest, "192.0.2.10"), eviction(mark, "2001:db8::10")]),
+        DumpFilter::default()
+    );
+}
+
+/// What the kernel does with a dump filter (net/netfilter/nf_conntrack_netlink.c).
+fn kernel_passes(filter: DumpFilter, flow: &Flow) -> bool {
+    (filter.family == 0 || filter.family == flow.family)
+        && filter
+            .mark
+            .is_none_or(|(value, mask)| flow.mark & mask == value)
+}
+
+fn arb_addr() -> impl Strategy<Value = IpAddr> {
+    prop_oneof![
+        (0u8..4).prop_map(|i| IpAddr::from([192, 0, 2, 10 + i])),
+        (0u8..4).prop_map(|i| IpAddr::from([100, 127, 0, 1 + i])),
+        (0u16..3).prop_map(|i| IpAddr::from([0x2001, 0xdb8, 0, 0, 0, 0, 0, 0x10 + i])),
+    ]
+}
+
+fn arb_mark() -> impl Strategy<Value = u32> {
+    prop_oneof![
+        Just(0),
+        Just(0x0011_0000),
+        Just(0x0012_0000),
+        Just(0x0011_0001),
+        any::<u32>()
+    ]
+}
+
+fn arb_class() -> impl Strategy<Value = ClassFlows> {
+    prop_oneof![
+        arb_mark().prop_map(|value| ClassFlows::Mark {
+            value: value & 0x00ff_0000,
+            mask: 0x00ff_0000
+        }),
+        Just(ClassFlows::Rest {
+            mask: 0x00ff_0000,
+            exclude: vec!["100.127.0.0/16".parse().unwrap()]
+        }),
+        Just(ClassFlows::Destinations(vec![
+            "100.127.0.0/16".parse().unwrap()
+        ])),
+    ]
+}
+
+/// Both tuples of an entry have the entry's family (the kernel's l3num).
+fn arb_flow() -> impl Strategy<Value = Flow> {
+    (arb_addr(), arb_addr(), arb_mark())
+        .prop_filter("one family per entry", |(dst, reply_dst, _)| {
+            dst.is_ipv4() == reply_dst.is_ipv4()
+        })
+        .prop_map(|(dst, reply_dst, mark)| Flow {
+            family: if dst.is_ipv4() {
+                libc::AF_INET as u8
+            } else {
+                libc::AF_INET6 as u8
+            },
+            orig_dst: Some(dst),
+            reply_dst: Some(reply_dst),
+            mark,
+            ..Flow::default()
+        })
+}
+
+proptest! {
+    /// The kernel-side filter only ever saves work: every entry some eviction selects still
+    /// reaches user space.
+    #[test]
+    fn the_dump_filter_never_hides_a_selected_entry(
+        evictions in prop::collection::vec(
+            (arb_class(), arb_addr()).prop_map(|(class, old_address)| Eviction { class, old_address }),
+            1..4,
+        ),
+        flows in prop::collection::vec(arb_flow(), 0..40),
+    ) {
+        let filter = dump_filter(&evictions);
+        for flow in &flows {
+            if evictions.iter().any(|e| e.selects(flow)) {
+                prop_assert!(kernel_passes(filter, flow), "{flow:?} hidden by {filter:?}");
+            }
+        }
+    }
 }

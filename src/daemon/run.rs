@@ -508,9 +508,7 @@ impl Daemon {
         self.log_engine_entries();
         // Held classes are refused in nftables (routing's `prohibit` is the backstop).
         self.apply_nft().await;
-        for (class, from, to) in moved {
-            self.evict(&class, from, to);
-        }
+        self.evict(&moved);
         if renew {
             self.renew_handshake().await;
         }
@@ -565,36 +563,44 @@ impl Daemon {
     }
 
     /// Flows of a moved class that were NATed to the old path would keep that address on
-    /// the new path and be dropped by the far end: delete them, and only them.
-    fn evict(&self, class: &str, from: engine::ClassRoute, to: engine::ClassRoute) {
-        let engine::ClassRoute::Via(old) = from else {
-            return;
-        };
-        if to == from {
-            return;
-        }
+    /// the new path and be dropped by the far end: delete them, and only them. Every class
+    /// moved in one step shares one conntrack dump.
+    fn evict(&self, moved: &[(String, engine::ClassRoute, engine::ClassRoute)]) {
         let world = self.world();
-        let (Some(flows), Some(old_address)) = (world.class_flows(class), world.nat_address(old))
-        else {
-            return;
-        };
-        let class = class.to_owned();
-        tokio::spawn(async move {
-            match conntrack::evict(conntrack::Eviction {
+        let mut classes = Vec::new();
+        let mut evictions = Vec::new();
+        for (class, from, to) in moved {
+            let engine::ClassRoute::Via(old) = *from else {
+                continue;
+            };
+            if to == from {
+                continue;
+            }
+            let (Some(flows), Some(old_address)) =
+                (world.class_flows(class), world.nat_address(old))
+            else {
+                continue;
+            };
+            classes.push(format!("{class} from {old}"));
+            evictions.push(conntrack::Eviction {
                 class: flows,
                 old_address,
-            })
-            .await
-            {
+            });
+        }
+        if evictions.is_empty() {
+            return;
+        }
+        tokio::spawn(async move {
+            let classes = classes.join(", ");
+            match conntrack::evict(evictions).await {
                 Ok(report) => debug!(
-                    class = %class,
-                    from = %old,
+                    classes = %classes,
                     evicted = report.evicted,
                     examined = report.examined,
-                    "conntrack entries of the moved class removed"
+                    "conntrack entries of the moved classes removed"
                 ),
                 Err(err) => {
-                    warn!(class = %class, error = %err, "failed to remove conntrack entries")
+                    warn!(classes = %classes, error = %err, "failed to remove conntrack entries")
                 }
             }
         });
