@@ -106,11 +106,14 @@ fn bulk_bytes(lab: &Lab) -> anyhow::Result<u64> {
         Role::Gw,
         &["nft", "-j", "list", "counters", "table", "inet", "arcway"],
     )?;
-    let counters = arcway::nft::parse_counters(&out).map_err(anyhow::Error::msg)?;
-    Ok(counters
+    let json: serde_json::Value =
+        serde_json::from_str(&out).context("failed to parse the nft counters")?;
+    let items = json["nftables"].as_array().map_or(&[][..], Vec::as_slice);
+    Ok(items
         .iter()
-        .filter(|(k, _)| k.name() == "class.bulk.wifi.tx")
-        .map(|(_, v)| *v)
+        .map(|item| &item["counter"])
+        .filter(|c| c["table"] == "arcway" && c["name"] == "class.bulk.wifi.tx")
+        .filter_map(|c| c["bytes"].as_u64())
         .sum())
 }
 

@@ -8,9 +8,8 @@
 //!   period's [`Ledger`].
 //! - [`store`]: the ledger as JSON in the state directory, replaced atomically, so a
 //!   restart or a reboot continues the period instead of renewing the budget.
-//! - [`spawn`]: the task reading the counters every few seconds (one `nft -j list counters`
-//!   each time: a netlink reader would avoid the fork, but nothing here is per packet and
-//!   the nftables netlink crates are not mature), publishing an [`AccountingStatus`] and
+//! - [`spawn`]: the task reading the counters every few seconds (one netlink dump of the
+//!   table's counter objects, see `nft::read_counters`), publishing an [`AccountingStatus`] and
 //!   sending transitions the daemon turns into `engine::Event::BudgetExhausted`.
 //!
 //! What counts: the line budget is everything on the cellular interface in both directions

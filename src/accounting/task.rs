@@ -1,8 +1,8 @@
 //! The accounting task: reads the counters every few seconds, keeps the ledger, saves it,
 //! publishes the status and sends budget transitions.
 //!
-//! Reading is one `nft -j list counters table inet arcway` per interval (a short-lived
-//! process every few seconds, never anything per packet). The ledger is saved at most every
+//! Reading is one netlink dump of the table's counters per interval (nothing per packet,
+//! no process started). The ledger is saved at most every
 //! `save_every` (flash wears out), at once on a transition or a new period, and on stop;
 //! a crash loses at most `save_every` of counting.
 

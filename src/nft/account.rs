@@ -1,6 +1,6 @@
 //! Byte counters in `table inet arcway`: per class and path, and per path in total.
 //!
-//! Named counters, so one `nft -j list counters table inet arcway` reads them all. Packets
+//! Named counters, so one netlink dump of the table's counter objects reads them all. Packets
 //! are counted by interface: going out in postrouting (after NAT decisions, with the class
 //! mark on the packet) and coming in in prerouting (by the connection's class mark, which
 //! replies carry too). Bytes are IP packet lengths (headers included, no link layer).
@@ -182,37 +182,4 @@ pub(super) fn account_chains(out: &mut String, inputs: &NftInputs, extras: &Tabl
             writeln!(out, "\t}}").ok();
         }
     }
-}
-
-#[derive(Deserialize)]
-struct Listing {
-    nftables: Vec<serde_json::Value>,
-}
-
-#[derive(Deserialize)]
-struct Counter {
-    name: String,
-    table: String,
-    bytes: u64,
-}
-
-/// Byte values of arcway's counters from `nft -j list counters table inet arcway` output;
-/// counters of other tables and names arcway does not make are ignored.
-pub fn parse_counters(json: &str) -> Result<BTreeMap<CounterKey, u64>, String> {
-    let listing: Listing = serde_json::from_str(json).map_err(|e| e.to_string())?;
-    let mut out = BTreeMap::new();
-    for item in listing.nftables {
-        let Some(counter) = item.get("counter") else {
-            continue;
-        };
-        let counter: Counter =
-            serde_json::from_value(counter.clone()).map_err(|e| e.to_string())?;
-        if counter.table != "arcway" {
-            continue;
-        }
-        if let Some(key) = CounterKey::parse(&counter.name) {
-            out.insert(key, counter.bytes);
-        }
-    }
-    Ok(out)
 }

@@ -92,23 +92,53 @@ fn counter_names_round_trip_and_reject_foreign_names() {
     }
 }
 
+/// A counter object as the kernel sends it in a GETOBJ dump reply.
+fn counter_object(table: &str, name: &str, kind: u32, bytes: u64) -> Vec<u8> {
+    let mut buf = Vec::new();
+    crate::nfnetlink::header(&mut buf, 10, 18, 2, 1, 1);
+    crate::nfnetlink::attr_str(&mut buf, 1, table);
+    crate::nfnetlink::attr_str(&mut buf, 2, name);
+    crate::nfnetlink::attr(&mut buf, 3, &kind.to_be_bytes());
+    let mut data = Vec::new();
+    crate::nfnetlink::attr(&mut data, 1, &bytes.to_be_bytes());
+    crate::nfnetlink::attr(&mut data, 2, &3u64.to_be_bytes());
+    crate::nfnetlink::attr(&mut buf, 4 | crate::nfnetlink::NLA_F_NESTED, &data);
+    crate::nfnetlink::finish(buf)
+}
+
 #[test]
-fn parses_nft_json_and_ignores_other_tables() {
-    let json = r#"{"nftables": [{"metainfo": {"version": "1.0.6"}},
-        {"counter": {"family": "inet", "name": "line.cellular.rx", "table": "arcway", "handle": 4, "packets": 3, "bytes": 180}},
-        {"counter": {"family": "inet", "name": "class.bulk.wifi.tx", "table": "arcway", "handle": 5, "packets": 1, "bytes": 60}},
-        {"counter": {"family": "inet", "name": "line.cellular.rx", "table": "other", "handle": 4, "packets": 3, "bytes": 999}},
-        {"counter": {"family": "inet", "name": "mine", "table": "arcway", "handle": 6, "packets": 1, "bytes": 1}}]}"#;
-    let got = parse_counters(json).unwrap();
-    assert_eq!(got.len(), 2);
+fn counter_dump_asks_for_one_table_and_parses_its_counters() {
+    let req = counters::dump_request(1, "arcway");
+    let msgs = crate::nfnetlink::messages(&req);
+    assert_eq!(msgs.len(), 1);
+    assert_eq!(msgs[0].kind, 10 << 8 | 19, "nf_tables GETOBJ");
+    assert_eq!(msgs[0].payload[0], 1, "inet family");
+    let attrs: Vec<(u16, Vec<u8>)> = crate::nfnetlink::attrs(&msgs[0].payload[4..])
+        .map(|(k, v)| (k, v.to_vec()))
+        .collect();
     assert_eq!(
-        got[&CounterKey::Line {
-            path: PathId::Cellular,
-            dir: Direction::Rx
-        }],
-        180
+        attrs,
+        [(1, b"arcway\0".to_vec()), (3, 1u32.to_be_bytes().to_vec())]
     );
-    assert!(parse_counters("{").is_err());
+
+    let reply = counter_object("arcway", "line.cellular.rx", 1, 180);
+    let msg = &crate::nfnetlink::messages(&reply)[0];
+    assert_eq!(
+        counters::parse_object(msg.kind, msg.payload),
+        Some(("arcway", "line.cellular.rx", 180))
+    );
+    let quota = counter_object("arcway", "line.cellular.rx", 2, 180);
+    let msg = &crate::nfnetlink::messages(&quota)[0];
+    assert_eq!(
+        counters::parse_object(msg.kind, msg.payload),
+        None,
+        "not a counter"
+    );
+    assert_eq!(
+        counters::parse_object(2, msg.payload),
+        None,
+        "an error message"
+    );
 }
 
 #[test]
