@@ -3,6 +3,7 @@
 
 use std::io::{self, Read};
 use std::net::{IpAddr, SocketAddr};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use socket2::{Protocol, SockAddr, Socket, Type};
 use tokio::io::unix::AsyncFd;
@@ -82,15 +83,28 @@ fn open(binding: &Binding, ip: IpAddr, kind: IcmpSocketKind) -> Result<(Socket, 
         IpAddr::V4(_) => Protocol::ICMPV4,
         IpAddr::V6(_) => Protocol::ICMPV6,
     };
-    if kind != IcmpSocketKind::Raw {
+    // Once the kernel refused a ping socket, every later round goes straight to the raw one
+    // instead of asking again twice a second.
+    let refused = &DGRAM_REFUSED[usize::from(ip.is_ipv6())];
+    let try_dgram = match kind {
+        IcmpSocketKind::Raw => false,
+        IcmpSocketKind::Dgram => true,
+        IcmpSocketKind::Auto => !refused.load(Ordering::Relaxed),
+    };
+    if try_dgram {
         match binding.socket(ip, Type::DGRAM, protocol) {
             Ok(s) => return Ok((s, false)),
-            Err(ProbeError::Socket(e)) if kind == IcmpSocketKind::Auto && forbidden(&e) => {}
+            Err(ProbeError::Socket(e)) if kind == IcmpSocketKind::Auto && forbidden(&e) => {
+                refused.store(true, Ordering::Relaxed);
+            }
             Err(e) => return Err(e),
         }
     }
     Ok((binding.socket(ip, Type::RAW, protocol)?, true))
 }
+
+/// Per family (IPv4, IPv6): the kernel refused this process a ping socket.
+static DGRAM_REFUSED: [AtomicBool; 2] = [AtomicBool::new(false), AtomicBool::new(false)];
 
 fn forbidden(e: &io::Error) -> bool {
     matches!(
