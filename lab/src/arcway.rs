@@ -38,7 +38,8 @@ impl Lab {
     }
 
     /// A configuration for arcway in the gateway: Arc over wlan0, cellular on wwan0, the
-    /// platform class on [arc, cellular] and everything else on [wifi, cellular].
+    /// platform class on [arc, cellular] and everything else on [wifi, cellular]. Every file
+    /// arcway writes stays in the lab's state directory.
     pub fn arcway_config(&self, health: &Health) -> String {
         format!(
             "version: 1\n\
@@ -48,9 +49,11 @@ impl Lab {
              classes:\n\
              \x20 - name: platform\n    match: {{destinations: [100.127.0.0/16]}}\n    paths: [arc, cellular]\n\
              \x20 - name: default\n    paths: [wifi, cellular]\n\
+             budget: {{state_file: {ledger}}}\n\
              status: {{socket: {socket}}}\n\
              logging: {{level: debug, format: plain}}\n",
             creds = self.credentials_path().display(),
+            ledger = self.state_dir().join("accounting.json").display(),
             arc = health.arc,
             wifi = health.wifi,
             cell = health.cellular,

@@ -24,8 +24,8 @@ pub struct HealthOverride {
 
 /// The configuration for the lab `prefix`. Health sets nothing but probe targets (unless
 /// `extra` says more), so every interval, timeout, down_after and up_after is arcway's
-/// default. The Wi-Fi probes are the default kinds aimed at the internet host (the lab has
-/// no DNS server, so no DNS probe); Arc's default probe already is the lab's platform.
+/// default. The Wi-Fi probes are the default ones (ICMP echo and TCP connect) aimed at the
+/// internet host; Arc's default probe already is the lab's platform.
 pub fn config(prefix: &str, extra: &HealthOverride) -> String {
     config_with(prefix, extra, false)
 }
@@ -48,13 +48,15 @@ pub fn config_with(prefix: &str, extra: &HealthOverride, modem: bool) -> String 
          health:\n\
          {cell}\
          \x20 arc: {{probes: [{{icmp: 100.127.100.127}}]{arc}}}\n\
-         \x20 wifi: {{probes: [{{icmp: 203.0.113.100}}, {{tcp: \"203.0.113.100:443\"}}, {{http: \"http://203.0.113.100/\"}}]{wifi}}}\n\
+         \x20 wifi: {{probes: [{{icmp: 203.0.113.100}}, {{tcp: \"203.0.113.100:443\"}}]{wifi}}}\n\
          classes:\n\
          \x20 - name: platform\n    match: {{destinations: [100.127.0.0/16]}}\n    paths: [arc, cellular]\n\
          \x20 - name: default\n    paths: [wifi, cellular]\n\
+         budget: {{state_file: {ledger}}}\n\
          status: {{socket: {socket}}}\n\
          logging: {{level: info, format: plain}}\n",
         creds = dir.join("arc.json").display(),
+        ledger = dir.join("accounting.json").display(),
         socket = dir.join("arcway.sock").display(),
         arc = more(&extra.arc),
         wifi = more(&extra.wifi),
@@ -206,13 +208,20 @@ pub fn memory_kib(pid: i32) -> Option<(u64, u64)> {
     Some((field("VmRSS:")?, field("VmHWM:")?))
 }
 
-/// User plus system CPU time of a process (all its threads).
+/// User plus system CPU time of a process (all its threads) and of the children it has
+/// waited for: a daemon that forks helpers (as `nft`) pays for them too. Children still
+/// running (wireguard-go) are not in it.
 pub fn cpu_time(pid: i32) -> Option<Duration> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    // Fields after the command name's closing parenthesis: utime and stime are 12th and 13th.
+    // Fields after the command name's closing parenthesis: utime, stime, cutime and cstime
+    // are the 12th to the 15th.
     let rest = &stat[stat.rfind(')')? + 2..];
-    let mut fields = rest.split(' ').skip(11);
-    let ticks: u64 = fields.next()?.parse::<u64>().ok()? + fields.next()?.parse::<u64>().ok()?;
+    let ticks = rest
+        .split(' ')
+        .skip(11)
+        .take(4)
+        .map(|f| f.parse::<u64>().ok())
+        .sum::<Option<u64>>()?;
     // SAFETY: sysconf has no preconditions.
     let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as u64;
     Some(Duration::from_micros(ticks * 1_000_000 / hz))
