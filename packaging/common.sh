@@ -69,5 +69,19 @@ openwrt_config() {
     "$repo/examples/arcway.yaml"
 }
 
-# Dependencies of the OpenWrt package (see openwrt/Makefile for why each is there).
+# Dependencies of the OpenWrt package (see openwrt/Makefile for why each is there), in the
+# .ipk's Depends form; the .apk takes the same names separated by spaces.
 openwrt_depends="kmod-wireguard, nftables-json, kmod-nft-core, kmod-nft-nat, kmod-nft-fib, kmod-nft-socket, kmod-nf-conntrack-netlink"
+# The feed Makefile's conffiles: the whole directory.
+openwrt_conffiles="/etc/arcway/"
+
+# openwrt_apk_name ARCH: the .apk's file name. The SDK names it arcway-VERSION.apk inside a
+# directory per architecture; here all architectures share one directory.
+openwrt_apk_name() { echo "arcway-$(pkg_version)-r1_$1.apk"; }
+
+# build_gen: builds packaging/gen (man pages, completions, apk v3 writer and reader) and prints
+# the binary's path.
+build_gen() {
+  CARGO_TARGET_DIR="$pkg_target_dir" cargo build --locked -q -p arcway-gen >&2
+  echo "$pkg_target_dir/debug/arcway-gen"
+}

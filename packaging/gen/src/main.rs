@@ -1,73 +1,118 @@
-//! Writes arcway's man pages (section 8) and its bash, zsh and fish completions, all derived from
-//! `arcway::cli::Cli`, so they follow every change to the command line without hand editing.
+//! Build-time generator for arcway's packages (not shipped to routers).
 //!
-//! Usage: `arcway-gen OUT_DIR`. Creates `OUT_DIR/man/arcway.8`, one `arcway-<command>.8` per
-//! subcommand, and `OUT_DIR/completions/{arcway.bash,_arcway,arcway.fish}`.
+//! ```text
+//! arcway-gen OUT_DIR
+//!     man pages and shell completions (see docs.rs)
+//! arcway-gen mkapk --info KEY:VALUE... [--script TYPE:FILE...] --files DIR --output FILE
+//!     an apk v3 package from a staged tree, like `apk mkpkg` without a signing key; file
+//!     times are clamped to SOURCE_DATE_EPOCH when it is set
+//! arcway-gen apk-inspect FILE [--extract DIR] [--scripts DIR]
+//!     reads an apk v3 package back, checks it and prints one fact per line; optionally writes
+//!     its files and its scripts out
+//! ```
 
-use std::fs::{self, File};
-use std::io::Write;
-use std::path::{Path, PathBuf};
+mod adb_write;
+mod apk_inspect;
+mod docs;
+mod mkapk;
+mod stage;
+
+use std::ffi::OsString;
+use std::fs;
+use std::path::PathBuf;
 
 use anyhow::{Context, bail};
-use clap::{Command, CommandFactory};
-use clap_complete::Shell;
 
-use arcway::cli::Cli;
-
-/// System administration commands and daemons.
-const MAN_SECTION: &str = "8";
+const USAGE: &str = "usage: arcway-gen OUT_DIR
+       arcway-gen mkapk --info KEY:VALUE... [--script TYPE:FILE...] --files DIR --output FILE
+       arcway-gen apk-inspect FILE [--extract DIR] [--scripts DIR]";
 
 fn main() -> anyhow::Result<()> {
-    let mut args = std::env::args_os().skip(1);
-    let (Some(out), None) = (args.next(), args.next()) else {
-        bail!("usage: arcway-gen OUT_DIR");
+    let args: Vec<OsString> = std::env::args_os().skip(1).collect();
+    match args.first().and_then(|a| a.to_str()) {
+        Some("mkapk") => mkapk_cmd(&args[1..]),
+        Some("apk-inspect") => inspect_cmd(&args[1..]),
+        Some(a) if a.starts_with('-') => bail!("{USAGE}"),
+        Some(_) if args.len() == 1 => docs::write_all(&PathBuf::from(&args[0])),
+        _ => bail!("{USAGE}"),
+    }
+}
+
+/// `--flag VALUE` pairs, in order.
+fn pairs(args: &[OsString]) -> anyhow::Result<Vec<(&str, &OsString)>> {
+    let mut out = Vec::new();
+    let mut it = args.iter();
+    while let Some(flag) = it.next() {
+        let flag = flag.to_str().filter(|f| f.starts_with("--"));
+        let flag = flag.with_context(|| format!("expected an option\n{USAGE}"))?;
+        let value = it
+            .next()
+            .with_context(|| format!("{flag} needs a value\n{USAGE}"))?;
+        out.push((flag, value));
+    }
+    Ok(out)
+}
+
+fn utf8(v: &OsString) -> anyhow::Result<&str> {
+    v.to_str().with_context(|| format!("{v:?} is not UTF-8"))
+}
+
+fn mkapk_cmd(args: &[OsString]) -> anyhow::Result<()> {
+    let mut info = mkapk::Info::default();
+    let mut scripts = mkapk::Scripts::new();
+    let (mut files, mut output) = (None, None);
+    for (flag, value) in pairs(args)? {
+        match flag {
+            "--info" => {
+                let (k, v) = utf8(value)?
+                    .split_once(':')
+                    .context("--info takes KEY:VALUE")?;
+                info.set(k, v)?;
+            }
+            "--script" => {
+                let (kind, path) = utf8(value)?
+                    .split_once(':')
+                    .context("--script takes TYPE:FILE")?;
+                let body =
+                    fs::read(path).with_context(|| format!("failed to read script {path}"))?;
+                scripts.insert(kind.to_string(), body);
+            }
+            "--files" => files = Some(PathBuf::from(value)),
+            "--output" => output = Some(PathBuf::from(value)),
+            f => bail!("unknown option {f}\n{USAGE}"),
+        }
+    }
+    let files = files.context("--files is required")?;
+    let output = output.context("--output is required")?;
+    let clamp = match std::env::var("SOURCE_DATE_EPOCH") {
+        Ok(s) => Some(s.parse().context("SOURCE_DATE_EPOCH is not a number")?),
+        Err(_) => None,
     };
-    let out = PathBuf::from(out);
+    let tree = stage::Tree::from_dir(&files, clamp)?;
+    let apk = mkapk::build(&info, &tree, &scripts)?;
+    fs::write(&output, apk).with_context(|| format!("failed to write {}", output.display()))
+}
 
-    let mut cmd = Cli::command().disable_help_subcommand(true);
-    // Building propagates global options (--config) into subcommands and names them
-    // `arcway-<command>`, which is what their pages are called.
-    cmd.build();
-
-    let man_dir = out.join("man");
-    create_dir(&man_dir)?;
-    write_pages(&cmd, &man_dir)?;
-
-    let completion_dir = out.join("completions");
-    create_dir(&completion_dir)?;
-    for (shell, file) in [
-        (Shell::Bash, "arcway.bash"),
-        (Shell::Zsh, "_arcway"),
-        (Shell::Fish, "arcway.fish"),
-    ] {
-        let path = completion_dir.join(file);
-        let mut buf = Vec::new();
-        clap_complete::generate(shell, &mut cmd.clone(), "arcway", &mut buf);
-        write_file(&path, &buf)?;
+fn inspect_cmd(args: &[OsString]) -> anyhow::Result<()> {
+    let Some((file, rest)) = args.split_first() else {
+        bail!("{USAGE}");
+    };
+    let (mut extract, mut scripts) = (None, None);
+    for (flag, value) in pairs(rest)? {
+        match flag {
+            "--extract" => extract = Some(PathBuf::from(value)),
+            "--scripts" => scripts = Some(PathBuf::from(value)),
+            f => bail!("unknown option {f}\n{USAGE}"),
+        }
+    }
+    let path = PathBuf::from(file);
+    let bytes = fs::read(&path).with_context(|| format!("failed to read {}", path.display()))?;
+    let pkg = apk_inspect::inspect(&bytes).with_context(|| format!("{}", path.display()))?;
+    print!("{}", pkg.render());
+    if let Some(root) = extract {
+        pkg.extract(&root, scripts.as_deref())?;
+    } else if scripts.is_some() {
+        bail!("--scripts goes with --extract");
     }
     Ok(())
-}
-
-/// One page for the command and one for each visible subcommand, recursively.
-fn write_pages(cmd: &Command, dir: &Path) -> anyhow::Result<()> {
-    for sub in cmd.get_subcommands().filter(|s| !s.is_hide_set()) {
-        write_pages(sub, dir)?;
-    }
-    let man = clap_mangen::Man::new(cmd.clone()).section(MAN_SECTION);
-    let path = dir.join(man.get_filename());
-    let mut buf = Vec::new();
-    man.render(&mut buf)
-        .with_context(|| format!("failed to render {}", path.display()))?;
-    write_file(&path, &buf)
-}
-
-fn create_dir(dir: &Path) -> anyhow::Result<()> {
-    fs::create_dir_all(dir).with_context(|| format!("failed to create {}", dir.display()))
-}
-
-fn write_file(path: &Path, contents: &[u8]) -> anyhow::Result<()> {
-    let mut file =
-        File::create(path).with_context(|| format!("failed to create {}", path.display()))?;
-    file.write_all(contents)
-        .with_context(|| format!("failed to write {}", path.display()))
 }
