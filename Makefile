@@ -32,11 +32,14 @@ clippy:
 check-example: build
 	target/debug/arcway check-config --config examples/arcway.yaml
 
-# Every test, the root ones included: they build their own network namespaces. The kernel
-# WireGuard scenario runs last, in a qemu guest booted from Debian's kernel.
+# Every test, the root ones included: they build their own network namespaces. Then the
+# kernel WireGuard scenario, in a qemu guest booted from Debian's kernel, and the packages:
+# the systemd unit, static cross builds under qemu-user, the .deb install/upgrade/purge
+# cycle and the OpenWrt packages.
 test: deps fmt-check clippy check-example
 	$(CARGO) test --locked --workspace --no-fail-fast
 	tests/vm/run
+	tests/pkg/run-all
 
 lab-clean: build
 	target/debug/arcway-lab cleanup
