@@ -29,6 +29,12 @@ toolchain_for() {
   esac
 }
 
+# The size budget of a stripped release binary: 3.5 MiB (routers have little flash).
+pkg_size_limit=${PKG_SIZE_LIMIT:-3670016}
+
+# size_mib BYTES: "3.42"
+size_mib() { awk -v s="$1" 'BEGIN { printf "%.2f", s / 1048576 }'; }
+
 # release_bin TRIPLE
 release_bin() { echo "$pkg_target_dir/$1/release/arcway"; }
 
