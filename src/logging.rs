@@ -1,6 +1,8 @@
 //! Log output: structured `tracing` events to stderr, where journald or logd pick them up.
 
-use tracing_subscriber::EnvFilter;
+use tracing_subscriber::filter::Targets;
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
 
 /// How log lines look.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -15,13 +17,28 @@ pub enum Style {
     Json,
 }
 
-/// Installs the global subscriber. `level` is a filter directive such as `info` or
-/// `arcway=debug`; `ARCWAY_LOG` in the environment overrides it.
+/// The netlink crates log every message at debug level; they would drown ours.
+const QUIET: &str = ",netlink_proto=warn,netlink_sys=warn,rtnetlink=warn,zbus=warn";
+
+/// The filter for a level from the configuration (`info`), or for `ARCWAY_LOG` when it is set:
+/// comma-separated `level` and `target=level` directives such as
+/// `debug,netlink_proto=warn,arcway::probe=trace`. A target matches itself and every module
+/// path below it. A directive that does not parse falls back to `info`.
+pub fn filter(level: &str, env: Option<&str>) -> Targets {
+    let directive = match env {
+        Some(env) => env.to_owned(),
+        None => format!("{level}{QUIET}"),
+    };
+    directive
+        .parse()
+        .unwrap_or_else(|_| Targets::new().with_default(tracing::Level::INFO))
+}
+
+/// Installs the global subscriber. `level` is a level such as `info`, or a list of
+/// directives (see [`filter`]); `ARCWAY_LOG` in the environment overrides it.
 pub fn init(level: &str, style: Style) {
-    // The netlink crates log every message at debug level; they would drown ours.
-    let quiet = ",netlink_proto=warn,netlink_sys=warn,rtnetlink=warn,zbus=warn";
-    let directive = std::env::var("ARCWAY_LOG").unwrap_or_else(|_| format!("{level}{quiet}"));
-    let filter = EnvFilter::try_new(&directive).unwrap_or_else(|_| EnvFilter::new("info"));
+    let env = std::env::var("ARCWAY_LOG").ok();
+    let filter = filter(level, env.as_deref());
     let timestamps = match style {
         Style::Plain => false,
         Style::Timestamped | Style::Json => true,
@@ -29,17 +46,48 @@ pub fn init(level: &str, style: Style) {
         Style::Auto => std::env::var_os("JOURNAL_STREAM").is_none(),
     };
     let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .with_ansi(false)
         .with_target(false);
     let result = if style == Style::Json {
-        builder.json().try_init()
+        builder.json().finish().with(filter).try_init()
     } else if timestamps {
-        builder.try_init()
+        builder.finish().with(filter).try_init()
     } else {
-        builder.without_time().try_init()
+        builder.without_time().finish().with(filter).try_init()
     };
     // A second init (tests, reload) keeps the first subscriber; that is fine.
     drop(result);
+}
+
+#[cfg(test)]
+mod tests {
+    use tracing::Level;
+
+    use super::filter;
+
+    #[test]
+    fn the_configured_level_applies_and_the_netlink_crates_are_quieted() {
+        let f = filter("debug", None);
+        assert!(f.would_enable("arcway::daemon", &Level::DEBUG));
+        assert!(!f.would_enable("arcway::daemon", &Level::TRACE));
+        assert!(!f.would_enable("netlink_proto::connection", &Level::DEBUG));
+        assert!(f.would_enable("netlink_proto::connection", &Level::WARN));
+        assert!(!f.would_enable("zbus", &Level::INFO));
+    }
+
+    #[test]
+    fn the_environment_overrides_with_per_target_levels() {
+        let f = filter("info", Some("warn,arcway::probe=trace"));
+        assert!(f.would_enable("arcway::probe::run", &Level::TRACE));
+        assert!(!f.would_enable("arcway::daemon", &Level::INFO));
+        assert!(f.would_enable("arcway::daemon", &Level::WARN));
+    }
+
+    #[test]
+    fn a_directive_that_does_not_parse_means_info() {
+        let f = filter("info", Some("arcway=loud"));
+        assert!(f.would_enable("arcway", &Level::INFO));
+        assert!(!f.would_enable("arcway", &Level::DEBUG));
+    }
 }

@@ -38,7 +38,6 @@ fn options() -> Options {
     options.strict_booleans = true;
     options.reject_unsupported_tags = true;
     options.with_snippet = false;
-    options.emit_comments = false;
     options
 }
 
