@@ -98,7 +98,9 @@ pub fn local_today() -> Date {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs())
         .unwrap_or(0);
-    let t = libc::time_t::try_from(now).unwrap_or(0);
+    // The type comes from localtime_r's signature: naming libc::time_t is deprecated on musl,
+    // whose time_t libc is about to widen.
+    let t = now.try_into().unwrap_or(0);
     // SAFETY: localtime_r only writes into the zeroed tm we own.
     let mut tm: libc::tm = unsafe { std::mem::zeroed() };
     let ok = unsafe { !libc::localtime_r(&t, &mut tm).is_null() };
