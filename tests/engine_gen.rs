@@ -38,6 +38,7 @@ pub fn event() -> impl Strategy<Value = Event> {
         4 => (path(), any::<bool>()).prop_map(|(path, up)| Event::Carrier { path, up }),
         1 => path().prop_map(|path| Event::LinkGone { path }),
         1 => any::<bool>().prop_map(|connected| Event::Bearer { path: CELL, connected }),
+        1 => Just(Event::BearerUnwatched { path: CELL }),
         8 => (path(), any::<bool>(), option::of(0u64..3000), 0u64..5000).prop_map(|(path, ok, l, s)| {
             Event::ProbeRound { path, ok, latency: l.map(ms), targets: vec![], started_ago: ms(s) }
         }),

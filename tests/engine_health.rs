@@ -204,3 +204,33 @@ fn a_failure_never_starts_before_the_last_good_answer() {
     sim.at(2000).send(failed_round(1500));
     assert_eq!(sim.engine.poll_timeout(), Some(t(4500)));
 }
+
+#[test]
+fn a_bearer_no_longer_watched_stops_holding_the_path_down() {
+    // Judged from then on exactly as if the bearer had come back: probes bring it up.
+    let run = |last: Event| {
+        let mut sim = Sim::all_up(settings());
+        sim.at(5).send(Event::Bearer {
+            path: CELL,
+            connected: false,
+        });
+        assert_eq!(sim.health(CELL), Health::Down { since: t(5) });
+        sim.at(100).send(last);
+        let mut seen = Vec::new();
+        for ms in (1000..=20_000).step_by(1000) {
+            sim.at(ms).probe(CELL, true);
+            seen.push(sim.health(CELL));
+        }
+        seen
+    };
+    let unwatched = run(Event::BearerUnwatched { path: CELL });
+    assert!(
+        unwatched.last().is_some_and(|h| h.is_usable()),
+        "{unwatched:?}"
+    );
+    let reconnected = run(Event::Bearer {
+        path: CELL,
+        connected: true,
+    });
+    assert_eq!(unwatched, reconnected);
+}

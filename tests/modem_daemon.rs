@@ -116,3 +116,62 @@ fn bearer_drop_with_wifi_down_leaves_the_platform_unreachable_until_it_returns()
     );
     lab.wifi_carrier(true).unwrap();
 }
+
+/// Rewrites the configuration, sends SIGHUP and waits until the reload is in force.
+fn reload(arcway: &Arcway, config: &str) {
+    let before = arcway.status().unwrap()["config"]["loaded_at"].clone();
+    std::fs::write(arcway.config_path(), config).unwrap();
+    arcway.signal(libc::SIGHUP);
+    wait(arcway, "reload", |a| {
+        a.status().is_ok_and(|s| {
+            s["config"]["loaded_at"] != before && s["config"]["reload_error"].is_null()
+        })
+    });
+}
+
+#[test]
+fn reload_starts_and_stops_the_modem_watcher() {
+    let mut fake = FakeMm::start();
+    let lab = Lab::build(LabOptions::default()).expect("lab builds");
+    let plain = lab.arcway_config(&Health::FAST);
+    let watched = plain.replace(
+        "cellular: {interface: wwan0}",
+        "cellular: {interface: wwan0, modem: {}}",
+    );
+    assert_ne!(plain, watched);
+    let arcway = lab
+        .start_arcway_with(&plain, &[("DBUS_SYSTEM_BUS_ADDRESS", fake.bus.as_str())])
+        .expect("arcway starts");
+    wait(&arcway, "cellular up", |a| {
+        a.path_state("cellular").as_deref() == Some("up")
+    });
+    assert!(arcway.status().unwrap()["modem"].is_null());
+
+    // Turned on by a reload: the watcher reports the modem and its bearer counts.
+    reload(&arcway, &watched);
+    wait(&arcway, "modem in status", |a| {
+        a.status()
+            .is_ok_and(|s| s["modem"].to_string().contains("wwan0"))
+    });
+    fake.say("drop");
+    wait(&arcway, "cellular down on the bearer drop", |a| {
+        a.path_state("cellular").as_deref() == Some("down")
+    });
+
+    // Turned off again: the stopped watcher's last word (disconnected) no longer holds the
+    // path down, and the probes over the interface bring it back.
+    reload(&arcway, &plain);
+    wait(&arcway, "modem gone from status", |a| {
+        a.status().is_ok_and(|s| s["modem"].is_null())
+    });
+    wait(&arcway, "cellular up without ModemManager", |a| {
+        a.path_state("cellular").as_deref() == Some("up")
+    });
+    assert!(
+        arcway
+            .log()
+            .contains("modem watcher stopped: ModemManager is no longer used"),
+        "{}",
+        arcway.log()
+    );
+}

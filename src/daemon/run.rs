@@ -143,6 +143,11 @@ struct Daemon {
     nft_applied: Option<(nft::NftInputs, nft::TableExtras)>,
     nft_retry: Option<Instant>,
     modem: Option<ModemWatcher>,
+    /// What the running modem watcher was started with; a reload that changes it restarts it.
+    modem_settings: Option<modem::WatcherSettings>,
+    /// A reload's new modem event receiver (`Some(None)`: no watcher any more), for the main
+    /// loop, which owns the receivers, to take.
+    modem_rx_swap: Option<Option<mpsc::Receiver<ModemEvent>>>,
     cellular_route: Option<routing::DefaultRoute>,
     accounting: Option<AccountingHandle>,
     budget_tx: mpsc::UnboundedSender<BudgetTransition>,
@@ -259,6 +264,8 @@ impl Daemon {
             nft_applied: None,
             nft_retry: None,
             modem: None,
+            modem_settings: None,
+            modem_rx_swap: None,
             cellular_route: None,
             accounting: None,
             budget_tx,
@@ -360,7 +367,12 @@ impl Daemon {
                     self.feed(t.event()).await;
                 }
                 () = sleep_until(deadline) => self.feed(Event::Tick).await,
-                _ = hup.recv() => self.reload().await,
+                _ = hup.recv() => {
+                    self.reload().await;
+                    if let Some(events) = self.modem_rx_swap.take() {
+                        channels.modem = events;
+                    }
+                }
                 _ = term.recv() => break,
                 _ = int.recv() => break,
                 _ = tick.tick() => self.housekeeping().await,
@@ -386,16 +398,40 @@ impl Daemon {
         }
     }
 
+    fn watcher_settings(&self) -> Option<modem::WatcherSettings> {
+        let cell = self.cfg.uplinks.cellular.as_ref()?;
+        cell.modemmanager
+            .then(|| modem::WatcherSettings::from_config(cell))
+    }
+
     fn start_modem(&mut self) -> Option<mpsc::Receiver<ModemEvent>> {
-        let cell = self
-            .cfg
-            .uplinks
-            .cellular
-            .as_ref()
-            .filter(|c| c.modemmanager)?;
-        let (watcher, events) = modem::spawn(modem::WatcherSettings::from_config(cell));
+        let settings = self.watcher_settings()?;
+        let (watcher, events) = modem::spawn(settings.clone());
         self.modem = Some(watcher);
+        self.modem_settings = Some(settings);
         Some(events)
+    }
+
+    /// After a reload: restarts the modem watcher if what it selects or how it manages the
+    /// bearer changed (a new APN is used at once), starts or stops it if ModemManager was
+    /// turned on or off. True when a watcher was stopped and none replaces it.
+    async fn sync_modem(&mut self) -> bool {
+        if self.watcher_settings() == self.modem_settings {
+            return false;
+        }
+        if let Some(old) = self.modem.take() {
+            old.stop().await;
+        }
+        let had = self.modem_settings.take().is_some();
+        let events = self.start_modem();
+        let stopped = had && events.is_none();
+        match (had, events.is_some()) {
+            (true, true) => info!("modem watcher restarted with the new settings"),
+            (true, false) => info!("modem watcher stopped: ModemManager is no longer used"),
+            (false, _) => info!("modem watcher started"),
+        }
+        self.modem_rx_swap = Some(events);
+        stopped
     }
 
     async fn on_modem(&mut self, event: ModemEvent) {
@@ -977,6 +1013,8 @@ impl Daemon {
             None => None,
         };
         self.cfg = cfg;
+        let unwatched = self.sync_modem().await;
+        // Only a watcher that still runs vouches for the bearer's interface.
         let bearer = self
             .modem
             .as_ref()
@@ -1006,6 +1044,12 @@ impl Daemon {
             .engine
             .reconfigure(self.cfg.engine_settings(), self.now());
         self.act(actions).await;
+        if unwatched {
+            self.feed(Event::BearerUnwatched {
+                path: PathId::Cellular,
+            })
+            .await;
+        }
         self.sync_routing().await;
     }
 

@@ -20,6 +20,9 @@ pub enum Event {
     /// Modem watcher (ModemManager): the data bearer is `Connected` or not. Disconnection
     /// takes the path down at once. Paths that never get this event do not need it.
     Bearer { path: PathId, connected: bool },
+    /// Modem watcher stopped (a reload turned ModemManager off for the path): what it said
+    /// about the bearer no longer holds, and the path is judged as one that never had it.
+    BearerUnwatched { path: PathId },
     /// Prober: one round finished, with the quorum already applied to give `ok`.
     /// `targets` is kept for status output only; decisions never look at it.
     ProbeRound {
@@ -60,6 +63,7 @@ impl Event {
             Event::Carrier { path, .. }
             | Event::LinkGone { path }
             | Event::Bearer { path, .. }
+            | Event::BearerUnwatched { path }
             | Event::ProbeRound { path, .. }
             | Event::Handshake { path, .. }
             | Event::RxProgress { path }

@@ -135,6 +135,7 @@ impl Engine {
             (Event::Carrier { up, .. }, Some(f)) => f.carrier(up, now),
             (Event::LinkGone { .. }, Some(f)) => f.gone(now),
             (Event::Bearer { connected, .. }, Some(f)) => f.bearer(connected),
+            (Event::BearerUnwatched { .. }, Some(f)) => f.bearer = None,
             (
                 Event::ProbeRound {
                     ok,
