@@ -4,7 +4,7 @@
 //! such an error happens, the text is walked once more as raw YAML events, recording the
 //! position and path of every key and value node; the error's position is then looked up.
 
-use serde_saphyr::granit_parser::{Event, Parser};
+use granit_parser::{Event, Parser};
 
 use super::error::Pos;
 
@@ -17,6 +17,8 @@ pub enum Anchor<'a> {
     MissingKey(&'a str),
     /// The error is about a value.
     Value,
+    /// The error is about the whole document.
+    Document,
 }
 
 #[derive(Debug)]
@@ -95,12 +97,15 @@ pub(crate) fn index(text: &str) -> Vec<Node> {
 
 /// The key path for an error at `pos`; empty when it is the document itself.
 pub fn path_at(text: &str, pos: Pos, anchor: Anchor<'_>) -> String {
+    if anchor == Anchor::Document {
+        return String::new();
+    }
     let nodes = index(text);
     let here = || nodes.iter().filter(|n| n.pos == pos);
     let found = match anchor {
         Anchor::Key => here().rfind(|n| n.is_key),
         Anchor::MissingKey(_) => here().find(|n| !n.is_key),
-        Anchor::Value => here().rfind(|n| !n.is_key),
+        Anchor::Value | Anchor::Document => here().rfind(|n| !n.is_key),
     };
     let found = found
         .or_else(|| here().next_back())

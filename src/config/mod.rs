@@ -15,6 +15,7 @@ mod raw;
 pub(crate) mod summary;
 mod types;
 mod values;
+mod yaml;
 
 #[cfg(test)]
 mod tests;

@@ -1,45 +1,15 @@
 //! From text to the as-written configuration, with hard limits so that a hostile or broken
 //! file (alias bombs, deep nesting, huge scalars) costs little memory and time.
 
-use serde_saphyr::{
-    DuplicateKeyPolicy, Error as YamlError, MessageFormatter, Options, UserMessageFormatter,
-};
+use serde::Deserialize;
 
 use super::error::{ConfigError, Diagnostic, Pos};
-use super::keypath::{self, Anchor};
+use super::keypath;
 use super::raw::RawConfig;
+use super::yaml::{self, De};
 
 /// Files larger than this are refused before parsing; real configurations are a few KiB.
 pub const MAX_FILE_BYTES: u64 = 1024 * 1024;
-
-fn options() -> Options {
-    let mut budget = serde_saphyr::Budget::default();
-    budget.max_reader_input_bytes = Some(MAX_FILE_BYTES as usize);
-    budget.max_events = 200_000;
-    budget.max_nodes = 100_000;
-    budget.max_aliases = 1_000;
-    budget.max_anchors = 1_000;
-    budget.max_depth = 32;
-    // One more than allowed, so that a second document gets its own clear message.
-    budget.max_documents = 2;
-    budget.max_total_scalar_bytes = MAX_FILE_BYTES as usize;
-    budget.max_merge_keys = 1_000;
-    budget.max_recorded_anchor_events = 100_000;
-    budget.max_recorded_anchor_bytes = MAX_FILE_BYTES as usize;
-
-    let mut options = Options::default();
-    options.budget = Some(budget);
-    // Aliases are replayed during deserialization: cap the total work, not just the input.
-    options.alias_limits.max_total_replayed_events = 100_000;
-    options.alias_limits.max_replay_stack_depth = 16;
-    options.alias_limits.max_alias_expansions_per_anchor = 1_000;
-    options.duplicate_keys = DuplicateKeyPolicy::Error;
-    // `manage: no` silently meaning false is the kind of surprise a strict file avoids.
-    options.strict_booleans = true;
-    options.reject_unsupported_tags = true;
-    options.with_snippet = false;
-    options
-}
 
 /// Checks that the bytes are text at all, then parses them.
 pub fn parse_bytes(bytes: &[u8], origin: &str) -> Result<RawConfig, ConfigError> {
@@ -89,8 +59,11 @@ pub fn parse_text(text: &str, origin: &str) -> Result<RawConfig, ConfigError> {
             origin: origin.to_owned(),
         });
     }
-    serde_saphyr::from_str_with_options::<RawConfig>(text, options())
-        .map_err(|e| ConfigError::Invalid(vec![diagnostic(&e, text, origin)]))
+    // Within the limits (depth, nodes, aliases, anchors, alias expansion, text), with
+    // duplicate keys and unsupported tags refused and merge keys resolved: see yaml::LIMITS.
+    yaml::load(text, yaml::LIMITS)
+        .and_then(|root| RawConfig::deserialize(De::new(&root)))
+        .map_err(|e| ConfigError::Invalid(vec![diagnostic(e, text, origin)]))
 }
 
 /// Line and column (1-based, in characters) of a byte offset.
@@ -111,60 +84,9 @@ fn pos_of_offset(bytes: &[u8], offset: usize) -> Pos {
     }
 }
 
-/// The innermost error (alias and snippet wrappers carry no message of their own).
-fn innermost(mut e: &YamlError) -> &YamlError {
-    while let YamlError::AliasError { error, .. } | YamlError::WithSnippet { error, .. } = e {
-        e = error;
-    }
-    e
-}
-
-fn diagnostic(e: &YamlError, text: &str, origin: &str) -> Diagnostic {
-    let inner = innermost(e);
-    let pos = e
-        .location()
-        .and_then(Pos::from_location)
-        .unwrap_or(Pos::START);
-    let (anchor, message) = match inner {
-        YamlError::SerdeUnknownField {
-            field, expected, ..
-        } => (
-            Anchor::Key,
-            format!(
-                "unknown key `{field}` (expected one of: {})",
-                expected.join(", ")
-            ),
-        ),
-        YamlError::SerdeMissingField { field, .. } => {
-            (Anchor::MissingKey(field), "missing required key".to_owned())
-        }
-        YamlError::DuplicateMappingKey { key, .. } => {
-            let key = key.as_deref().unwrap_or("?");
-            (Anchor::Key, format!("duplicate key `{key}`"))
-        }
-        YamlError::SerdeUnknownVariant {
-            variant, expected, ..
-        } => (
-            Anchor::Value,
-            format!(
-                "unknown value `{variant}` (expected one of: {})",
-                expected.join(", ")
-            ),
-        ),
-        YamlError::MultipleDocuments { .. } => {
-            return Diagnostic {
-                origin: origin.to_owned(),
-                pos,
-                path: "(top level)".to_owned(),
-                message: "only one YAML document is allowed".to_owned(),
-            };
-        }
-        other => (
-            Anchor::Value,
-            UserMessageFormatter.format_message(other).into_owned(),
-        ),
-    };
-    let path = keypath::path_at(text, pos, anchor);
+fn diagnostic(e: yaml::Error, text: &str, origin: &str) -> Diagnostic {
+    let pos = e.pos.unwrap_or(Pos::START);
+    let path = keypath::path_at(text, pos, e.anchor);
     Diagnostic {
         origin: origin.to_owned(),
         pos,
@@ -173,6 +95,6 @@ fn diagnostic(e: &YamlError, text: &str, origin: &str) -> Diagnostic {
         } else {
             path
         },
-        message,
+        message: e.message,
     }
 }
