@@ -1,10 +1,14 @@
-//! The nfnetlink framing shared by ctnetlink (conntrack eviction) and nf_tables (counter reads):
-//! message headers, attributes, and one blocking request/dump exchange. The netlink crates in
-//! use speak rtnetlink only, and this subset is small enough to write down here.
+//! The netlink framing shared by ctnetlink (conntrack eviction), nf_tables (counter reads) and
+//! WireGuard's generic netlink family: message headers, attributes, and one blocking
+//! request/dump exchange. The netlink crates in use speak rtnetlink only, and this subset is
+//! small enough to write down here.
 
 use std::io;
 
-use rtnetlink::sys::{Socket, SocketAddr, protocols::NETLINK_NETFILTER};
+use rtnetlink::sys::{
+    Socket, SocketAddr,
+    protocols::{NETLINK_GENERIC, NETLINK_NETFILTER},
+};
 
 const NLMSG_HDRLEN: usize = 16;
 pub const NLMSG_ERROR: u16 = 2;
@@ -16,11 +20,20 @@ pub const NLM_F_DUMP: u16 = 0x300;
 pub const NLA_F_NESTED: u16 = 0x8000;
 const NLA_TYPE_MASK: u16 = 0x3fff;
 
-/// A netlink socket of the netfilter family, connected to the kernel. The kernel answers
-/// requests and dumps of this family synchronously; the receive timeout only bounds a kernel
-/// that misbehaves, so a blocking exchange never hangs its caller.
+/// A netlink socket of the netfilter family, connected to the kernel.
 pub fn open() -> io::Result<Socket> {
-    let mut socket = Socket::new(NETLINK_NETFILTER)?;
+    open_protocol(NETLINK_NETFILTER)
+}
+
+/// A generic netlink socket, connected to the kernel.
+pub fn open_generic() -> io::Result<Socket> {
+    open_protocol(NETLINK_GENERIC)
+}
+
+/// The kernel answers requests and dumps of these families synchronously; the receive timeout
+/// only bounds a kernel that misbehaves, so a blocking exchange never hangs its caller.
+fn open_protocol(protocol: isize) -> io::Result<Socket> {
+    let mut socket = Socket::new(protocol)?;
     socket.bind_auto()?;
     socket.connect(&SocketAddr::new(0, 0))?;
     let timeout = libc::timeval {
@@ -43,13 +56,18 @@ pub fn open() -> io::Result<Socket> {
     Ok(socket)
 }
 
-/// Starts a message: netlink header (length patched by `finish`) and nfgenmsg.
-pub fn header(buf: &mut Vec<u8>, subsys: u16, msg: u16, flags: u16, seq: u32, family: u8) {
+/// Starts a message with the bare netlink header (length patched by `finish`, port id 0).
+pub fn nlmsg_header(buf: &mut Vec<u8>, kind: u16, flags: u16, seq: u32) {
     buf.extend_from_slice(&0u32.to_ne_bytes());
-    buf.extend_from_slice(&((subsys << 8) | msg).to_ne_bytes());
+    buf.extend_from_slice(&kind.to_ne_bytes());
     buf.extend_from_slice(&flags.to_ne_bytes());
     buf.extend_from_slice(&seq.to_ne_bytes());
     buf.extend_from_slice(&0u32.to_ne_bytes());
+}
+
+/// Starts an nfnetlink message: netlink header and nfgenmsg.
+pub fn header(buf: &mut Vec<u8>, subsys: u16, msg: u16, flags: u16, seq: u32, family: u8) {
+    nlmsg_header(buf, (subsys << 8) | msg, flags, seq);
     // nfgenmsg: family, version 0, resource id 0 (big endian)
     buf.extend_from_slice(&[family, 0, 0, 0]);
 }
@@ -75,6 +93,18 @@ pub fn attr_str(buf: &mut Vec<u8>, kind: u16, value: &str) {
     payload.extend_from_slice(value.as_bytes());
     payload.push(0);
     attr(buf, kind, &payload);
+}
+
+/// A nested attribute (NLA_F_NESTED set) whose payload `fill` appends; its length is patched
+/// in afterwards, so the nest is written in place without a buffer of its own.
+pub fn nest(buf: &mut Vec<u8>, kind: u16, fill: impl FnOnce(&mut Vec<u8>)) {
+    let start = buf.len();
+    buf.extend_from_slice(&[0, 0]);
+    buf.extend_from_slice(&(kind | NLA_F_NESTED).to_ne_bytes());
+    fill(buf);
+    // Every attribute inside is padded to 4 bytes, so the nest needs no padding of its own.
+    let len = u16::try_from(buf.len() - start).unwrap_or(u16::MAX);
+    buf[start..start + 2].copy_from_slice(&len.to_ne_bytes());
 }
 
 fn align(len: usize) -> usize {

@@ -5,8 +5,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
+use arcway::credentials::PrivateKey;
 use serde_json::{Value, json};
-use wireguard_control::Key;
 
 fn arcway() -> PathBuf {
     arcway_lab::bin_path("arcway").expect("arcway binary")
@@ -33,18 +33,18 @@ fn run(args: &[&std::ffi::OsStr]) -> Output {
     child.wait_with_output().expect("output")
 }
 
-fn public(k: &Key) -> String {
-    k.get_public().to_base64()
+fn public(k: &PrivateKey) -> String {
+    k.public_key().to_base64()
 }
 
 /// A valid credentials file in arcway's format.
 fn good_arcway() -> Value {
-    let client = Key::generate_private();
+    let client = PrivateKey::generate().unwrap();
     json!({
-        "arcClientPeerPrivateKey": client.to_base64(),
+        "arcClientPeerPrivateKey": client.expose_base64(),
         "arcClientPeerPublicKey": public(&client),
         "arcClientPeerIpAddress": "100.127.201.2",
-        "arcServerPeerPublicKey": public(&Key::generate_private()),
+        "arcServerPeerPublicKey": public(&PrivateKey::generate().unwrap()),
         "arcServerEndpoint": "203.0.113.10:11010",
         "arcAllowedIPs": ["100.127.0.0/16"],
     })
@@ -52,15 +52,15 @@ fn good_arcway() -> Value {
 
 /// The same in soratun's arc.json layout.
 fn good_soratun() -> Value {
-    let client = Key::generate_private();
+    let client = PrivateKey::generate().unwrap();
     json!({
-        "privateKey": client.to_base64(),
+        "privateKey": client.expose_base64(),
         "publicKey": public(&client),
         "simId": "8942310022000000002",
         "profile": {"authKeyId": "keyId-x", "authKey": "secret-x"},
         "arcSessionStatus": {
             "arcClientPeerIpAddress": "100.127.201.2",
-            "arcServerPeerPublicKey": public(&Key::generate_private()),
+            "arcServerPeerPublicKey": public(&PrivateKey::generate().unwrap()),
             "arcServerEndpoint": "203.0.113.10:11010",
             "arcAllowedIPs": ["100.127.0.0/16"],
         }
@@ -90,7 +90,7 @@ fn cases(good: fn() -> Value, names: [&'static str; 6], at: Locate) -> Vec<Case>
     };
     vec![
         broken(private, json!("not-a-key")),
-        broken(public_key, json!(public(&Key::generate_private()))),
+        broken(public_key, json!(public(&PrivateKey::generate().unwrap()))),
         broken(ip, json!("100.127.201")),
         broken(server, json!("AAAA")),
         broken(endpoint, json!("arc.example.net:0")),

@@ -81,7 +81,7 @@ pub fn auth_key(identity: &FakeIdentity) -> AuthKey {
 }
 
 pub fn new_private() -> PrivateKey {
-    PrivateKey::from_bytes(wireguard_control::Key::generate_private().0)
+    PrivateKey::generate().unwrap()
 }
 
 /// Writes credentials for SIM [`EXISTING_SIM`] (known to `fake`) and returns the file's bytes.

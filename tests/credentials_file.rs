@@ -2,9 +2,9 @@
 
 use std::os::unix::fs::PermissionsExt as _;
 
+use arcway::credentials::PrivateKey;
 use arcway::credentials::{self, Credentials, DEFAULT_ARC_PORT};
 use serde_json::{Value, json};
-use wireguard_control::Key;
 
 struct Keys {
     private: String,
@@ -13,11 +13,11 @@ struct Keys {
 }
 
 fn keys() -> Keys {
-    let private = Key::generate_private();
+    let private = PrivateKey::generate().unwrap();
     Keys {
-        public: private.get_public().to_base64(),
-        private: private.to_base64(),
-        server: Key::generate_private().get_public().to_base64(),
+        public: private.public_key().to_base64(),
+        private: private.expose_base64(),
+        server: PrivateKey::generate().unwrap().public_key().to_base64(),
     }
 }
 
@@ -68,7 +68,7 @@ fn public_key_is_optional_and_derived() {
 #[test]
 fn every_broken_field_is_named() {
     let k = keys();
-    let other_public = Key::generate_private().get_public().to_base64();
+    let other_public = PrivateKey::generate().unwrap().public_key().to_base64();
     let cases: Vec<(&str, Value, &str)> = vec![
         (
             "arcClientPeerPrivateKey",

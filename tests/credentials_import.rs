@@ -3,14 +3,14 @@
 use std::os::unix::fs::PermissionsExt as _;
 
 use arcway::credentials;
+use arcway::credentials::PrivateKey;
 use serde_json::{Value, json};
-use wireguard_control::Key;
 
 fn soratun_file() -> (Value, String) {
-    let private = Key::generate_private();
+    let private = PrivateKey::generate().unwrap();
     let v = json!({
-        "privateKey": private.to_base64(),
-        "publicKey": private.get_public().to_base64(),
+        "privateKey": private.expose_base64(),
+        "publicKey": private.public_key().to_base64(),
         "simId": "8942310022000000002",
         "logLevel": 2,
         "enableMetrics": true,
@@ -21,13 +21,13 @@ fn soratun_file() -> (Value, String) {
         "postUp": [["echo", "up"]],
         "profile": {"authKeyId": "keyId-xxx", "authKey": "secret-should-not-travel", "endpoint": "https://api.example.net"},
         "arcSessionStatus": {
-            "arcServerPeerPublicKey": Key::generate_private().get_public().to_base64(),
+            "arcServerPeerPublicKey": PrivateKey::generate().unwrap().public_key().to_base64(),
             "arcServerEndpoint": "abc.arc.example.net:11010",
             "arcAllowedIPs": ["100.127.0.0/16", "100.127.10.16/28"],
             "arcClientPeerIpAddress": "100.127.201.2",
         }
     });
-    (v, private.to_base64())
+    (v, private.expose_base64())
 }
 
 #[test]
@@ -85,7 +85,7 @@ fn failed_import_leaves_existing_output_untouched() {
         credentials::import_command(&input, &output).unwrap_err();
     };
     broken(&|v| v["privateKey"] = json!("AAAA"));
-    broken(&|v| v["publicKey"] = json!(Key::generate_private().get_public().to_base64()));
+    broken(&|v| v["publicKey"] = json!(PrivateKey::generate().unwrap().public_key().to_base64()));
     broken(&|v| v["arcSessionStatus"]["arcAllowedIPs"] = json!(["100.127.0.0/99"]));
     broken(&|v| {
         v.as_object_mut()

@@ -90,8 +90,9 @@ fn killed_child_is_restarted_and_handshakes_again() {
 #[test]
 fn wrong_server_key_gives_no_handshake_no_crash_loop_and_few_log_lines() {
     let lab = Lab::new();
-    let wrong = wireguard_control::Key::generate_private()
-        .get_public()
+    let wrong = arcway::credentials::PrivateKey::generate()
+        .unwrap()
+        .public_key()
         .to_base64();
     let spec = TunnelSpec::new(
         settings(&lab, Duration::from_secs(2)),

@@ -107,10 +107,6 @@ pub(crate) fn assemble(
     Ok(creds)
 }
 
-fn generate_key() -> PrivateKey {
-    PrivateKey::from_bytes(wireguard_control::Key::generate_private().0)
-}
-
 /// Runs the authkey flow against `api`.
 pub async fn run_authkey(
     api: &SoracomApi,
@@ -160,7 +156,7 @@ pub async fn run_authkey(
     }
 
     if flow.rotate {
-        let fresh = generate_key();
+        let fresh = PrivateKey::generate().map_err(Error::KeyGeneration)?;
         let record = Pending {
             sim_id: sim_id.clone(),
             private_key: fresh,

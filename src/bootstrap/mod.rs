@@ -92,6 +92,8 @@ pub enum Error {
          device (run again with --rotate)"
     )]
     KeyMismatch { sim_id: String },
+    #[error("failed to generate a new Arc key")]
+    KeyGeneration(#[source] std::io::Error),
     #[error("failed to bootstrap: no SIM exists yet and creating one is not allowed here")]
     WouldCreateSim,
     #[error("failed to accept the credentials from the answer")]

@@ -15,6 +15,7 @@ use ipnet::IpNet;
 
 pub use endpoint::{DEFAULT_ARC_PORT, Endpoint, EndpointError};
 pub use file::{load, save_atomic};
+pub(crate) use keys::wipe;
 pub use keys::{PrivateKey, PublicKey};
 pub use soratun::{ImportSummary, import_command, import_soratun};
 pub use validate::FieldError;

@@ -1,19 +1,17 @@
-//! WireGuard configuration through wireguard-control (generic netlink for the kernel, the UAPI
-//! socket for userspace). The calls block, so they run on the blocking pool.
+//! WireGuard configuration: the desired state as a [`DeviceUpdate`], applied over generic
+//! netlink to a kernel device (genl.rs) or over the UAPI socket to a userspace one (uapi.rs).
+//! The calls block, so they run on the blocking pool.
 
 use std::collections::BTreeSet;
 use std::net::SocketAddr;
 use std::time::SystemTime;
 
 use ipnet::IpNet;
-use wireguard_control::{
-    Backend as WgBackend, Device, DeviceUpdate, InterfaceName, PeerConfigBuilder,
-};
 
-use super::WgSettings;
 use super::error::Error;
-use super::supervisor::socket_path;
-use crate::credentials::Credentials;
+use super::tunnel::ActiveBackend;
+use super::{WgSettings, genl, uapi};
+use crate::credentials::{Credentials, PrivateKey, PublicKey};
 
 /// AllowedIPs of the single peer: the credentials' own plus the configured extras, sorted.
 pub fn allowed_ips(credentials: &Credentials, settings: &WgSettings) -> BTreeSet<IpNet> {
@@ -26,21 +24,42 @@ pub fn allowed_ips(credentials: &Credentials, settings: &WgSettings) -> BTreeSet
         .collect()
 }
 
+/// What to change on the device; unset fields are left as they are. Its Debug shows no
+/// secret (the private key's is redacted).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct DeviceUpdate {
+    pub private_key: Option<PrivateKey>,
+    pub fwmark: Option<u32>,
+    pub listen_port: Option<u16>,
+    /// Remove every peer but the one below (resets the session).
+    pub replace_peers: bool,
+    pub peer: PeerUpdate,
+}
+
+/// The server peer. It is created when missing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct PeerUpdate {
+    pub public_key: PublicKey,
+    /// Make `allowed_ips` the whole list instead of adding to it.
+    pub replace_allowed_ips: bool,
+    /// Persistent keepalive in seconds, 0 for off.
+    pub keepalive: Option<u16>,
+    pub allowed_ips: Vec<IpNet>,
+    pub endpoint: Option<SocketAddr>,
+}
+
 fn peer(
     credentials: &Credentials,
     settings: &WgSettings,
     endpoint: Option<SocketAddr>,
-) -> PeerConfigBuilder {
-    let mut peer = PeerConfigBuilder::new(&credentials.server_public_key.to_wg())
-        .replace_allowed_ips()
-        .set_persistent_keepalive_interval(settings.keepalive_secs());
-    for net in allowed_ips(credentials, settings) {
-        peer = peer.add_allowed_ip(net.addr(), net.prefix_len());
+) -> PeerUpdate {
+    PeerUpdate {
+        public_key: credentials.server_public_key,
+        replace_allowed_ips: true,
+        keepalive: Some(settings.keepalive_secs()),
+        allowed_ips: allowed_ips(credentials, settings).into_iter().collect(),
+        endpoint,
     }
-    if let Some(endpoint) = endpoint {
-        peer = peer.set_endpoint(endpoint);
-    }
-    peer
 }
 
 /// Everything: key, fwmark, port, exactly one peer. Used on a fresh device and after the
@@ -50,15 +69,13 @@ pub(crate) fn full_update(
     settings: &WgSettings,
     endpoint: Option<SocketAddr>,
 ) -> DeviceUpdate {
-    let mut update = DeviceUpdate::new()
-        .set_private_key(credentials.private_key.to_wg())
-        .set_fwmark(settings.fwmark)
-        .replace_peers()
-        .add_peer(peer(credentials, settings, endpoint));
-    if let Some(port) = settings.listen_port {
-        update = update.set_listen_port(port);
+    DeviceUpdate {
+        private_key: Some(credentials.private_key.clone()),
+        fwmark: Some(settings.fwmark),
+        listen_port: settings.listen_port,
+        replace_peers: true,
+        peer: peer(credentials, settings, endpoint),
     }
-    update
 }
 
 /// Repairs drift without touching the session: same key, mark and peer, no peer replacement.
@@ -67,46 +84,58 @@ pub(crate) fn repair_update(
     settings: &WgSettings,
     endpoint: Option<SocketAddr>,
 ) -> DeviceUpdate {
-    DeviceUpdate::new()
-        .set_private_key(credentials.private_key.to_wg())
-        .set_fwmark(settings.fwmark)
-        .add_peer(peer(credentials, settings, endpoint))
+    DeviceUpdate {
+        private_key: Some(credentials.private_key.clone()),
+        fwmark: Some(settings.fwmark),
+        listen_port: None,
+        replace_peers: false,
+        peer: peer(credentials, settings, endpoint),
+    }
 }
 
 /// Only the peer's endpoint (after re-resolution).
 pub(crate) fn endpoint_update(credentials: &Credentials, endpoint: SocketAddr) -> DeviceUpdate {
-    DeviceUpdate::new().add_peer(
-        PeerConfigBuilder::new(&credentials.server_public_key.to_wg()).set_endpoint(endpoint),
-    )
+    DeviceUpdate {
+        private_key: None,
+        fwmark: None,
+        listen_port: None,
+        replace_peers: false,
+        peer: PeerUpdate {
+            public_key: credentials.server_public_key,
+            replace_allowed_ips: false,
+            keepalive: None,
+            allowed_ips: Vec::new(),
+            endpoint: Some(endpoint),
+        },
+    }
 }
 
-fn name(ifname: &str) -> Result<InterfaceName, Error> {
-    ifname.parse().map_err(|_| Error::InvalidName {
-        ifname: ifname.into(),
-    })
+/// A name the kernel takes: at most IFNAMSIZ less the NUL, no '/', NUL or whitespace (as
+/// iproute2 checks). The UAPI socket path is built from it too, so both backends check it.
+fn check_name(ifname: &str) -> Result<(), Error> {
+    let bad = |b: &u8| *b == 0 || *b == b'/' || b.is_ascii_whitespace();
+    if ifname.is_empty() || ifname.len() > 15 || ifname.bytes().any(|b| bad(&b)) {
+        return Err(Error::InvalidName {
+            ifname: ifname.into(),
+        });
+    }
+    Ok(())
 }
 
 pub(crate) async fn apply(
-    backend: WgBackend,
+    backend: ActiveBackend,
     ifname: &str,
     update: DeviceUpdate,
 ) -> Result<(), Error> {
-    let iface = name(ifname)?;
+    check_name(ifname)?;
     let ifname = ifname.to_string();
     tokio::task::spawn_blocking(move || {
-        // wireguard-control starts a daemonised wireguard-go of its own when the socket does
-        // not answer; the supervisor owns that process, so only apply to a live socket.
-        if backend == WgBackend::Userspace {
-            std::os::unix::net::UnixStream::connect(socket_path(&ifname)).map_err(|source| {
-                Error::Configure {
-                    ifname: ifname.clone(),
-                    source,
-                }
-            })?;
-        }
-        update
-            .apply(&iface, backend)
-            .map_err(|source| Error::Configure { ifname, source })
+        let result = match backend {
+            ActiveBackend::Kernel => genl::set_device(&ifname, &update),
+            // Only a live socket is configured: the supervisor owns the process behind it.
+            ActiveBackend::Userspace => uapi::set_device(&ifname, &update),
+        };
+        result.map_err(|source| Error::Configure { ifname, source })
     })
     .await
     .map_err(Error::Join)?
@@ -122,35 +151,18 @@ pub(crate) struct PeerReading {
 }
 
 pub(crate) async fn read_peer(
-    backend: WgBackend,
+    backend: ActiveBackend,
     ifname: &str,
-    server: wireguard_control::Key,
+    server: PublicKey,
 ) -> Result<Option<PeerReading>, Error> {
-    let iface = name(ifname)?;
+    check_name(ifname)?;
     let ifname = ifname.to_string();
     tokio::task::spawn_blocking(move || {
-        if backend == WgBackend::Userspace {
-            // Read directly for the handshake's nanoseconds (see uapi.rs).
-            return super::uapi::read_peer(&ifname, server.as_bytes())
-                .map_err(|source| Error::Read { ifname, source });
-        }
-        let device =
-            Device::get(&iface, backend).map_err(|source| Error::Read { ifname, source })?;
-        Ok(device
-            .peers
-            .into_iter()
-            .find(|p| p.config.public_key == server)
-            .map(|p| PeerReading {
-                // The userspace UAPI reports 0 for "never", which wireguard-control maps to None;
-                // the kernel reports the epoch itself, so treat it the same way.
-                last_handshake: p
-                    .stats
-                    .last_handshake_time
-                    .filter(|t| *t > SystemTime::UNIX_EPOCH),
-                rx_bytes: p.stats.rx_bytes,
-                tx_bytes: p.stats.tx_bytes,
-                endpoint: p.config.endpoint,
-            }))
+        let result = match backend {
+            ActiveBackend::Kernel => genl::read_peer(&ifname, &server),
+            ActiveBackend::Userspace => uapi::read_peer(&ifname, server.as_bytes()),
+        };
+        result.map_err(|source| Error::Read { ifname, source })
     })
     .await
     .map_err(Error::Join)?

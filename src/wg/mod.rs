@@ -8,6 +8,7 @@
 mod device;
 mod endpoint;
 mod error;
+mod genl;
 mod limits;
 mod link;
 mod owner;

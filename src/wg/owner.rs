@@ -8,13 +8,12 @@ use ipnet::IpNet;
 use rtnetlink::Handle;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
-use wireguard_control::Backend as WgBackend;
 
-use super::device::{self, PeerReading};
+use super::device::{self, DeviceUpdate, PeerReading};
 use super::endpoint::{Family, HandshakeWatch, Resolver, choose};
 use super::error::Error;
 use super::supervisor::{ChildEvent, Supervisor, connectable, socket_path};
-use super::tunnel::{Command, START_TIMEOUT, TunnelSpec, WgSample, new_watch};
+use super::tunnel::{ActiveBackend, Command, START_TIMEOUT, TunnelSpec, WgSample, new_watch};
 use super::{Backend, OnStop, WgSettings, link};
 use crate::credentials::{Credentials, Endpoint};
 
@@ -30,7 +29,7 @@ pub(crate) struct Owner {
     pub(super) credentials: Credentials,
     pub(super) resolver: Resolver,
     pub(super) handle: Handle,
-    pub(super) backend: WgBackend,
+    pub(super) backend: ActiveBackend,
     pub(super) sup: Supervisor,
     pub(super) prefer: Family,
     pub(super) want: Family,
@@ -75,7 +74,7 @@ impl Owner {
             credentials: spec.credentials,
             resolver: spec.resolver,
             handle,
-            backend: WgBackend::Userspace,
+            backend: ActiveBackend::Userspace,
             prefer,
             want: prefer,
             endpoint: None,
@@ -122,7 +121,7 @@ impl Owner {
                 .map(|()| true)?,
         };
         if kernel {
-            self.backend = WgBackend::Kernel;
+            self.backend = ActiveBackend::Kernel;
         } else if adoptable {
             tracing::info!(%ifname, "adopting the running userspace WireGuard device");
             self.sup.adopt();
@@ -176,7 +175,7 @@ impl Owner {
     }
 
     pub(super) fn device_present(&self) -> bool {
-        self.backend == WgBackend::Kernel || self.sup.is_up()
+        self.backend == ActiveBackend::Kernel || self.sup.is_up()
     }
 
     /// Link settings, WireGuard settings (fresh peer), routes. Order matters: the link must be
@@ -186,10 +185,7 @@ impl Owner {
         self.apply_with(update).await
     }
 
-    pub(super) async fn apply_with(
-        &mut self,
-        update: wireguard_control::DeviceUpdate,
-    ) -> Result<(), Error> {
+    pub(super) async fn apply_with(&mut self, update: DeviceUpdate) -> Result<(), Error> {
         let ifname = self.settings.ifname.clone();
         let index = link::index(&self.handle, &ifname)
             .await?

@@ -4,8 +4,6 @@
 use std::net::SocketAddr;
 use std::time::{Instant, SystemTime};
 
-use wireguard_control::Backend as WgBackend;
-
 use super::OnStop;
 use super::device;
 use super::endpoint::Family;
@@ -53,10 +51,7 @@ impl Owner {
     fn status(&self) -> TunnelStatus {
         TunnelStatus {
             ifname: self.settings.ifname.clone(),
-            backend: match self.backend {
-                WgBackend::Kernel => ActiveBackend::Kernel,
-                _ => ActiveBackend::Userspace,
-            },
+            backend: self.backend,
             child_pid: self.sup.pid(),
             restarts: self.sup.restarts(),
             device_up: self.device_present(),
@@ -92,7 +87,7 @@ impl Owner {
             tracing::debug!(ifname = %self.settings.ifname, error = %e, "WireGuard re-apply still failing");
             return;
         }
-        let server = self.credentials.server_public_key.to_wg();
+        let server = self.credentials.server_public_key;
         let reading = match device::read_peer(self.backend, &self.settings.ifname, server).await {
             Ok(Some(reading)) => reading,
             Ok(None) => {
@@ -204,7 +199,7 @@ impl Owner {
         // (a kernel device, or a TUN whose process is slow to let go).
         let mut present = link::index(&self.handle, &ifname).await;
         for _ in 0..20 {
-            if self.backend == WgBackend::Kernel || !matches!(present, Ok(Some(_))) {
+            if self.backend == ActiveBackend::Kernel || !matches!(present, Ok(Some(_))) {
                 break;
             }
             tokio::time::sleep(std::time::Duration::from_millis(100)).await;

@@ -18,7 +18,7 @@ const READY_TIMEOUT: Duration = Duration::from_secs(10);
 /// How often an adopted device (left running by an earlier arcway) is checked.
 const ADOPTED_POLL: Duration = Duration::from_secs(1);
 
-/// Where wireguard-go (and wireguard-control) keep the UAPI sockets.
+/// Where wireguard-go (and wg(8)) keep the UAPI sockets.
 pub fn socket_path(ifname: &str) -> PathBuf {
     Path::new("/var/run/wireguard").join(format!("{ifname}.sock"))
 }

@@ -29,6 +29,15 @@ pub enum ActiveBackend {
     Userspace,
 }
 
+impl std::fmt::Display for ActiveBackend {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            ActiveBackend::Kernel => "kernel",
+            ActiveBackend::Userspace => "userspace",
+        })
+    }
+}
+
 /// A snapshot for `arcway status`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TunnelStatus {

@@ -1,30 +1,49 @@
-//! Reading the server peer of a userspace device straight from its UAPI socket.
+//! A userspace device through its UAPI socket (the text protocol of
+//! https://www.wireguard.com/xplatform/): `set=1` configures, `get=1` reads the server peer.
 //!
-//! wireguard-control drops `last_handshake_time_nsec`, so through it a userspace handshake is
-//! only known to the second. The engine accepts a tunnel back only with a handshake newer than
-//! the outage, and a renewal answered within the same second as the outage began was then seen
-//! as older than the outage: the path stayed down until WireGuard rekeyed two minutes later.
+//! The handshake is read with `last_handshake_time_nsec`: known only to the second, a renewal
+//! answered within the same second as an outage began looked older than the outage, and the
+//! engine (which accepts a tunnel back only with a handshake newer than the outage) kept the
+//! path down until WireGuard rekeyed two minutes later.
 
 use std::io::{BufRead as _, BufReader, Write as _};
 use std::net::SocketAddr;
 use std::os::unix::net::UnixStream;
 use std::time::{Duration, SystemTime};
 
-use super::device::PeerReading;
+use super::device::{DeviceUpdate, PeerReading};
 use super::supervisor::socket_path;
+use crate::credentials::wipe;
 
 /// How long one `get` may take; a live wireguard-go answers in microseconds.
 const IO_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// `get=1` on the device's socket; the reading of the peer whose key is `server`, if present.
 pub(crate) fn read_peer(ifname: &str, server: &[u8]) -> std::io::Result<Option<PeerReading>> {
-    let mut sock = UnixStream::connect(socket_path(ifname))?;
-    sock.set_read_timeout(Some(IO_TIMEOUT))?;
-    sock.set_write_timeout(Some(IO_TIMEOUT))?;
-    sock.write_all(b"get=1\n\n")?;
+    let text = exchange(ifname, &mut b"get=1\n\n".to_vec())?;
+    parse(&text, &hex(server))
+}
+
+/// `set=1` with `update` on the device's socket. Only a socket that answers is used: nothing
+/// here starts a userspace process (the supervisor owns that).
+pub(crate) fn set_device(ifname: &str, update: &DeviceUpdate) -> std::io::Result<()> {
+    let answer = exchange(ifname, &mut set_request(update))?;
+    errno(&answer)
+}
+
+/// Sends `request` (then wipes it: a `set` carries the private key) and returns the answer
+/// without its terminating empty line.
+fn exchange(ifname: &str, request: &mut [u8]) -> std::io::Result<String> {
+    let sent = UnixStream::connect(socket_path(ifname)).and_then(|mut sock| {
+        sock.set_read_timeout(Some(IO_TIMEOUT))?;
+        sock.set_write_timeout(Some(IO_TIMEOUT))?;
+        sock.write_all(request)?;
+        Ok(sock)
+    });
+    wipe(request);
     let mut text = String::new();
     // The answer ends with an empty line after `errno=N`; the socket stays open.
-    for line in BufReader::new(sock).lines() {
+    for line in BufReader::new(sent?).lines() {
         let line = line?;
         if line.is_empty() {
             break;
@@ -32,11 +51,68 @@ pub(crate) fn read_peer(ifname: &str, server: &[u8]) -> std::io::Result<Option<P
         text.push_str(&line);
         text.push('\n');
     }
-    parse(&text, &hex(server))
+    Ok(text)
 }
 
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The `set=1` request for `update`. The buffer holds the private key, so it is sized up front
+/// (a reallocation would leave a copy behind) and the key is written into it directly.
+pub(crate) fn set_request(update: &DeviceUpdate) -> Vec<u8> {
+    use std::io::Write as _;
+    let peer = &update.peer;
+    let mut out = Vec::with_capacity(512 + 64 * peer.allowed_ips.len());
+    // Writing into a Vec cannot fail.
+    let _ = (|| -> std::io::Result<()> {
+        out.write_all(b"set=1\n")?;
+        if let Some(key) = &update.private_key {
+            out.write_all(b"private_key=")?;
+            for b in key.expose_bytes() {
+                write!(out, "{b:02x}")?;
+            }
+            out.write_all(b"\n")?;
+        }
+        if let Some(mark) = update.fwmark {
+            writeln!(out, "fwmark={mark}")?;
+        }
+        if let Some(port) = update.listen_port {
+            writeln!(out, "listen_port={port}")?;
+        }
+        if update.replace_peers {
+            out.write_all(b"replace_peers=true\n")?;
+        }
+        writeln!(out, "public_key={}", hex(peer.public_key.as_bytes()))?;
+        if peer.replace_allowed_ips {
+            out.write_all(b"replace_allowed_ips=true\n")?;
+        }
+        if let Some(secs) = peer.keepalive {
+            writeln!(out, "persistent_keepalive_interval={secs}")?;
+        }
+        for net in &peer.allowed_ips {
+            writeln!(out, "allowed_ip={net}")?;
+        }
+        if let Some(endpoint) = peer.endpoint {
+            writeln!(out, "endpoint={endpoint}")?;
+        }
+        // An empty line ends the operation.
+        out.write_all(b"\n")
+    })();
+    out
+}
+
+/// The result of a `set`: its `errno=N` line.
+fn errno(answer: &str) -> std::io::Result<()> {
+    let value = answer.lines().find_map(|l| l.strip_prefix("errno="));
+    match value.map(str::parse::<i32>) {
+        Some(Ok(0)) => Ok(()),
+        Some(Ok(code)) => Err(std::io::Error::from_raw_os_error(code)),
+        _ => Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            format!("UAPI set answered without errno: {answer:?}"),
+        )),
+    }
 }
 
 /// One peer section as it is read.
@@ -126,6 +202,78 @@ mod tests {
         assert_eq!(since, Duration::new(1_795_885_689, 565_278_315));
         assert_eq!((r.rx_bytes, r.tx_bytes), (28380, 28468));
         assert_eq!(r.endpoint, Some("[2001:db8:3::10]:11010".parse().unwrap()));
+    }
+
+    fn update() -> DeviceUpdate {
+        use crate::credentials::{PrivateKey, PublicKey};
+        DeviceUpdate {
+            private_key: Some(PrivateKey::from_bytes([0xa1; 32])),
+            fwmark: Some(131072),
+            listen_port: Some(51820),
+            replace_peers: true,
+            peer: super::super::device::PeerUpdate {
+                public_key: PublicKey([0x0f; 32]),
+                replace_allowed_ips: true,
+                keepalive: Some(25),
+                allowed_ips: vec![
+                    "100.127.0.0/16".parse().unwrap(),
+                    "2001:db8::/32".parse().unwrap(),
+                ],
+                endpoint: Some("[2001:db8:3::10]:11010".parse().unwrap()),
+            },
+        }
+    }
+
+    #[test]
+    fn set_request_text() {
+        let text = String::from_utf8(set_request(&update())).unwrap();
+        let want = format!(
+            "set=1\nprivate_key={}\nfwmark=131072\nlisten_port=51820\nreplace_peers=true\n\
+             public_key={}\nreplace_allowed_ips=true\npersistent_keepalive_interval=25\n\
+             allowed_ip=100.127.0.0/16\nallowed_ip=2001:db8::/32\n\
+             endpoint=[2001:db8:3::10]:11010\n\n",
+            "a1".repeat(32),
+            "0f".repeat(32)
+        );
+        assert_eq!(text, want);
+    }
+
+    #[test]
+    fn endpoint_only_set_request() {
+        let mut only = update();
+        only.private_key = None;
+        only.fwmark = None;
+        only.listen_port = None;
+        only.replace_peers = false;
+        only.peer.replace_allowed_ips = false;
+        only.peer.keepalive = None;
+        only.peer.allowed_ips.clear();
+        only.peer.endpoint = Some("192.0.2.1:11010".parse().unwrap());
+        let text = String::from_utf8(set_request(&only)).unwrap();
+        let want = format!(
+            "set=1\npublic_key={}\nendpoint=192.0.2.1:11010\n\n",
+            "0f".repeat(32)
+        );
+        assert_eq!(text, want);
+    }
+
+    #[test]
+    fn set_answers() {
+        assert!(errno("errno=0\n").is_ok());
+        let e = errno("errno=22\n").unwrap_err();
+        assert_eq!(e.raw_os_error(), Some(22));
+        assert_eq!(
+            errno("").unwrap_err().kind(),
+            std::io::ErrorKind::InvalidData
+        );
+    }
+
+    #[test]
+    fn update_debug_hides_the_private_key() {
+        let text = format!("{:?}", update());
+        assert!(!text.to_lowercase().contains(&"a1".repeat(4)));
+        assert!(!text.contains("161, 161"));
+        assert!(text.contains("redacted"));
     }
 
     #[test]

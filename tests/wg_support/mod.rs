@@ -11,9 +11,9 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use arcway::credentials::Credentials;
+use arcway::credentials::PrivateKey;
 use arcway::wg::WgSample;
 use tokio::sync::mpsc;
-use wireguard_control::Key;
 
 pub const CLIENT_TUN: &str = "100.127.201.2";
 pub const SERVER_TUN: &str = "100.127.201.1";
@@ -65,8 +65,8 @@ pub struct Lab {
     pub server: String,
     pub client_if: String,
     pub server_if: String,
-    pub client_key: Key,
-    pub server_key: Key,
+    pub client_key: PrivateKey,
+    pub server_key: PrivateKey,
     server_wg: Option<Child>,
 }
 
@@ -78,8 +78,8 @@ impl Lab {
             server: format!("aw{id}-s"),
             client_if: format!("aw{id}c"),
             server_if: format!("aw{id}s"),
-            client_key: Key::generate_private(),
-            server_key: Key::generate_private(),
+            client_key: PrivateKey::generate().unwrap(),
+            server_key: PrivateKey::generate().unwrap(),
             server_wg: None,
         };
         let (c, s) = (lab.client.clone(), lab.server.clone());
@@ -119,8 +119,8 @@ impl Lab {
             std::thread::sleep(Duration::from_millis(20));
         }
         let keyfile = tempfile::NamedTempFile::new().unwrap();
-        writeln!(keyfile.as_file(), "{}", self.server_key.to_base64()).unwrap();
-        let client_pub = self.client_key.get_public().to_base64();
+        writeln!(keyfile.as_file(), "{}", self.server_key.expose_base64()).unwrap();
+        let client_pub = self.client_key.public_key().to_base64();
         sh(&format!(
             "wg set {sif} private-key {} listen-port 11010 peer {client_pub} allowed-ips {CLIENT_TUN}/32",
             keyfile.path().display()
@@ -132,9 +132,9 @@ impl Lab {
 
     /// Credentials for the client; `server_key` overrides the server's public key.
     pub fn credentials(&self, endpoint: &str, server_pub: Option<String>) -> Credentials {
-        let server_pub = server_pub.unwrap_or_else(|| self.server_key.get_public().to_base64());
+        let server_pub = server_pub.unwrap_or_else(|| self.server_key.public_key().to_base64());
         let json = serde_json::json!({
-            "arcClientPeerPrivateKey": self.client_key.to_base64(),
+            "arcClientPeerPrivateKey": self.client_key.expose_base64(),
             "arcClientPeerIpAddress": CLIENT_TUN,
             "arcServerPeerPublicKey": server_pub,
             "arcServerEndpoint": endpoint,

@@ -59,6 +59,20 @@ arcway_handshake() {
   apoll 15 arc_has_handshake || { echo "$(exited)arc0 has no handshake with the arc server"; return 1; }
 }
 
+# What arcway wrote over generic netlink, as wg(8) reads it back from the kernel: the client's
+# key, a fwmark, exactly one peer (the server) with its endpoint, AllowedIPs and keepalive.
+arcway_device_config() {
+  local dump line peer
+  dump=$(ns gw wg show arc0 dump) || { echo "wg show arc0 dump failed"; return 1; }
+  line=$(echo "$dump" | sed -n 1p)
+  [ "$(echo "$line" | cut -f2)" = "$(cat /run/lab/client.pub)" ] || { echo "device key: $(echo "$line" | cut -f2)"; return 1; }
+  [ "$(echo "$line" | cut -f4)" != off ] || { echo "no fwmark on arc0"; return 1; }
+  [ "$(echo "$dump" | wc -l)" -eq 2 ] || { echo "$dump" | cut -f1,3,4; echo "not exactly one peer"; return 1; }
+  peer=$(echo "$dump" | sed -n 2p | cut -f1,3,4,8)
+  [ "$peer" = "$(printf '%s\t203.0.113.10:11010\t100.127.0.0/16\t5' "$(cat /run/lab/server.pub)")" ] ||
+    { echo "peer: $peer"; return 1; }
+}
+
 route_is_arc() { [ "$(route_dev)" = arc0 ]; }
 
 platform_via() { [ "$(route_dev)" = "$1" ] && platform_ping; }

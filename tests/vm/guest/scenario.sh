@@ -4,7 +4,7 @@
 
 LAB_CHECKS="lab.modules lab.topology lab.nftables lab.wifi-path lab.cell-path lab.kernel-wg-ping
   lab.kernel-wg-handshake lab.carrier-loss lab.manual-failover lab.restore"
-ARCWAY_CHECKS="arcway.config arcway.kernel-backend arcway.handshake arcway.ping-via-arc
+ARCWAY_CHECKS="arcway.config arcway.kernel-backend arcway.handshake arcway.device-config arcway.ping-via-arc
   arcway.wifi-loss-to-cellular arcway.wifi-restore-to-arc arcway.tunnel-not-on-cellular
   arcway.stop arcway.removed-device arcway.removed-rules"
 
@@ -40,6 +40,7 @@ scenario_arcway() {
   [ -z "$BLOCKED" ] && arcway_start
   check arcway.kernel-backend arcway_kernel_backend || BLOCKED=${BLOCKED:-"arcway.kernel-backend failed"}
   check arcway.handshake arcway_handshake || BLOCKED=${BLOCKED:-"arcway.handshake failed"}
+  check arcway.device-config arcway_device_config
   check arcway.ping-via-arc arcway_ping_via_arc
   check arcway.wifi-loss-to-cellular arcway_wifi_loss
   check arcway.wifi-restore-to-arc arcway_wifi_restore
