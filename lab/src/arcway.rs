@@ -85,6 +85,8 @@ impl Lab {
             })?;
         }
         let bin = bin_path("arcway")?;
+        // Says which build runs: tests/pkg/release-lab checks that it is the shipped one.
+        eprintln!("lab: starting {}", bin.display());
         let args = [
             "unshare".to_owned(),
             "--mount".into(),
