@@ -24,10 +24,14 @@ pub const RTNLGRP_IPV6_IFADDR: u32 = 9;
 pub const RTNLGRP_IPV6_ROUTE: u32 = 11;
 pub const RTNLGRP_IPV6_RULE: u32 = 19;
 
+/// A non-blocking route netlink socket: connected to the kernel for requests, or joined to
+/// `groups` for notifications.
 fn open(groups: &[u32]) -> io::Result<AsyncFd<Socket>> {
     let mut socket = Socket::new(NETLINK_ROUTE)?;
     socket.bind_auto()?;
-    socket.connect(&SocketAddr::new(0, 0))?;
+    if groups.is_empty() {
+        socket.connect(&SocketAddr::new(0, 0))?;
+    }
     for group in groups {
         socket.add_membership(*group)?;
     }
