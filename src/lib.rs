@@ -19,5 +19,6 @@ pub mod nft;
 pub mod notify;
 pub mod probe;
 pub mod routing;
+pub mod rtnl;
 pub mod status;
 pub mod wg;

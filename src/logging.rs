@@ -17,12 +17,12 @@ pub enum Style {
     Json,
 }
 
-/// The netlink crates log every message at debug level; they would drown ours.
-const QUIET: &str = ",netlink_proto=warn,netlink_sys=warn,rtnetlink=warn,zbus=warn";
+/// zbus logs every D-Bus message at debug level; it would drown ours.
+const QUIET: &str = ",zbus=warn";
 
 /// The filter for a level from the configuration (`info`), or for `ARCWAY_LOG` when it is set:
 /// comma-separated `level` and `target=level` directives such as
-/// `debug,netlink_proto=warn,arcway::probe=trace`. A target matches itself and every module
+/// `debug,zbus=warn,arcway::probe=trace`. A target matches itself and every module
 /// path below it. A directive that does not parse falls back to `info`.
 pub fn filter(level: &str, env: Option<&str>) -> Targets {
     let directive = match env {
@@ -67,12 +67,12 @@ mod tests {
     use super::filter;
 
     #[test]
-    fn the_configured_level_applies_and_the_netlink_crates_are_quieted() {
+    fn the_configured_level_applies_and_zbus_is_quieted() {
         let f = filter("debug", None);
         assert!(f.would_enable("arcway::daemon", &Level::DEBUG));
         assert!(!f.would_enable("arcway::daemon", &Level::TRACE));
-        assert!(!f.would_enable("netlink_proto::connection", &Level::DEBUG));
-        assert!(f.would_enable("netlink_proto::connection", &Level::WARN));
+        assert!(!f.would_enable("zbus::connection", &Level::DEBUG));
+        assert!(f.would_enable("zbus::connection", &Level::WARN));
         assert!(!f.would_enable("zbus", &Level::INFO));
     }
 

@@ -1,11 +1,11 @@
-//! The netlink framing shared by ctnetlink (conntrack eviction), nf_tables (counter reads) and
-//! WireGuard's generic netlink family: message headers, attributes, and one blocking
-//! request/dump exchange. The netlink crates in use speak rtnetlink only, and this subset is
-//! small enough to write down here.
+//! The netlink framing shared by ctnetlink (conntrack eviction), nf_tables (counter reads),
+//! WireGuard's generic netlink family and route netlink (src/rtnl): message headers,
+//! attributes, and one blocking request/dump exchange. The subset arcway needs is small
+//! enough to write down here.
 
 use std::io;
 
-use rtnetlink::sys::{
+use netlink_sys::{
     Socket, SocketAddr,
     protocols::{NETLINK_GENERIC, NETLINK_NETFILTER},
 };

@@ -88,10 +88,7 @@ fn sigterm_with_on_stop_keep_leaves_everything_and_a_restart_adopts_it() {
         .arg(bin)
         .args(["run", "--config"])
         .arg(&config_path)
-        .env(
-            "ARCWAY_LOG",
-            "debug,netlink_proto=warn,netlink_sys=warn,rtnetlink=warn",
-        );
+        .env("ARCWAY_LOG", "debug,zbus=warn");
     let mut second = lab.spawn_command("arcway", cmd).unwrap();
     let socket = lab.arcway_socket();
     let up = poll(Duration::from_secs(10), || {

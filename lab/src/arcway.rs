@@ -102,10 +102,7 @@ impl Lab {
             path.display().to_string(),
         ];
         let mut cmd = self.command(Role::Gw, &args);
-        cmd.env(
-            "ARCWAY_LOG",
-            "debug,netlink_proto=warn,netlink_sys=warn,rtnetlink=warn",
-        );
+        cmd.env("ARCWAY_LOG", "debug,zbus=warn");
         for (key, value) in env {
             cmd.env(key, value);
         }

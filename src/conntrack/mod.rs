@@ -14,7 +14,7 @@ use std::io;
 use std::net::IpAddr;
 
 use ipnet::IpNet;
-use rtnetlink::sys::Socket;
+use netlink_sys::Socket;
 use tracing::{debug, info};
 
 use crate::nfnetlink;

@@ -1,4 +1,4 @@
-//! Link monitor: one task owning an rtnetlink multicast subscription (links, IPv4/IPv6
+//! Link monitor: one task owning a route netlink multicast subscription (links, IPv4/IPv6
 //! addresses and routes) that reports the state of the watched uplinks by name.
 //!
 //! Carrier and admin changes go out as soon as the message is read; address and route
@@ -28,7 +28,7 @@ pub enum LinkMonError {
     #[error("failed to set the netlink receive buffer")]
     RecvBuffer(#[source] std::io::Error),
     #[error("failed to dump links, addresses and routes")]
-    Dump(#[source] rtnetlink::Error),
+    Dump(#[source] std::io::Error),
 }
 
 /// What to watch and how.

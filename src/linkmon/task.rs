@@ -5,14 +5,13 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use futures_util::stream::BoxStream;
-use futures_util::{FutureExt, StreamExt};
-use rtnetlink::packet_core::{NetlinkMessage, NetlinkPayload};
-use rtnetlink::packet_route::RouteNetlinkMessage;
-use rtnetlink::sys::{AsyncSocket, SocketAddr};
-use rtnetlink::{Handle, MulticastGroup};
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
+
+use crate::rtnl::{
+    self, Event, Handle, Monitor, RTNLGRP_IPV4_IFADDR, RTNLGRP_IPV4_ROUTE, RTNLGRP_IPV6_IFADDR,
+    RTNLGRP_IPV6_ROUTE, RTNLGRP_LINK,
+};
 
 use super::dump::dump;
 use super::parse::parse_netlink;
@@ -20,14 +19,12 @@ use super::table::{LinkTable, Update};
 use super::tracker::{Pending, Tracker};
 use super::{LinkEvent, LinkMonError, LinkMonitorConfig, LinkSnapshot};
 
-type Messages = BoxStream<'static, (NetlinkMessage<RouteNetlinkMessage>, SocketAddr)>;
-
-const GROUPS: [MulticastGroup; 5] = [
-    MulticastGroup::Link,
-    MulticastGroup::Ipv4Ifaddr,
-    MulticastGroup::Ipv6Ifaddr,
-    MulticastGroup::Ipv4Route,
-    MulticastGroup::Ipv6Route,
+const GROUPS: [u32; 5] = [
+    RTNLGRP_LINK,
+    RTNLGRP_IPV4_IFADDR,
+    RTNLGRP_IPV6_IFADDR,
+    RTNLGRP_IPV4_ROUTE,
+    RTNLGRP_IPV6_ROUTE,
 ];
 /// Back-off before retrying a failed re-dump.
 const RETRY: Duration = Duration::from_millis(100);
@@ -95,7 +92,7 @@ pub struct LinkMonitor {
     table: LinkTable,
     tracker: Tracker,
     dumper: Handle,
-    messages: Messages,
+    messages: Monitor,
     commands: mpsc::UnboundedReceiver<Command>,
     events: mpsc::Sender<LinkEvent>,
     stats: Arc<Stats>,
@@ -114,17 +111,13 @@ impl LinkMonitor {
         events: mpsc::Sender<LinkEvent>,
     ) -> Result<LinkMonitorHandle, LinkMonError> {
         // Subscribe before dumping so nothing that happens during the dump is missed.
-        let (mut conn, _, messages) =
-            rtnetlink::new_multicast_connection(&GROUPS).map_err(LinkMonError::Socket)?;
-        conn.socket_mut()
-            .socket_mut()
-            .set_rx_buf_sz(config.recv_buffer)
+        let messages = Monitor::new(&GROUPS).map_err(LinkMonError::Socket)?;
+        messages
+            .set_recv_buffer(config.recv_buffer)
             .map_err(LinkMonError::RecvBuffer)?;
-        tokio::spawn(conn);
         // Dumps use their own socket so an overrun on the multicast one is never taken for
         // the end of a dump.
-        let (conn, dumper, _) = rtnetlink::new_connection().map_err(LinkMonError::Socket)?;
-        tokio::spawn(conn);
+        let dumper = Handle::new().map_err(LinkMonError::Socket)?;
         let table = dump(&dumper).await.map_err(LinkMonError::Dump)?;
         let (tx, commands) = mpsc::unbounded_channel();
         let stats = Arc::new(Stats::default());
@@ -132,7 +125,7 @@ impl LinkMonitor {
             table,
             tracker: Tracker::new(config.interfaces),
             dumper,
-            messages: messages.boxed(),
+            messages,
             commands,
             events,
             stats: stats.clone(),
@@ -159,15 +152,18 @@ impl LinkMonitor {
             let due = self.due;
             tokio::select! {
                 biased;
-                msg = self.messages.next() => {
-                    let Some((msg, _)) = msg else {
-                        tracing::error!("netlink multicast socket closed; link monitor stops");
-                        return;
+                event = self.messages.next() => {
+                    let event = match event {
+                        Ok(event) => event,
+                        Err(e) => {
+                            tracing::error!(error = %e, "netlink multicast socket failed; link monitor stops");
+                            return;
+                        }
                     };
-                    self.on_message(&msg, true);
+                    self.on_event(event, true);
                     // Take whatever else is queued so a burst becomes one report.
-                    while let Some(Some((msg, _))) = self.messages.next().now_or_never() {
-                        self.on_message(&msg, true);
+                    while let Some(event) = self.messages.try_next() {
+                        self.on_event(event, true);
                     }
                 }
                 command = self.commands.recv() => match command {
@@ -186,22 +182,34 @@ impl LinkMonitor {
         }
     }
 
-    fn on_message(&mut self, msg: &NetlinkMessage<RouteNetlinkMessage>, hints: bool) {
-        self.stats.messages.fetch_add(1, Ordering::Relaxed);
-        if matches!(msg.payload, NetlinkPayload::Overrun(_)) {
-            self.stats.overruns.fetch_add(1, Ordering::Relaxed);
-            tracing::warn!("netlink events were lost (receive buffer overrun); re-reading");
+    fn on_event(&mut self, event: Event, hints: bool) {
+        match event {
+            Event::Overrun => {
+                self.stats.messages.fetch_add(1, Ordering::Relaxed);
+                self.stats.overruns.fetch_add(1, Ordering::Relaxed);
+                tracing::warn!("netlink events were lost (receive buffer overrun); re-reading");
+                self.on_update(Update::Resync, hints);
+            }
+            Event::Messages(data) => {
+                for msg in rtnl::messages(&data) {
+                    self.stats.messages.fetch_add(1, Ordering::Relaxed);
+                    for update in parse_netlink(msg.kind, msg.payload) {
+                        if update == Update::Resync {
+                            tracing::debug!(kind = msg.kind, "netlink message needs a re-read");
+                        }
+                        self.on_update(update, hints);
+                    }
+                }
+            }
         }
-        for update in parse_netlink(msg) {
-            if update == Update::Resync {
-                tracing::debug!(?msg, "netlink message needs a re-read");
-            }
-            let applied = self.table.apply(update);
-            self.resync_now |= applied.resync_now;
-            if applied.resync_soon && hints {
-                self.resync_due = true;
-                self.due = Some(Instant::now() + self.debounce);
-            }
+    }
+
+    fn on_update(&mut self, update: Update, hints: bool) {
+        let applied = self.table.apply(update);
+        self.resync_now |= applied.resync_now;
+        if applied.resync_soon && hints {
+            self.resync_due = true;
+            self.due = Some(Instant::now() + self.debounce);
         }
     }
 
@@ -222,8 +230,8 @@ impl LinkMonitor {
                 self.table = table;
                 self.stats.resyncs.fetch_add(1, Ordering::Relaxed);
                 // Events queued during the dump are replayed in order; the newest wins.
-                while let Some(Some((msg, _))) = self.messages.next().now_or_never() {
-                    self.on_message(&msg, false);
+                while let Some(event) = self.messages.try_next() {
+                    self.on_event(event, false);
                 }
             }
             Err(e) => {

@@ -19,7 +19,7 @@
 //! and reconnects with exponential backoff when the bearer drops or a connect fails.
 //!
 //! When the connected bearer's `Ip4Config` method is STATIC, the watcher sets the address,
-//! prefix and MTU on the bearer's interface and brings it up (rtnetlink), then reports
+//! prefix and MTU on the bearer's interface and brings it up (route netlink), then reports
 //! [`ModemEvent::DefaultRoute`] so the cellular path table gets `default via <gateway>`. A
 //! gateway outside the prefix is made reachable as the address's peer. On disconnect the
 //! address is removed again.
@@ -93,6 +93,6 @@ pub enum ModemError {
         what: &'static str,
         ifname: String,
         #[source]
-        source: rtnetlink::Error,
+        source: std::io::Error,
     },
 }

@@ -3,13 +3,11 @@
 
 use std::net::{IpAddr, Ipv4Addr};
 
-use futures_util::TryStreamExt as _;
 use ipnet::Ipv4Net;
-use rtnetlink::packet_route::AddressFamily;
-use rtnetlink::packet_route::address::{AddressAttribute, AddressMessage};
-use rtnetlink::{Handle, LinkUnspec};
 
 use super::ModemError;
+use crate::rtnl::Handle;
+use crate::rtnl::msg::{self, AF_INET, RTM_NEWADDR, RTM_NEWLINK};
 
 /// What arcway put on the bearer interface.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -28,14 +26,11 @@ impl Applied {
     }
 }
 
-fn errno(e: &rtnetlink::Error) -> Option<i32> {
-    match e {
-        rtnetlink::Error::NetlinkError(m) => Some(m.raw_code().abs()),
-        _ => None,
-    }
+fn errno(e: &std::io::Error) -> Option<i32> {
+    e.raw_os_error()
 }
 
-fn nl(what: &'static str, ifname: &str) -> impl FnOnce(rtnetlink::Error) -> ModemError {
+fn nl(what: &'static str, ifname: &str) -> impl FnOnce(std::io::Error) -> ModemError {
     let ifname = ifname.to_owned();
     move |source| ModemError::Netlink {
         what,
@@ -45,15 +40,20 @@ fn nl(what: &'static str, ifname: &str) -> impl FnOnce(rtnetlink::Error) -> Mode
 }
 
 pub fn open() -> Result<Handle, ModemError> {
-    let (conn, handle, _) = rtnetlink::new_connection().map_err(ModemError::NetlinkSocket)?;
-    tokio::spawn(conn);
-    Ok(handle)
+    Handle::new().map_err(ModemError::NetlinkSocket)
 }
 
 async fn index(handle: &Handle, ifname: &str) -> Result<Option<u32>, ModemError> {
-    let mut links = handle.link().get().match_name(ifname.to_owned()).execute();
-    match links.try_next().await {
-        Ok(link) => Ok(link.map(|l| l.header.index)),
+    let mut found = None;
+    let result = handle
+        .exchange(msg::get_link_by_name(ifname), |kind, payload| {
+            if kind == RTM_NEWLINK && found.is_none() {
+                found = msg::parse_link(payload).map(|l| l.index);
+            }
+        })
+        .await;
+    match result {
+        Ok(()) => Ok(found),
         Err(e) if errno(&e) == Some(libc::ENODEV) => Ok(None),
         Err(e) => Err(nl("look up the link", ifname)(e)),
     }
@@ -63,30 +63,26 @@ async fn ipv4_addresses(
     handle: &Handle,
     index: u32,
     ifname: &str,
-) -> Result<Vec<AddressMessage>, ModemError> {
-    let mut dump = handle
-        .address()
-        .get()
-        .set_link_index_filter(index)
-        .execute();
+) -> Result<Vec<msg::Address>, ModemError> {
     let mut out = Vec::new();
-    while let Some(msg) = dump
-        .try_next()
+    handle
+        .exchange(msg::dump_addresses(), |kind, payload| {
+            if kind == RTM_NEWADDR {
+                out.extend(
+                    msg::parse_address(payload).filter(|a| a.index == index && a.family == AF_INET),
+                );
+            }
+        })
         .await
-        .map_err(nl("list addresses", ifname))?
-    {
-        if msg.header.family == AddressFamily::Inet {
-            out.push(msg);
-        }
-    }
+        .map_err(nl("list addresses", ifname))?;
     Ok(out)
 }
 
-fn local_of(msg: &AddressMessage) -> Option<Ipv4Addr> {
-    msg.attributes.iter().find_map(|a| match a {
-        AddressAttribute::Local(IpAddr::V4(v4)) => Some(*v4),
+fn local_of(msg: &msg::Address) -> Option<Ipv4Addr> {
+    match msg.local {
+        Some(IpAddr::V4(v4)) => Some(v4),
         _ => None,
-    })
+    }
 }
 
 /// Address (replacing any other IPv4 address: a new session may bring a new one), MTU, up.
@@ -101,39 +97,22 @@ pub async fn apply(handle: &Handle, cfg: &Applied) -> Result<(), ModemError> {
         Some(_) => (cfg.address.addr(), 32),
         None => (cfg.address.addr(), cfg.address.prefix_len()),
     };
-    let mut add = handle
-        .address()
-        .add(index, IpAddr::V4(addr), prefix)
-        .replace();
-    if let Some(peer) = cfg.peer() {
-        for attr in add.message_mut().attributes.iter_mut() {
-            if let AddressAttribute::Address(a) = attr {
-                *a = IpAddr::V4(peer);
-            }
-        }
-    }
-    add.execute()
+    let peer = cfg.peer().map(IpAddr::V4);
+    handle
+        .request(msg::add_address(index, IpAddr::V4(addr), prefix, peer))
         .await
         .map_err(nl("set the bearer address", ifname))?;
-    for msg in ipv4_addresses(handle, index, ifname).await? {
-        let same = local_of(&msg) == Some(addr) && msg.header.prefix_len == prefix;
+    for a in ipv4_addresses(handle, index, ifname).await? {
+        let same = local_of(&a) == Some(addr) && a.prefix_len == prefix;
         if !same {
             handle
-                .address()
-                .del(msg)
-                .execute()
+                .request(msg::del_address(&a))
                 .await
                 .map_err(nl("remove an old bearer address", ifname))?;
         }
     }
-    let mut link = LinkUnspec::new_with_index(index).up();
-    if let Some(mtu) = cfg.mtu {
-        link = link.mtu(mtu);
-    }
     handle
-        .link()
-        .set(link.build())
-        .execute()
+        .request(msg::set_link_up(index, cfg.mtu))
         .await
         .map_err(nl("set MTU and bring the link up", ifname))
 }
@@ -144,9 +123,9 @@ pub async fn remove(handle: &Handle, cfg: &Applied) -> Result<(), ModemError> {
     let Some(index) = index(handle, ifname).await? else {
         return Ok(());
     };
-    for msg in ipv4_addresses(handle, index, ifname).await? {
-        if local_of(&msg) == Some(cfg.address.addr()) {
-            match handle.address().del(msg).execute().await {
+    for a in ipv4_addresses(handle, index, ifname).await? {
+        if local_of(&a) == Some(cfg.address.addr()) {
+            match handle.request(msg::del_address(&a)).await {
                 Ok(()) => {}
                 Err(e) if errno(&e) == Some(libc::EADDRNOTAVAIL) => {}
                 Err(e) => return Err(nl("remove the bearer address", ifname)(e)),

@@ -1,17 +1,7 @@
-//! Dumps and changes through a strict-check rtnetlink connection.
+//! Dumps and changes through a strict-check route netlink socket.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io;
-
-use futures_util::StreamExt;
-use rtnetlink::Handle;
-use rtnetlink::packet_core::{
-    NLM_F_ACK, NLM_F_CREATE, NLM_F_DUMP, NLM_F_EXCL, NLM_F_REPLACE, NLM_F_REQUEST, NetlinkMessage,
-    NetlinkPayload,
-};
-use rtnetlink::packet_route::RouteNetlinkMessage;
-use rtnetlink::packet_route::route::{RouteAttribute, RouteMessage};
-use rtnetlink::packet_route::rule::RuleMessage;
 
 use super::convert::{
     address_family, parse_route, parse_rule, route_delete_message, route_message, rule_message,
@@ -20,39 +10,15 @@ use super::layout::Layout;
 use super::model::{Change, Family, KernelRouting, Rule};
 use super::render::render_changes;
 use super::{ChangeError, RoutingError};
+use crate::rtnl::Handle;
+use crate::rtnl::msg::{self, RTM_NEWROUTE, RTM_NEWRULE};
 
 /// A dump of arcway's objects plus the raw rule messages, so that a rule carrying
 /// attributes arcway does not model is deleted exactly as the kernel reported it.
 #[derive(Debug, Default)]
 pub struct Dump {
     pub objects: KernelRouting,
-    raw_rules: BTreeMap<Rule, RuleMessage>,
-}
-
-/// Sends one request and collects the inner messages of the answer (acks and `Done` end it).
-async fn request(
-    handle: &mut Handle,
-    payload: RouteNetlinkMessage,
-    flags: u16,
-) -> Result<Vec<RouteNetlinkMessage>, io::Error> {
-    let mut req = NetlinkMessage::from(payload);
-    req.header.flags = flags;
-    let mut responses = handle
-        .request(req)
-        .map_err(|e| io::Error::other(e.to_string()))?;
-    let mut out = Vec::new();
-    while let Some(msg) = responses.next().await {
-        match msg.payload {
-            NetlinkPayload::InnerMessage(inner) => out.push(inner),
-            NetlinkPayload::Error(err) => match err.code {
-                Some(code) => return Err(io::Error::from_raw_os_error(-code.get())),
-                None => break,
-            },
-            NetlinkPayload::Done(_) => break,
-            _ => {}
-        }
-    }
-    Ok(out)
+    raw_rules: BTreeMap<Rule, Vec<u8>>,
 }
 
 fn errno_is(err: &io::Error, errno: i32) -> bool {
@@ -62,30 +28,27 @@ fn errno_is(err: &io::Error, errno: i32) -> bool {
 /// Dumps rules in any of `layouts`' priority ranges and routes of the tables arcway owns:
 /// the path tables, `tables`, and class tables referenced by rules in the ranges.
 pub async fn dump(
-    handle: &mut Handle,
+    handle: &Handle,
     layouts: &[&Layout],
     tables: &BTreeSet<u32>,
 ) -> Result<Dump, RoutingError> {
     let mut dump = Dump::default();
     let mut owned: BTreeSet<u32> = tables.clone();
     for family in [Family::V4, Family::V6] {
-        let mut msg = RuleMessage::default();
-        msg.header.family = address_family(family);
-        let answers = request(
-            handle,
-            RouteNetlinkMessage::GetRule(msg),
-            NLM_F_REQUEST | NLM_F_DUMP,
-        )
-        .await
-        .map_err(|source| RoutingError::Dump {
-            what: "rules".into(),
-            source,
-        })?;
-        for answer in answers {
-            let RouteNetlinkMessage::NewRule(raw) = answer else {
-                continue;
-            };
-            let Some(rule) = parse_rule(&raw) else {
+        let mut answers = Vec::new();
+        handle
+            .exchange(msg::dump_rules(address_family(family)), |kind, payload| {
+                if kind == RTM_NEWRULE {
+                    answers.push(payload.to_vec());
+                }
+            })
+            .await
+            .map_err(|source| RoutingError::Dump {
+                what: "rules".into(),
+                source,
+            })?;
+        for raw in answers {
+            let Some(rule) = msg::parse_rule(&raw).as_ref().and_then(parse_rule) else {
                 continue;
             };
             if !layouts.iter().any(|l| l.owns_priority(rule.priority)) {
@@ -111,21 +74,21 @@ pub async fn dump(
 }
 
 async fn dump_table(
-    handle: &mut Handle,
+    handle: &Handle,
     family: Family,
     table: u32,
     dump: &mut Dump,
 ) -> Result<(), RoutingError> {
-    let mut msg = RouteMessage::default();
-    msg.header.address_family = address_family(family);
-    msg.attributes.push(RouteAttribute::Table(table));
-    let answers = match request(
-        handle,
-        RouteNetlinkMessage::GetRoute(msg),
-        NLM_F_REQUEST | NLM_F_DUMP,
-    )
-    .await
-    {
+    let mut answers = Vec::new();
+    let request = msg::dump_routes(address_family(family), Some(table));
+    let result = handle
+        .exchange(request, |kind, payload| {
+            if kind == RTM_NEWROUTE {
+                answers.extend(msg::parse_route(payload));
+            }
+        })
+        .await;
+    match result {
         // A table that holds nothing does not exist for the kernel.
         Err(e) if errno_is(&e, libc::ENOENT) => return Ok(()),
         Err(source) => {
@@ -134,12 +97,9 @@ async fn dump_table(
                 source,
             });
         }
-        Ok(answers) => answers,
-    };
-    for answer in answers {
-        let RouteNetlinkMessage::NewRoute(raw) = answer else {
-            continue;
-        };
+        Ok(()) => {}
+    }
+    for raw in answers {
         // Strict dumps filter by table; the check keeps a lax kernel from leaking others in.
         match parse_route(&raw) {
             Some(route) if route.key.table == table => {
@@ -153,30 +113,19 @@ async fn dump_table(
 
 /// Applies one change. Races with another writer are absorbed: adding a rule that is
 /// already there (EEXIST) or deleting something already gone (ENOENT, ESRCH) succeeds.
-async fn apply_one(handle: &mut Handle, change: &Change, dump: &Dump) -> Result<(), io::Error> {
-    let ack = NLM_F_REQUEST | NLM_F_ACK;
-    let result = match change {
+async fn apply_one(handle: &Handle, change: &Change, dump: &Dump) -> Result<(), io::Error> {
+    let request = match change {
         Change::AddRoute(route) | Change::ReplaceRoute(route) => {
-            let msg = RouteNetlinkMessage::NewRoute(route_message(route));
-            request(handle, msg, ack | NLM_F_CREATE | NLM_F_REPLACE).await
+            msg::route_request(&route_message(route), false)
         }
-        Change::DelRoute(route) => {
-            let msg = RouteNetlinkMessage::DelRoute(route_delete_message(&route.key));
-            request(handle, msg, ack).await
-        }
-        Change::AddRule(rule) => {
-            let msg = RouteNetlinkMessage::NewRule(rule_message(rule));
-            request(handle, msg, ack | NLM_F_CREATE | NLM_F_EXCL).await
-        }
-        Change::DelRule(rule) => {
-            let raw = dump
-                .raw_rules
-                .get(rule)
-                .cloned()
-                .unwrap_or_else(|| rule_message(rule));
-            request(handle, RouteNetlinkMessage::DelRule(raw), ack).await
-        }
+        Change::DelRoute(route) => msg::route_request(&route_delete_message(&route.key), true),
+        Change::AddRule(rule) => msg::rule_request(&rule_message(rule), false),
+        Change::DelRule(rule) => match dump.raw_rules.get(rule) {
+            Some(raw) => msg::delete_raw_rule(raw),
+            None => msg::rule_request(&rule_message(rule), true),
+        },
     };
+    let result = handle.request(request).await;
     match (change, result) {
         (_, Ok(_)) => Ok(()),
         (Change::AddRule(_), Err(e)) if errno_is(&e, libc::EEXIST) => Ok(()),
@@ -192,7 +141,7 @@ async fn apply_one(handle: &mut Handle, change: &Change, dump: &Dump) -> Result<
 /// Applies every change in order and collects every failure (a failed step does not stop
 /// the others: the next repair retries what is still missing).
 pub async fn apply(
-    handle: &mut Handle,
+    handle: &Handle,
     changes: Vec<Change>,
     dump: &Dump,
     links: &BTreeMap<u32, String>,

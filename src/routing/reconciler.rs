@@ -8,7 +8,6 @@
 use std::collections::BTreeSet;
 use std::time::Instant;
 
-use rtnetlink::Handle;
 use tokio::sync::{mpsc, oneshot};
 use tracing::{debug, info, warn};
 
@@ -19,6 +18,7 @@ use super::layout::Layout;
 use super::model::{Change, KernelRouting};
 use super::plan::plan;
 use super::render::render_changes;
+use crate::rtnl::Handle;
 
 type Reply<T> = oneshot::Sender<Result<T, RoutingError>>;
 
@@ -36,13 +36,11 @@ pub struct Reconciler {
 }
 
 impl Reconciler {
-    /// Opens a strict-check rtnetlink connection and starts the owner task on the current
+    /// Opens a strict-check route netlink socket and starts the owner task on the current
     /// tokio runtime. `layout` says what arcway owns before the first `set` (for `repair`
     /// and `teardown` after a restart).
     pub fn spawn(layout: Layout) -> Result<Reconciler, RoutingError> {
-        let (connection, handle, _) =
-            rtnetlink::new_connection_with_strict_check().map_err(RoutingError::Connect)?;
-        tokio::spawn(connection);
+        let handle = Handle::new_strict().map_err(RoutingError::Connect)?;
         let (tx, rx) = mpsc::channel(16);
         let owner = Owner {
             handle,
@@ -113,7 +111,7 @@ impl Owner {
                 }
                 Command::Current(reply) => {
                     let tables = self.tables();
-                    let result = dump(&mut self.handle, &[&self.layout], &tables).await;
+                    let result = dump(&self.handle, &[&self.layout], &tables).await;
                     let _ = reply.send(result.map(|d| d.objects));
                 }
             }
@@ -160,7 +158,7 @@ impl Owner {
         layouts.extend(old);
         let mut tables = self.tables();
         tables.extend(desired.objects.tables());
-        let current = dump(&mut self.handle, &layouts, &tables).await?;
+        let current = dump(&self.handle, &layouts, &tables).await?;
         let changes = plan(&current.objects, desired);
         if changes.is_empty() {
             debug!(
@@ -171,7 +169,7 @@ impl Owner {
             return Ok(changes);
         }
         let text = render_changes(&changes, &desired.links);
-        let result = apply(&mut self.handle, changes, &current, &desired.links).await;
+        let result = apply(&self.handle, changes, &current, &desired.links).await;
         let elapsed_us = started.elapsed().as_micros() as u64;
         match &result {
             Ok(applied) => {

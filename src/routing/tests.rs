@@ -271,11 +271,19 @@ fn layout_checks() {
 #[test]
 fn netlink_messages_round_trip() {
     use super::convert::{parse_route, parse_rule, route_message, rule_message};
+    use crate::rtnl::msg;
     let d = desired(&lab_inputs(true)).unwrap();
     for rule in &d.objects.rules {
         assert_eq!(parse_rule(&rule_message(rule)).as_ref(), Some(rule));
+        // Through the bytes the kernel gets (after the 16-byte netlink header).
+        let bytes = msg::rule_request(&rule_message(rule), false);
+        let back = msg::parse_rule(&bytes[16..]).unwrap();
+        assert_eq!(parse_rule(&back).as_ref(), Some(rule));
     }
     for route in d.objects.route_list() {
         assert_eq!(parse_route(&route_message(&route)), Some(route.clone()));
+        let bytes = msg::route_request(&route_message(&route), false);
+        let back = msg::parse_route(&bytes[16..]).unwrap();
+        assert_eq!(parse_route(&back), Some(route.clone()));
     }
 }

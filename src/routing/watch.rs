@@ -3,14 +3,15 @@
 
 use std::time::Duration;
 
-use futures_util::StreamExt;
-use rtnetlink::MulticastGroup;
 use tokio::task::JoinHandle;
 use tokio::time::{Instant, sleep_until};
 use tracing::warn;
 
 use super::RoutingError;
 use super::reconciler::Reconciler;
+use crate::rtnl::{
+    Monitor, RTNLGRP_IPV4_ROUTE, RTNLGRP_IPV4_RULE, RTNLGRP_IPV6_ROUTE, RTNLGRP_IPV6_RULE,
+};
 
 /// Starts a task that calls `reconciler.repair()` `debounce` after the last rule/route event
 /// and at least every `period`. Events caused by arcway's own changes cost one no-op repair.
@@ -20,23 +21,25 @@ pub fn spawn_drift_watch(
     period: Duration,
 ) -> Result<JoinHandle<()>, RoutingError> {
     let groups = [
-        MulticastGroup::Ipv4Rule,
-        MulticastGroup::Ipv6Rule,
-        MulticastGroup::Ipv4Route,
-        MulticastGroup::Ipv6Route,
+        RTNLGRP_IPV4_RULE,
+        RTNLGRP_IPV6_RULE,
+        RTNLGRP_IPV4_ROUTE,
+        RTNLGRP_IPV6_ROUTE,
     ];
-    let (connection, _handle, mut events) =
-        rtnetlink::new_multicast_connection(&groups).map_err(RoutingError::Connect)?;
-    let connection = tokio::spawn(connection);
+    let events = Monitor::new(&groups).map_err(RoutingError::Connect)?;
     Ok(tokio::spawn(async move {
         let mut next_periodic = Instant::now() + period;
         let mut pending: Option<Instant> = None;
         loop {
             let deadline = pending.map_or(next_periodic, |p| p.min(next_periodic));
             tokio::select! {
+                // Any event, a lost one (overrun) included, is a hint to re-read.
                 event = events.next() => match event {
-                    Some(_) => pending = pending.or(Some(Instant::now() + debounce)),
-                    None => break,
+                    Ok(_) => pending = pending.or(Some(Instant::now() + debounce)),
+                    Err(e) => {
+                        warn!(error = %e, "routing event socket failed; drift watch stops");
+                        break;
+                    }
                 },
                 _ = sleep_until(deadline) => {
                     pending = None;
@@ -49,6 +52,5 @@ pub fn spawn_drift_watch(
                 }
             }
         }
-        connection.abort();
     }))
 }

@@ -13,7 +13,7 @@ pub enum Error {
         op: &'static str,
         ifname: String,
         #[source]
-        source: rtnetlink::Error,
+        source: std::io::Error,
     },
     #[error(
         "failed to create kernel WireGuard device {ifname}: the kernel has no WireGuard support"
@@ -83,19 +83,13 @@ fn join_errors(errors: &[Error]) -> String {
 }
 
 impl Error {
-    pub(crate) fn netlink(
-        op: &'static str,
-        ifname: &str,
-    ) -> impl FnOnce(rtnetlink::Error) -> Error {
+    pub(crate) fn netlink(op: &'static str, ifname: &str) -> impl FnOnce(std::io::Error) -> Error {
         let ifname = ifname.to_string();
         move |source| Error::Netlink { op, ifname, source }
     }
 }
 
 /// The errno inside a netlink error, if the kernel sent one.
-pub(crate) fn errno(e: &rtnetlink::Error) -> Option<i32> {
-    match e {
-        rtnetlink::Error::NetlinkError(msg) => Some(msg.raw_code().abs()),
-        _ => None,
-    }
+pub(crate) fn errno(e: &std::io::Error) -> Option<i32> {
+    e.raw_os_error()
 }

@@ -7,7 +7,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV
 use std::sync::atomic::{AtomicU16, Ordering};
 use std::time::{Duration, SystemTime};
 
-use rtnetlink::sys::Socket;
+use netlink_sys::Socket;
 
 use super::device::{DeviceUpdate, PeerReading, PeerUpdate};
 use crate::credentials::{PublicKey, wipe};

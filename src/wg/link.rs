@@ -4,23 +4,18 @@
 use std::collections::BTreeSet;
 use std::net::{IpAddr, Ipv4Addr};
 
-use futures_util::TryStreamExt as _;
 use ipnet::IpNet;
-use rtnetlink::packet_route::AddressFamily;
-use rtnetlink::packet_route::address::AddressAttribute;
-use rtnetlink::packet_route::route::{RouteAddress, RouteAttribute, RouteMessage, RouteScope};
-use rtnetlink::{Handle, LinkUnspec, LinkWireguard, RouteMessageBuilder};
 
 use super::error::{Error, errno};
+use crate::rtnl::Handle;
+use crate::rtnl::msg::{
+    self, AF_INET, AF_INET6, RT_SCOPE_LINK, RTM_NEWADDR, RTM_NEWLINK, RTM_NEWROUTE, RTN_UNICAST,
+    RTPROT_STATIC, RouteHeader,
+};
 
 /// Creates a kernel WireGuard link. An existing link of that name is adopted.
 pub(crate) async fn create_kernel(handle: &Handle, ifname: &str) -> Result<(), Error> {
-    match handle
-        .link()
-        .add(LinkWireguard::new(ifname).build())
-        .execute()
-        .await
-    {
+    match handle.request(msg::new_link(ifname, "wireguard")).await {
         Ok(()) => Ok(()),
         Err(e) if errno(&e) == Some(libc::EEXIST) => Ok(()),
         // No module: the kernel answers EOPNOTSUPP after failing to load rtnl-link-wireguard.
@@ -33,12 +28,32 @@ pub(crate) async fn create_kernel(handle: &Handle, ifname: &str) -> Result<(), E
 
 /// The interface index, or None when no such link exists.
 pub(crate) async fn index(handle: &Handle, ifname: &str) -> Result<Option<u32>, Error> {
-    let mut links = handle.link().get().match_name(ifname.to_string()).execute();
-    match links.try_next().await {
-        Ok(link) => Ok(link.map(|l| l.header.index)),
+    let mut found = None;
+    let result = handle
+        .exchange(msg::get_link_by_name(ifname), |kind, payload| {
+            if kind == RTM_NEWLINK && found.is_none() {
+                found = msg::parse_link(payload).map(|l| l.index);
+            }
+        })
+        .await;
+    match result {
+        Ok(()) => Ok(found),
         Err(e) if errno(&e) == Some(libc::ENODEV) => Ok(None),
         Err(e) => Err(Error::netlink("look up the link", ifname)(e)),
     }
+}
+
+/// The addresses of link `index`, all families.
+async fn addresses(handle: &Handle, index: u32) -> std::io::Result<Vec<msg::Address>> {
+    let mut out = Vec::new();
+    handle
+        .exchange(msg::dump_addresses(), |kind, payload| {
+            if kind == RTM_NEWADDR {
+                out.extend(msg::parse_address(payload).filter(|a| a.index == index));
+            }
+        })
+        .await?;
+    Ok(out)
 }
 
 /// Address `ip/32`, MTU, link up.
@@ -49,78 +64,56 @@ pub(crate) async fn configure(
     address: Ipv4Addr,
     mtu: u32,
 ) -> Result<(), Error> {
+    let ip = IpAddr::V4(address);
     handle
-        .address()
-        .add(index, IpAddr::V4(address), 32)
-        .replace()
-        .execute()
+        .request(msg::add_address(index, ip, 32, None))
         .await
         .map_err(Error::netlink("set the tunnel address", ifname))?;
     // A new session may bring a new tunnel IP: the old one must not linger as a source address.
-    let mut addrs = handle
-        .address()
-        .get()
-        .set_link_index_filter(index)
-        .execute();
-    let mut stale = Vec::new();
-    while let Some(msg) = addrs
-        .try_next()
+    let stale: Vec<_> = addresses(handle, index)
         .await
         .map_err(Error::netlink("list addresses", ifname))?
-    {
-        let mine = msg.attributes.iter().any(|a| matches!(a, AddressAttribute::Local(ip) | AddressAttribute::Address(ip) if *ip == IpAddr::V4(address)));
-        if msg.header.family == AddressFamily::Inet && !mine {
-            stale.push(msg);
-        }
-    }
-    for msg in stale {
+        .into_iter()
+        .filter(|a| a.family == AF_INET && a.local != Some(ip) && a.address != Some(ip))
+        .collect();
+    for a in stale {
         handle
-            .address()
-            .del(msg)
-            .execute()
+            .request(msg::del_address(&a))
             .await
             .map_err(Error::netlink("remove an old tunnel address", ifname))?;
     }
     handle
-        .link()
-        .set(LinkUnspec::new_with_index(index).mtu(mtu).up().build())
-        .execute()
+        .request(msg::set_link_up(index, Some(mtu)))
         .await
         .map_err(Error::netlink("set MTU and bring the link up", ifname))
 }
 
-fn route_message(index: u32, table: u32, net: IpNet) -> RouteMessage {
-    // A prefix from IpNet always fits its family, so the builder cannot refuse it.
-    let builder = RouteMessageBuilder::<IpAddr>::new()
-        .destination_prefix(net.addr(), net.prefix_len())
-        .unwrap_or_default();
-    builder
-        .output_interface(index)
-        .table_id(table)
-        .scope(RouteScope::Link)
-        .build()
+fn route_message(index: u32, table: u32, net: IpNet) -> msg::Route {
+    let family = match net {
+        IpNet::V4(_) => AF_INET,
+        IpNet::V6(_) => AF_INET6,
+    };
+    msg::Route {
+        header: RouteHeader {
+            family,
+            dst_len: net.prefix_len(),
+            protocol: RTPROT_STATIC,
+            scope: RT_SCOPE_LINK,
+            kind: RTN_UNICAST,
+            ..RouteHeader::default()
+        },
+        table,
+        dst: (net.prefix_len() > 0).then(|| net.addr()),
+        oif: Some(index),
+        ..msg::Route::default()
+    }
 }
 
-fn table_of(msg: &RouteMessage) -> u32 {
-    msg.attributes
-        .iter()
-        .find_map(|a| match a {
-            RouteAttribute::Table(t) => Some(*t),
-            _ => None,
-        })
-        .unwrap_or(u32::from(msg.header.table))
-}
-
-fn prefix_of(msg: &RouteMessage) -> Option<IpNet> {
-    let len = msg.header.destination_prefix_length;
-    let addr = msg.attributes.iter().find_map(|a| match a {
-        RouteAttribute::Destination(RouteAddress::Inet(v4)) => Some(IpAddr::V4(*v4)),
-        RouteAttribute::Destination(RouteAddress::Inet6(v6)) => Some(IpAddr::V6(*v6)),
-        _ => None,
-    });
-    match (addr, msg.header.address_family) {
+fn prefix_of(msg: &msg::Route) -> Option<IpNet> {
+    let len = msg.header.dst_len;
+    match (msg.dst, msg.header.family) {
         (Some(a), _) => IpNet::new(a, len).ok(),
-        (None, AddressFamily::Inet) => IpNet::new(Ipv4Addr::UNSPECIFIED.into(), 0).ok(),
+        (None, AF_INET) => IpNet::new(Ipv4Addr::UNSPECIFIED.into(), 0).ok(),
         (None, _) => IpNet::new(std::net::Ipv6Addr::UNSPECIFIED.into(), 0).ok(),
     }
 }
@@ -134,23 +127,21 @@ pub(crate) async fn routes(
     table: u32,
 ) -> Result<BTreeSet<IpNet>, Error> {
     let mut found = BTreeSet::new();
-    for family in [AddressFamily::Inet, AddressFamily::Inet6] {
-        let mut query = RouteMessageBuilder::<IpAddr>::new().table_id(table).build();
-        query.header.address_family = family;
-        let mut dump = handle.route().get(query).execute();
-        while let Some(msg) = dump
-            .try_next()
+    for family in [AF_INET, AF_INET6] {
+        handle
+            .exchange(msg::dump_routes(family, Some(table)), |kind, payload| {
+                if kind != RTM_NEWROUTE {
+                    return;
+                }
+                if let Some(route) = msg::parse_route(payload)
+                    && route.oif == Some(index)
+                    && route.table == table
+                {
+                    found.extend(prefix_of(&route));
+                }
+            })
             .await
-            .map_err(Error::netlink("dump routes", ifname))?
-        {
-            let oif = msg
-                .attributes
-                .iter()
-                .any(|a| matches!(a, RouteAttribute::Oif(i) if *i == index));
-            if oif && table_of(&msg) == table {
-                found.extend(prefix_of(&msg));
-            }
-        }
+            .map_err(Error::netlink("dump routes", ifname))?;
     }
     Ok(found)
 }
@@ -180,10 +171,10 @@ pub(crate) async fn sync_routes(
     }
     for net in desired {
         handle
-            .route()
-            .add(route_message(index, table, *net))
-            .replace()
-            .execute()
+            .request(msg::route_request(
+                &route_message(index, table, *net),
+                false,
+            ))
             .await
             .map_err(Error::netlink("replace an AllowedIPs route", ifname))?;
     }
@@ -197,12 +188,8 @@ pub(crate) async fn delete_route(
     table: u32,
     net: IpNet,
 ) -> Result<(), Error> {
-    match handle
-        .route()
-        .del(route_message(index, table, net))
-        .execute()
-        .await
-    {
+    let request = msg::route_request(&route_message(index, table, net), true);
+    match handle.request(request).await {
         Err(e) if errno(&e) != Some(libc::ESRCH) => {
             Err(Error::netlink("delete an AllowedIPs route", ifname)(e))
         }
@@ -212,7 +199,7 @@ pub(crate) async fn delete_route(
 
 /// Deletes the link; a link that is already gone is fine.
 pub(crate) async fn delete(handle: &Handle, ifname: &str, index: u32) -> Result<(), Error> {
-    match handle.link().del(index).execute().await {
+    match handle.request(msg::del_link(index)).await {
         Err(e) if errno(&e) != Some(libc::ENODEV) => {
             Err(Error::netlink("delete the link", ifname)(e))
         }
@@ -247,8 +234,12 @@ mod tests {
     #[test]
     fn route_message_targets_the_table() {
         let msg = route_message(7, 7101, "100.127.0.0/16".parse().unwrap());
-        assert_eq!(table_of(&msg), 7101);
         assert_eq!(prefix_of(&msg), Some("100.127.0.0/16".parse().unwrap()));
-        assert_eq!(msg.header.scope, RouteScope::Link);
+        // What the kernel gets back parses to the same route: table 7101 in RTA_TABLE.
+        let bytes = msg::route_request(&msg, false);
+        let parsed = msg::parse_route(&bytes[16..]).unwrap();
+        assert_eq!(parsed, msg);
+        assert_eq!((parsed.table, bytes[16 + 4]), (7101, 0));
+        assert_eq!(parsed.header.scope, RT_SCOPE_LINK);
     }
 }

@@ -5,7 +5,6 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use ipnet::IpNet;
-use rtnetlink::Handle;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
@@ -16,6 +15,7 @@ use super::supervisor::{ChildEvent, Supervisor, connectable, socket_path};
 use super::tunnel::{ActiveBackend, Command, START_TIMEOUT, TunnelSpec, WgSample, new_watch};
 use super::{Backend, OnStop, WgSettings, link};
 use crate::credentials::{Credentials, Endpoint};
+use crate::rtnl::Handle;
 
 /// How long a userspace child gets between SIGTERM and SIGKILL.
 pub(super) const STOP_GRACE: Duration = Duration::from_secs(3);
@@ -63,8 +63,7 @@ impl Owner {
         spec: TunnelSpec,
         samples: mpsc::Sender<WgSample>,
     ) -> Result<Owner, Error> {
-        let (conn, handle, _) = rtnetlink::new_connection().map_err(Error::NetlinkSocket)?;
-        tokio::spawn(conn);
+        let handle = Handle::new().map_err(Error::NetlinkSocket)?;
         let settings = spec.settings;
         let prefer = Family::preferred(spec.prefer_ipv6);
         let mut owner = Owner {
