@@ -7,7 +7,7 @@ use ipnet::Ipv4Net;
 
 use super::ModemError;
 use crate::rtnl::Handle;
-use crate::rtnl::msg::{self, AF_INET, RTM_NEWADDR, RTM_NEWLINK};
+use crate::rtnl::msg::{self, AF_INET, RTM_NEWADDR};
 
 /// What arcway put on the bearer interface.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -44,19 +44,10 @@ pub fn open() -> Result<Handle, ModemError> {
 }
 
 async fn index(handle: &Handle, ifname: &str) -> Result<Option<u32>, ModemError> {
-    let mut found = None;
-    let result = handle
-        .exchange(msg::get_link_by_name(ifname), |kind, payload| {
-            if kind == RTM_NEWLINK && found.is_none() {
-                found = msg::parse_link(payload).map(|l| l.index);
-            }
-        })
-        .await;
-    match result {
-        Ok(()) => Ok(found),
-        Err(e) if errno(&e) == Some(libc::ENODEV) => Ok(None),
-        Err(e) => Err(nl("look up the link", ifname)(e)),
-    }
+    handle
+        .link_index(ifname)
+        .await
+        .map_err(nl("look up the link", ifname))
 }
 
 async fn ipv4_addresses(

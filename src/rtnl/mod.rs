@@ -121,6 +121,23 @@ impl Handle {
     pub async fn request(&self, request: Vec<u8>) -> io::Result<()> {
         self.exchange(request, |_, _| {}).await
     }
+
+    /// The index of the link named `ifname`, or None when no such link exists.
+    pub async fn link_index(&self, ifname: &str) -> io::Result<Option<u32>> {
+        let mut found = None;
+        let result = self
+            .exchange(msg::get_link_by_name(ifname), |kind, payload| {
+                if kind == msg::RTM_NEWLINK && found.is_none() {
+                    found = msg::parse_link(payload).map(|l| l.index);
+                }
+            })
+            .await;
+        match result {
+            Ok(()) => Ok(found),
+            Err(e) if e.raw_os_error() == Some(libc::ENODEV) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
 }
 
 /// Feeds one datagram of answers to `seq` into `each`; `Some` once the exchange is over.

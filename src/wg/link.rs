@@ -9,8 +9,8 @@ use ipnet::IpNet;
 use super::error::{Error, errno};
 use crate::rtnl::Handle;
 use crate::rtnl::msg::{
-    self, AF_INET, AF_INET6, RT_SCOPE_LINK, RTM_NEWADDR, RTM_NEWLINK, RTM_NEWROUTE, RTN_UNICAST,
-    RTPROT_STATIC, RouteHeader,
+    self, AF_INET, AF_INET6, RT_SCOPE_LINK, RTM_NEWADDR, RTM_NEWROUTE, RTN_UNICAST, RTPROT_STATIC,
+    RouteHeader,
 };
 
 /// Creates a kernel WireGuard link. An existing link of that name is adopted.
@@ -28,19 +28,10 @@ pub(crate) async fn create_kernel(handle: &Handle, ifname: &str) -> Result<(), E
 
 /// The interface index, or None when no such link exists.
 pub(crate) async fn index(handle: &Handle, ifname: &str) -> Result<Option<u32>, Error> {
-    let mut found = None;
-    let result = handle
-        .exchange(msg::get_link_by_name(ifname), |kind, payload| {
-            if kind == RTM_NEWLINK && found.is_none() {
-                found = msg::parse_link(payload).map(|l| l.index);
-            }
-        })
-        .await;
-    match result {
-        Ok(()) => Ok(found),
-        Err(e) if errno(&e) == Some(libc::ENODEV) => Ok(None),
-        Err(e) => Err(Error::netlink("look up the link", ifname)(e)),
-    }
+    handle
+        .link_index(ifname)
+        .await
+        .map_err(Error::netlink("look up the link", ifname))
 }
 
 /// The addresses of link `index`, all families.
