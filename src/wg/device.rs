@@ -95,18 +95,25 @@ pub(crate) fn repair_update(
 
 /// Only the peer's endpoint (after re-resolution).
 pub(crate) fn endpoint_update(credentials: &Credentials, endpoint: SocketAddr) -> DeviceUpdate {
-    DeviceUpdate {
-        private_key: None,
-        fwmark: None,
-        listen_port: None,
-        replace_peers: false,
-        peer: PeerUpdate {
-            public_key: credentials.server_public_key,
-            replace_allowed_ips: false,
-            keepalive: None,
-            allowed_ips: Vec::new(),
-            endpoint: Some(endpoint),
-        },
+    DeviceUpdate::endpoint_only(credentials.server_public_key, endpoint)
+}
+
+impl DeviceUpdate {
+    /// The peer's endpoint and nothing else.
+    pub(crate) fn endpoint_only(public_key: PublicKey, endpoint: SocketAddr) -> DeviceUpdate {
+        DeviceUpdate {
+            private_key: None,
+            fwmark: None,
+            listen_port: None,
+            replace_peers: false,
+            peer: PeerUpdate {
+                public_key,
+                replace_allowed_ips: false,
+                keepalive: None,
+                allowed_ips: Vec::new(),
+                endpoint: Some(endpoint),
+            },
+        }
     }
 }
 

@@ -428,16 +428,8 @@ mod tests {
 
     #[test]
     fn endpoint_only_update_is_key_and_sockaddr_in6() {
-        let mut only = update();
-        only.private_key = None;
-        only.fwmark = None;
-        only.listen_port = None;
-        only.replace_peers = false;
-        only.peer.replace_allowed_ips = false;
-        only.peer.keepalive = None;
-        only.peer.allowed_ips.clear();
         let ep: SocketAddr = "[2001:db8:3::10]:11010".parse().unwrap();
-        only.peer.endpoint = Some(ep);
+        let only = DeviceUpdate::endpoint_only(PublicKey([2; 32]), ep);
         let msg = set_device_message(FAMILY_ID, 1, "arc0", &only).unwrap();
         let body = &nfnetlink::messages(&msg)[0].payload[GENL_HDRLEN..];
         let top: Vec<u16> = attrs(body).map(|(k, _)| k).collect();

@@ -240,15 +240,8 @@ mod tests {
 
     #[test]
     fn endpoint_only_set_request() {
-        let mut only = update();
-        only.private_key = None;
-        only.fwmark = None;
-        only.listen_port = None;
-        only.replace_peers = false;
-        only.peer.replace_allowed_ips = false;
-        only.peer.keepalive = None;
-        only.peer.allowed_ips.clear();
-        only.peer.endpoint = Some("192.0.2.1:11010".parse().unwrap());
+        let ep = "192.0.2.1:11010".parse().unwrap();
+        let only = DeviceUpdate::endpoint_only(crate::credentials::PublicKey([0x0f; 32]), ep);
         let text = String::from_utf8(set_request(&only)).unwrap();
         let want = format!(
             "set=1\npublic_key={}\nendpoint=192.0.2.1:11010\n\n",
