@@ -296,3 +296,17 @@ async fn sockets_open_and_dump_links() {
         .unwrap();
     Monitor::new(&[RTNLGRP_LINK]).unwrap();
 }
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig { cases: 2048, ..Default::default() })]
+
+    /// Whatever the kernel (or a corrupted buffer) hands over, reading it never panics.
+    #[test]
+    fn arbitrary_bytes_never_panic(data in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..256)) {
+        for m in messages(&data) {
+            let _ = (parse_link(m.payload), parse_address(m.payload));
+            let _ = (parse_route(m.payload), parse_rule(m.payload));
+        }
+        let _ = (parse_link(&data), parse_address(&data), parse_route(&data), parse_rule(&data));
+    }
+}

@@ -574,4 +574,14 @@ mod tests {
         assert_eq!(handshake(&[0; 16]), None);
         assert_eq!(handshake(&[0; 8]), None);
     }
+
+    proptest::proptest! {
+        /// A corrupted or unexpected reply is skipped, never a panic.
+        #[test]
+        fn arbitrary_replies_never_panic(data in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..256)) {
+            let mut found = None;
+            parse_device(&data, &PublicKey([2; 32]), &mut found);
+            let _ = parse_family(&data);
+        }
+    }
 }
