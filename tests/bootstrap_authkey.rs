@@ -130,7 +130,7 @@ fn server_errors_and_timeouts_are_retried_4xx_is_not() {
     for (fault, retried) in [
         (Fault::status(500, "COM0000", "Internal error"), true),
         (Fault::Hang, true),
-        (Fault::status(429, "COM0006", "Rate limit exceeded"), false),
+        (Fault::status(400, "COM0001", "Bad request"), false),
     ] {
         let fake = fake_api(identity.clone());
         let env = Env::new(&fake);

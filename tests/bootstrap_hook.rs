@@ -7,7 +7,8 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use arcway::bootstrap::{
-    Error, HookOptions, RebootstrapPolicy, Rebootstrapper, bootstrap_if_missing, rebootstrap,
+    Endpoints, Error, HookOptions, RebootstrapPolicy, Rebootstrapper, bootstrap_if_missing,
+    rebootstrap,
 };
 use arcway::config::{self, BootstrapMethod, Config};
 use arcway::credentials;
@@ -26,7 +27,10 @@ fn config(credentials: &Path, extra: &str) -> Config {
 
 fn options(env: &Env, fake: &FakeSoracom, identity: &FakeIdentity) -> HookOptions {
     HookOptions {
-        api_endpoint: Some(fake.url()),
+        api: Endpoints {
+            jp: fake.url(),
+            global: fake.url(),
+        },
         ca_file: Some(env.ca.clone()),
         auth_key_file: env.auth_key_file(identity),
         client: fast(),

@@ -11,7 +11,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::os::fd::AsRawFd;
 use std::time::Duration;
 
-use arcway::bootstrap::{HookOptions, KRYPTON_PATH, bootstrap_if_missing, run_krypton};
+use arcway::bootstrap::{Endpoints, HookOptions, KRYPTON_PATH, bootstrap_if_missing, run_krypton};
 use arcway::credentials;
 use arcway::https::{Client, ClientOptions, Method, Request, Retry, Url};
 use arcway::model::PathId;
@@ -86,7 +86,7 @@ impl World {
         let (opts, url, output) = (self.options(), self.fake.url(), output.to_owned());
         let mark = Layout::default().path_mark(PathId::Cellular);
         in_ns(&self.lab.ns(Role::Gw), move || async move {
-            run_krypton(opts, &url, plan::CELLULAR_IF, Some(mark), &output)
+            run_krypton(opts, &url, plan::CELLULAR_IF, Some(mark), &output, None)
                 .await
                 .map(|o| o.credentials)
                 .map_err(|e| chain(&e))
@@ -197,7 +197,10 @@ fn the_daemon_hook_waits_for_the_cellular_path_then_asks_krypton() {
     let output = world.dir.path().join("arc.json");
     let cfg = hook_config(&output);
     let opts = HookOptions {
-        krypton_endpoint: world.fake.url(),
+        krypton: Endpoints {
+            jp: world.fake.url(),
+            global: world.fake.url(),
+        },
         ca_file: Some(world.dir.path().join("ca.pem")),
         cellular_wait: Some(Duration::from_millis(300)),
         cellular_poll: Duration::from_millis(20),

@@ -36,7 +36,7 @@ impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Captured {
 
 fn args(env: &Env, url: &str, key_file: PathBuf, rotate: bool) -> BootstrapCommand {
     BootstrapCommand::Authkey(AuthKeyArgs {
-        coverage: Coverage::Global,
+        coverage: Some(Coverage::Global),
         auth_key_file: Some(key_file),
         api_endpoint: Some(url.to_owned()),
         ca_file: Some(env.ca.clone()),

@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use arcway::bootstrap::{AuthKey, AuthKeyFlow, Secret, SoracomApi};
+use arcway::bootstrap::{AuthKey, AuthKeyFlow, Coverage, Secret, SoracomApi};
 use arcway::credentials::{self, Credentials, PrivateKey};
 use arcway::https::{Client, ClientOptions};
 use arcway_lab::soracom::{FakeIdentity, FakeSoracom};
@@ -60,6 +60,7 @@ impl Env {
             output: self.output.clone(),
             rotate,
             allow_create: true,
+            coverage: Coverage::Jp,
         }
     }
 
@@ -77,6 +78,7 @@ pub fn auth_key(identity: &FakeIdentity) -> AuthKey {
     AuthKey {
         id: Secret::new(identity.auth_key_id.clone()),
         secret: Secret::new(identity.auth_key.clone()),
+        coverage: None,
     }
 }
 

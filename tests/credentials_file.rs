@@ -151,7 +151,8 @@ fn every_broken_field_is_named() {
             json!("100.127.0.0/16"),
             "arcAllowedIPs: not a list",
         ),
-        ("arcAllowedIPs", json!([]), "arcAllowedIPs: empty list"),
+        ("coverage", json!("mars"), "coverage: neither jp nor global"),
+        ("coverage", json!(1), "coverage: not a string"),
         (
             "additionalAllowedIPs",
             json!(["10.0.0.0/8x"]),
@@ -233,4 +234,40 @@ fn save_into_missing_directory_fails_cleanly() {
     let dir = tempfile::tempdir().unwrap();
     let err = credentials::save_atomic(dir.path().join("missing/arc.json"), &c).unwrap_err();
     assert!(matches!(err, credentials::Error::Write { .. }));
+}
+
+#[test]
+fn empty_or_null_allowed_ips_route_the_platform_but_missing_is_an_error() {
+    let k = keys();
+    for empty in [json!([]), Value::Null] {
+        let mut v = valid(&k);
+        v["arcAllowedIPs"] = empty.clone();
+        let c = load_value(&v).unwrap_or_else(|e| panic!("{empty}: {}", chain(e)));
+        let nets: Vec<String> = c.allowed_ips.iter().map(ToString::to_string).collect();
+        assert_eq!(nets, ["100.127.0.0/16"], "{empty}");
+    }
+    let mut v = valid(&k);
+    v.as_object_mut().unwrap().remove("arcAllowedIPs");
+    let err = load_value(&v).expect_err("a file without arcAllowedIPs is damaged");
+    assert_eq!(err.field(), Some("arcAllowedIPs"));
+}
+
+#[test]
+fn coverage_is_kept_across_a_save() {
+    let k = keys();
+    let mut v = valid(&k);
+    v["coverage"] = json!("global");
+    let c = load_value(&v).unwrap();
+    assert_eq!(c.coverage, Some(arcway::config::Coverage::Global));
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("arc.json");
+    credentials::save_atomic(&path, &c).unwrap();
+    assert!(
+        std::fs::read_to_string(&path)
+            .unwrap()
+            .contains("\"coverage\": \"global\"")
+    );
+    assert_eq!(credentials::load(&path).unwrap(), c);
+    // Files of earlier versions name none.
+    assert_eq!(load_value(&valid(&k)).unwrap().coverage, None);
 }

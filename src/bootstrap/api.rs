@@ -6,27 +6,42 @@ use base64::engine::general_purpose::STANDARD;
 use serde_json::{Map, Value, json};
 
 use super::json::{check_status, object, string};
+use super::ratelimit::RateLimit;
 use super::{AuthKey, Error, Secret};
+pub use crate::config::Coverage;
 use crate::credentials::{PrivateKey, PublicKey};
-use crate::https::{Client, Method, Request, Retry, Url};
+use crate::https::{Client, Method, Request, Response, Retry, Url};
 
 const SERVICE: &str = "SORACOM API";
-/// A token only needs to outlive one bootstrap.
+/// A token only needs to outlive one bootstrap (the API accepts at most 172800).
 const TOKEN_TIMEOUT_SECONDS: u32 = 3600;
 
-/// Which SORACOM coverage the account lives in.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
-pub enum Coverage {
-    #[default]
-    Jp,
-    Global,
+/// The API endpoint of each coverage (without `/v1`).
+pub fn api_endpoint(coverage: Coverage) -> &'static str {
+    match coverage {
+        Coverage::Jp => "https://api.soracom.io",
+        Coverage::Global => "https://g.api.soracom.io",
+    }
 }
 
-impl Coverage {
-    pub fn endpoint(self) -> &'static str {
+/// The SAM permission each call needs, named in the error when the API answers 403.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Permission {
+    None,
+    CreateSim,
+    CreateArcSession,
+    RenewArcSimCredentials,
+    GetSim,
+}
+
+impl Permission {
+    fn name(self) -> Option<&'static str> {
         match self {
-            Coverage::Jp => "https://api.soracom.io",
-            Coverage::Global => "https://g.api.soracom.io",
+            Permission::None => None,
+            Permission::CreateSim => Some("Sim:createSim"),
+            Permission::CreateArcSession => Some("Sim:createArcSession"),
+            Permission::RenewArcSimCredentials => Some("Sim:renewArcSimCredentials"),
+            Permission::GetSim => Some("Sim:getSim"),
         }
     }
 }
@@ -50,6 +65,7 @@ pub struct NewSim {
 pub struct SoracomApi {
     client: Client,
     base: Url,
+    rate_limit: RateLimit,
 }
 
 /// SIM ids go into URL paths: letters, digits, `-` and `_` only.
@@ -75,9 +91,55 @@ impl SoracomApi {
         let trimmed = base.trim_end_matches('/');
         let trimmed = trimmed.strip_suffix("/v1").unwrap_or(trimmed);
         let base = Url::parse(trimmed).map_err(Error::Client)?;
-        Ok(SoracomApi { client, base })
+        Ok(SoracomApi {
+            client,
+            base,
+            rate_limit: RateLimit::default(),
+        })
     }
 
+    /// How answers of 429 Too Many Requests are retried.
+    pub fn with_rate_limit(mut self, rate_limit: RateLimit) -> SoracomApi {
+        self.rate_limit = rate_limit;
+        self
+    }
+
+    /// Sends once, and again after each 429 for as long as the server asks (bounded). A 429
+    /// means the request was refused unprocessed, so even the billable one may be resent.
+    async fn send(&self, call: &str, request: &Request<'_>) -> Result<Response, Error> {
+        let mut attempt = 0;
+        loop {
+            let response = self
+                .client
+                .send(request)
+                .await
+                .map_err(|source| Error::Request {
+                    call: call.to_owned(),
+                    source,
+                })?;
+            if response.status != 429 || attempt >= self.rate_limit.retries {
+                return Ok(response);
+            }
+            let retry_after = response.retry_after.as_deref();
+            let Some(wait) = self
+                .rate_limit
+                .wait(retry_after, std::time::SystemTime::now())
+            else {
+                tracing::warn!(call, retry_after, max_wait = ?self.rate_limit.max_wait, "rate limited for longer than arcway waits");
+                return Ok(response);
+            };
+            attempt += 1;
+            tracing::warn!(
+                call,
+                ?wait,
+                attempt,
+                "rate limited (HTTP 429); waiting as asked"
+            );
+            tokio::time::sleep(wait).await;
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
     async fn call(
         &self,
         call: &str,
@@ -86,8 +148,14 @@ impl SoracomApi {
         token: Option<&ApiToken>,
         body: Value,
         retry: Retry,
+        permission: Permission,
     ) -> Result<Map<String, Value>, Error> {
-        let mut headers = vec![("Content-Type", "application/json")];
+        // English errors whatever the account's default language, so messages and logs match
+        // the documentation.
+        let mut headers = vec![
+            ("Content-Type", "application/json"),
+            ("X-Soracom-Lang", "en"),
+        ];
         if let Some(t) = token {
             headers.push(("X-Soracom-API-Key", t.api_key.expose()));
             headers.push(("X-Soracom-Token", t.token.expose()));
@@ -103,14 +171,18 @@ impl SoracomApi {
             },
             retry,
         };
-        let response = self
-            .client
-            .send(&request)
-            .await
-            .map_err(|source| Error::Request {
+        let response = self.send(call, &request).await?;
+        if response.status == 403
+            && let Some(permission) = permission.name()
+            && let Err(Error::Api { code, message, .. }) = check_status(call, SERVICE, &response)
+        {
+            return Err(Error::Forbidden {
                 call: call.to_owned(),
-                source,
-            })?;
+                permission,
+                code,
+                message,
+            });
+        }
         check_status(call, SERVICE, &response)?;
         if response.status == 204 || (method == Method::Put && response.body.is_empty()) {
             return Ok(Map::new());
@@ -134,6 +206,7 @@ impl SoracomApi {
                 None,
                 body,
                 Retry::Idempotent,
+                Permission::None,
             )
             .await?;
         Ok(ApiToken {
@@ -155,6 +228,7 @@ impl SoracomApi {
                 Some(token),
                 body,
                 Retry::BeforeSendOnly,
+                Permission::CreateSim,
             )
             .await?;
         let sim_id = string(call, &map, "simId")?.to_owned();
@@ -197,6 +271,7 @@ impl SoracomApi {
             Some(token),
             json!({}),
             Retry::Idempotent,
+            Permission::CreateArcSession,
         )
         .await
     }
@@ -219,6 +294,7 @@ impl SoracomApi {
             Some(token),
             body,
             Retry::Idempotent,
+            Permission::RenewArcSimCredentials,
         )
         .await
         .map(|_| ())
@@ -240,6 +316,7 @@ impl SoracomApi {
             Some(token),
             Value::Null,
             Retry::Idempotent,
+            Permission::GetSim,
         )
         .await
     }

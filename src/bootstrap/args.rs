@@ -5,11 +5,12 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
 
+use super::coverage::{Endpoints, coverage_for};
 use super::flow::{AuthKeyFlow, Outcome, run_authkey};
-use super::{Coverage, DEFAULT_AUTH_KEY_FILE, DEFAULT_KRYPTON_ENDPOINT, SoracomApi};
+use super::{AuthKeyOrigin, Coverage, DEFAULT_AUTH_KEY_FILE, SoracomApi};
 use super::{Error, find_auth_key, run_krypton, save_auth_key};
 use crate::config::{self, Config};
-use crate::credentials::{self, ImportSummary};
+use crate::credentials::{self, ExportSettings, ImportSummary};
 use crate::https::{Client, ClientOptions};
 use crate::model::PathId;
 
@@ -23,8 +24,10 @@ pub enum BootstrapCommand {
     Authkey(AuthKeyArgs),
     /// Get Arc credentials from SORACOM Krypton, over the cellular path only.
     Krypton(KryptonArgs),
-    /// Convert soratun's arc.json into arcway's credentials file.
+    /// Convert soratun's arc.json (any of its layouts) into arcway's credentials file.
     Import(ImportArgs),
+    /// Print the credentials as a wg-quick configuration or as soratun's arc.json.
+    Export(ExportArgs),
 }
 
 /// `arcway bootstrap authkey`. The AuthKey is read from --auth-key-file, else from
@@ -32,9 +35,10 @@ pub enum BootstrapCommand {
 /// argument, where `ps` would show it.
 #[derive(Debug, Clone, clap::Args)]
 pub struct AuthKeyArgs {
-    /// SORACOM coverage of the account.
-    #[arg(long, value_enum, default_value_t = Coverage::Jp)]
-    pub coverage: Coverage,
+    /// SORACOM coverage [default: arc.coverage, else the one stored with the credentials or
+    /// the saved AuthKey, else jp].
+    #[arg(long, value_enum)]
+    pub coverage: Option<Coverage>,
     /// File with `authKeyId` and `authKey` (JSON, or `key: value` lines).
     #[arg(long, value_name = "FILE")]
     pub auth_key_file: Option<PathBuf>,
@@ -61,9 +65,12 @@ pub struct AuthKeyArgs {
 /// `arcway bootstrap krypton`.
 #[derive(Debug, Clone, clap::Args)]
 pub struct KryptonArgs {
-    /// Krypton endpoint.
-    #[arg(long, value_name = "URL", default_value = DEFAULT_KRYPTON_ENDPOINT)]
-    pub endpoint: String,
+    /// SORACOM coverage of the Air SIM, recorded with the credentials [default: arc.coverage].
+    #[arg(long, value_enum)]
+    pub coverage: Option<Coverage>,
+    /// Krypton endpoint [default: the coverage's, https://krypton.soracom.io:8036].
+    #[arg(long, value_name = "URL")]
+    pub endpoint: Option<String>,
     /// Extra CA certificates (PEM) to trust besides the system's.
     #[arg(long, value_name = "PEM")]
     pub ca_file: Option<PathBuf>,
@@ -88,6 +95,40 @@ pub struct ImportArgs {
     pub output: Option<PathBuf>,
 }
 
+/// `arcway bootstrap export`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ExportArgs {
+    /// Write a wg-quick configuration (the default).
+    #[arg(long, conflicts_with = "soratun")]
+    pub wg_quick: bool,
+    /// Write soratun's arc.json instead.
+    #[arg(long)]
+    pub soratun: bool,
+    /// Credentials file [default: arc.credentials of the configuration, else /var/lib/arcway/arc.json].
+    #[arg(long, value_name = "PATH")]
+    pub credentials: Option<PathBuf>,
+    /// Write here (mode 0600, atomically) instead of standard output.
+    #[arg(long, value_name = "PATH")]
+    pub output: Option<PathBuf>,
+}
+
+/// The format `arcway bootstrap export` writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExportFormat {
+    WgQuick,
+    Soratun,
+}
+
+impl ExportArgs {
+    pub fn format(&self) -> ExportFormat {
+        if self.soratun {
+            ExportFormat::Soratun
+        } else {
+            ExportFormat::WgQuick
+        }
+    }
+}
+
 fn parse_mark(text: &str) -> Result<u32, String> {
     let parsed = match text.strip_prefix("0x") {
         Some(hex) => u32::from_str_radix(hex, 16),
@@ -101,12 +142,27 @@ fn parse_mark(text: &str) -> Result<u32, String> {
 pub enum Summary {
     Fetched(Outcome),
     Imported(ImportSummary),
+    /// An export written to a file.
+    Exported {
+        output: PathBuf,
+        format: ExportFormat,
+    },
+    /// An export for standard output: the file's text (it holds the private key).
+    ExportText(String),
 }
 
 impl fmt::Display for Summary {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let o = match self {
             Summary::Imported(s) => return write!(f, "{s}"),
+            Summary::Exported { output, format } => {
+                let what = match format {
+                    ExportFormat::WgQuick => "wg-quick configuration",
+                    ExportFormat::Soratun => "soratun arc.json",
+                };
+                return write!(f, "wrote {} ({what}, mode 0600)", output.display());
+            }
+            Summary::ExportText(text) => return write!(f, "{}", text.trim_end()),
             Summary::Fetched(o) => o,
         };
         let c = &o.credentials;
@@ -131,6 +187,8 @@ impl fmt::Display for Summary {
         writeln!(f, "  public key: {}{rotated}", c.public_key)?;
         writeln!(f, "  tunnel IP:  {}", c.ip_address)?;
         writeln!(f, "  endpoint:   {}", c.server_endpoint)?;
+        let coverage = c.coverage.map_or("(unknown)", Coverage::as_str);
+        writeln!(f, "  coverage:   {coverage}")?;
         write!(
             f,
             "  allowed:    {} prefixes",
@@ -159,6 +217,51 @@ fn output_path(given: &Option<PathBuf>, cfg: Option<&Config>) -> PathBuf {
     })
 }
 
+/// The coverage the user asked for: `--coverage`, else `arc.coverage` of the configuration.
+fn asked_coverage(
+    flag: Option<Coverage>,
+    cfg: Option<&Config>,
+    config_path: &Path,
+) -> Option<(Coverage, String)> {
+    flag.map(|c| (c, "--coverage".to_owned())).or_else(|| {
+        cfg.and_then(|c| c.arc.as_ref())
+            .and_then(|a| a.coverage)
+            .map(|c| (c, format!("arc.coverage in {}", config_path.display())))
+    })
+}
+
+/// `arcway bootstrap export`: the same session for wg-quick or soratun, with the tunnel
+/// settings of the configuration when there is one.
+fn export(e: &ExportArgs, cfg: Option<&Config>) -> anyhow::Result<Summary> {
+    let path = output_path(&e.credentials, cfg);
+    let creds = credentials::load(&path)?;
+    let mut settings = ExportSettings::from_credentials(&creds);
+    if let Some(arc) = cfg.and_then(|c| c.arc.as_ref()) {
+        settings.mtu = u32::from(arc.mtu);
+        settings.keepalive = u16::try_from(arc.keepalive.as_secs()).unwrap_or(u16::MAX);
+        settings.extra_allowed_ips = arc.extra_allowed_ips.clone();
+        settings.endpoint = arc.endpoint.as_ref().map(|ep| credentials::Endpoint {
+            host: ep.host.clone(),
+            port: ep.port,
+        });
+    }
+    let text = crate::bootstrap::Secret::new(match e.format() {
+        ExportFormat::WgQuick => credentials::to_wg_quick(&creds, &settings),
+        ExportFormat::Soratun => credentials::to_soratun(&creds, &settings),
+    });
+    match &e.output {
+        Some(out) => {
+            super::secret_file::write_0600(out, text.expose().as_bytes())
+                .with_context(|| format!("failed to write {}", out.display()))?;
+            Ok(Summary::Exported {
+                output: out.clone(),
+                format: e.format(),
+            })
+        }
+        None => Ok(Summary::ExportText(text.expose().to_owned())),
+    }
+}
+
 /// The cellular path's fwmark from the configuration's routing layout (defaults without one).
 pub(crate) fn cellular_mark(cfg: Option<&Config>) -> u32 {
     cfg.map_or_else(crate::routing::Layout::default, Config::routing_layout)
@@ -179,21 +282,35 @@ pub async fn run(cmd: &BootstrapCommand, config_path: &Path) -> anyhow::Result<S
         BootstrapCommand::Authkey(a) => {
             let (key, origin) = find_auth_key(a.auth_key_file.as_deref(), &a.auth_key_store)?;
             tracing::info!(%origin, "using the AuthKey");
+            let output = output_path(&a.output, cfg);
+            let saved = match (&origin, key.coverage) {
+                (AuthKeyOrigin::File(path), Some(c)) => Some((c, path.display().to_string())),
+                _ => None,
+            };
+            // Decided before any call: a wrong coverage would buy a SIM there.
+            let coverage =
+                coverage_for(&output, asked_coverage(a.coverage, cfg, config_path), saved)?;
+            tracing::info!(coverage = %coverage.coverage, from = %coverage.source, "SORACOM coverage");
             let client = Client::new(ClientOptions {
                 extra_ca: a.ca_file.clone(),
                 ..ClientOptions::default()
             })
             .map_err(Error::Client)?;
-            let endpoint = a.api_endpoint.as_deref().unwrap_or(a.coverage.endpoint());
+            let endpoints = Endpoints::api();
+            let endpoint = a
+                .api_endpoint
+                .as_deref()
+                .unwrap_or(endpoints.get(coverage.coverage));
             let api = SoracomApi::new(client, endpoint)?;
             let flow = AuthKeyFlow {
-                output: output_path(&a.output, cfg),
+                output,
                 rotate: a.rotate,
                 allow_create: true,
+                coverage: coverage.coverage,
             };
             let outcome = run_authkey(&api, &key, &flow).await?;
             if a.save_auth_key {
-                save_auth_key(&a.auth_key_store, &key)?;
+                save_auth_key(&a.auth_key_store, &key, coverage.coverage)?;
                 tracing::info!(path = %a.auth_key_store.display(), "saved the AuthKey");
             }
             Ok(Summary::Fetched(outcome))
@@ -213,9 +330,19 @@ pub async fn run(cmd: &BootstrapCommand, config_path: &Path) -> anyhow::Result<S
                 ..ClientOptions::default()
             };
             let output = output_path(&k.output, cfg);
-            let outcome = run_krypton(client, &k.endpoint, &interface, mark, &output).await?;
+            let asked = asked_coverage(k.coverage, cfg, config_path);
+            let coverage = coverage_for(&output, asked.clone(), None)?;
+            let endpoints = Endpoints::krypton();
+            let endpoint = k
+                .endpoint
+                .as_deref()
+                .unwrap_or(endpoints.get(coverage.coverage));
+            let recorded = asked.map(|(c, _)| c);
+            let outcome =
+                run_krypton(client, endpoint, &interface, mark, &output, recorded).await?;
             Ok(Summary::Fetched(outcome))
         }
+        BootstrapCommand::Export(e) => export(e, cfg),
         BootstrapCommand::Import(i) => {
             let output = output_path(&i.output, cfg);
             let summary = credentials::import_command(&i.file, &output)

@@ -3,7 +3,8 @@
 //!
 //! File format: a JSON object `{"authKeyId": "keyId-...", "authKey": "secret-..."}`, or plain
 //! `key: value` lines (`authKeyId: keyId-...`, `authKey: secret-...`, `#` comments, optional
-//! quotes). Parse errors never quote the file, so a typo cannot leak the secret.
+//! quotes). Parse errors never quote the file, so a typo cannot leak the secret. An optional
+//! `coverage` (`jp` or `global`) records which SORACOM coverage the key was used with.
 
 use std::fs;
 use std::os::unix::fs::PermissionsExt as _;
@@ -11,7 +12,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
-use super::{Error, Secret};
+use super::{Coverage, Error, Secret};
 
 /// Where `--save-auth-key` keeps the AuthKey, and where the daemon looks for it.
 pub const DEFAULT_AUTH_KEY_FILE: &str = "/var/lib/arcway/authkey.json";
@@ -23,6 +24,8 @@ pub const ENV_AUTH_KEY: &str = "SORACOM_AUTH_KEY";
 pub struct AuthKey {
     pub id: Secret,
     pub secret: Secret,
+    /// The coverage stored with a saved AuthKey; `None` when the source names none.
+    pub coverage: Option<Coverage>,
 }
 
 /// Where an AuthKey was found (for messages; holds no secret).
@@ -50,7 +53,8 @@ fn file_error(path: &Path, problem: &str) -> Error {
 
 /// Parses the file text (JSON or `key: value` lines).
 pub fn parse_auth_key(path: &Path, text: &str) -> Result<AuthKey, Error> {
-    let (mut id, mut secret) = (None, None);
+    let (mut id, mut secret, mut coverage) = (None, None, None);
+    let bad_coverage = || file_error(path, "coverage is neither jp nor global");
     if text.trim_start().starts_with('{') {
         // Into a Value first: typed deserialisation errors would quote the offending value.
         let value: Value = serde_json::from_str(text)
@@ -62,6 +66,9 @@ pub fn parse_auth_key(path: &Path, text: &str) -> Result<AuthKey, Error> {
         };
         id = field("authKeyId")?;
         secret = field("authKey")?;
+        if let Some(c) = field("coverage")? {
+            coverage = Some(Coverage::parse(c.expose()).ok_or_else(bad_coverage)?);
+        }
     } else {
         for (n, raw) in text.lines().enumerate() {
             let line = raw.trim();
@@ -78,14 +85,17 @@ pub fn parse_auth_key(path: &Path, text: &str) -> Result<AuthKey, Error> {
             match key.trim() {
                 "authKeyId" => id = Some(Secret::new(value)),
                 "authKey" => secret = Some(Secret::new(value)),
+                "coverage" => coverage = Some(Coverage::parse(value).ok_or_else(bad_coverage)?),
                 _ => {}
             }
         }
     }
     match (id, secret) {
-        (Some(id), Some(secret)) if !id.is_empty() && !secret.is_empty() => {
-            Ok(AuthKey { id, secret })
-        }
+        (Some(id), Some(secret)) if !id.is_empty() && !secret.is_empty() => Ok(AuthKey {
+            id,
+            secret,
+            coverage,
+        }),
         _ => Err(file_error(path, "it needs both authKeyId and authKey")),
     }
 }
@@ -111,6 +121,7 @@ pub fn auth_key_from_env() -> Result<Option<AuthKey>, Error> {
         (Some(id), Some(secret)) => Ok(Some(AuthKey {
             id: Secret::new(id.trim()),
             secret: Secret::new(secret.trim()),
+            coverage: None,
         })),
         (None, None) => Ok(None),
         _ => Err(Error::AuthKeyMissing {
@@ -141,8 +152,8 @@ pub fn find_auth_key(file: Option<&Path>, saved: &Path) -> Result<(AuthKey, Auth
     })
 }
 
-/// Stores the AuthKey as JSON with mode 0600, atomically.
-pub fn save_auth_key(path: &Path, key: &AuthKey) -> Result<(), Error> {
+/// Stores the AuthKey and the coverage it is used with as JSON with mode 0600, atomically.
+pub fn save_auth_key(path: &Path, key: &AuthKey, coverage: Coverage) -> Result<(), Error> {
     let write = |source| Error::AuthKeyWrite {
         path: path.into(),
         source,
@@ -151,8 +162,12 @@ pub fn save_auth_key(path: &Path, key: &AuthKey) -> Result<(), Error> {
         fs::create_dir_all(dir).map_err(write)?;
     }
     let text = Secret::new(
-        serde_json::json!({"authKeyId": key.id.expose(), "authKey": key.secret.expose()})
-            .to_string()
+        serde_json::json!({
+            "authKeyId": key.id.expose(),
+            "authKey": key.secret.expose(),
+            "coverage": coverage.as_str(),
+        })
+        .to_string()
             + "\n",
     );
     super::secret_file::write_0600(path, text.expose().as_bytes()).map_err(write)
@@ -169,6 +184,16 @@ mod tests {
         assert_eq!((k.id.expose(), k.secret.expose()), ("keyId-a", "secret-b"));
         let k = parse_auth_key(p, "# mine\nauthKeyId: keyId-a\nauthKey: \"secret-b\"\n").unwrap();
         assert_eq!((k.id.expose(), k.secret.expose()), ("keyId-a", "secret-b"));
+        assert_eq!(k.coverage, None);
+        let k = parse_auth_key(
+            p,
+            r#"{"authKeyId": "a", "authKey": "b", "coverage": "global"}"#,
+        )
+        .unwrap();
+        assert_eq!(k.coverage, Some(Coverage::Global));
+        let k = parse_auth_key(p, "authKeyId: a\nauthKey: b\ncoverage: jp\n").unwrap();
+        assert_eq!(k.coverage, Some(Coverage::Jp));
+        assert!(parse_auth_key(p, "authKeyId: a\nauthKey: b\ncoverage: mars\n").is_err());
     }
 
     #[test]

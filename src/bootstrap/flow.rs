@@ -6,8 +6,9 @@ use std::path::{Path, PathBuf};
 use serde_json::{Map, Value};
 
 use super::api::SoracomApi;
+use super::coverage::choose_coverage;
 use super::pending::{self, Pending};
-use super::{AuthKey, Error, Secret};
+use super::{AuthKey, Coverage, Error, Secret};
 use crate::credentials::{self, Credentials, PrivateKey, PublicKey};
 
 /// What to do in one authkey run.
@@ -20,6 +21,9 @@ pub struct AuthKeyFlow {
     /// Whether a virtual SIM may be created when none is known (the daemon's re-bootstrap
     /// never allows it).
     pub allow_create: bool,
+    /// The coverage `api` serves; a SIM recorded under the other one stops the run before
+    /// any call.
+    pub coverage: Coverage,
 }
 
 /// What a run did. Holds no secret (the private key inside `credentials` never prints).
@@ -36,6 +40,7 @@ pub struct Outcome {
 pub(crate) struct Existing {
     pub credentials: Option<Credentials>,
     pub sim_id: Option<String>,
+    pub coverage: Option<Coverage>,
 }
 
 /// Reads the current file. A file that exists but cannot be used is still searched for its
@@ -44,6 +49,7 @@ pub(crate) fn read_existing(path: &Path) -> Result<Option<Existing>, Error> {
     match credentials::load(path) {
         Ok(c) => Ok(Some(Existing {
             sim_id: c.sim_id.clone(),
+            coverage: c.coverage,
             credentials: Some(c),
         })),
         Err(credentials::Error::Read { source, .. })
@@ -54,6 +60,11 @@ pub(crate) fn read_existing(path: &Path) -> Result<Option<Existing>, Error> {
         Err(err) => {
             let text = std::fs::read_to_string(path).ok().map(Secret::new);
             let value: Option<Value> = text.and_then(|t| serde_json::from_str(t.expose()).ok());
+            let coverage = value
+                .as_ref()
+                .and_then(|v| v.get("coverage"))
+                .and_then(Value::as_str)
+                .and_then(Coverage::parse);
             match value
                 .as_ref()
                 .and_then(|v| v.get("simId"))
@@ -64,11 +75,13 @@ pub(crate) fn read_existing(path: &Path) -> Result<Option<Existing>, Error> {
                     Ok(Some(Existing {
                         credentials: None,
                         sim_id: Some(sim_id.to_owned()),
+                        coverage,
                     }))
                 }
                 None if value.is_some() => Ok(Some(Existing {
                     credentials: None,
                     sim_id: None,
+                    coverage,
                 })),
                 None => Err(Error::ExistingUnreadable {
                     path: path.into(),
@@ -116,6 +129,18 @@ pub async fn run_authkey(
     let output = flow.output.as_path();
     let existing = read_existing(output)?;
     let pending = pending::load(output)?;
+    let records = [
+        (
+            existing.as_ref().and_then(|e| e.coverage),
+            output.display().to_string(),
+        ),
+        (
+            pending.as_ref().and_then(|p| p.coverage),
+            pending::pending_path(output).display().to_string(),
+        ),
+    ];
+    let asked = (flow.coverage, "this run's coverage".to_owned());
+    choose_coverage(Some(asked), &records, None)?;
     let token = api.auth(key).await?;
     tracing::info!("authenticated with the SORACOM API");
 
@@ -143,6 +168,7 @@ pub async fn run_authkey(
             let record = Pending {
                 sim_id: sim.sim_id.clone(),
                 private_key: sim.private_key,
+                coverage: Some(flow.coverage),
             };
             pending::save(output, &record)?;
             candidates.push(record.private_key);
@@ -160,6 +186,7 @@ pub async fn run_authkey(
         let record = Pending {
             sim_id: sim_id.clone(),
             private_key: fresh,
+            coverage: Some(flow.coverage),
         };
         // Recorded before it is sent: if the answer is lost, the next run still has the key.
         pending::save(output, &record)?;
@@ -189,7 +216,8 @@ pub async fn run_authkey(
     .ok_or_else(|| Error::KeyMismatch {
         sim_id: sim_id.clone(),
     })?;
-    let credentials = assemble(session, Some(&sim_id), Some(&chosen), old)?;
+    let mut credentials = assemble(session, Some(&sim_id), Some(&chosen), old)?;
+    credentials.coverage = Some(flow.coverage);
     let replaced_existing = output.exists();
     credentials::save_atomic(output, &credentials).map_err(Error::Save)?;
     pending::remove(output);

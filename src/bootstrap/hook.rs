@@ -8,8 +8,9 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use super::args::{cellular_interface, cellular_mark};
+use super::coverage::{Endpoints, coverage_for};
 use super::flow::{AuthKeyFlow, run_authkey};
-use super::{Coverage, DEFAULT_AUTH_KEY_FILE, DEFAULT_KRYPTON_ENDPOINT, Error, SoracomApi};
+use super::{AuthKeyOrigin, DEFAULT_AUTH_KEY_FILE, Error, SoracomApi};
 use super::{find_auth_key, run_krypton, wait_for_cellular};
 use crate::config::{BootstrapMethod, Config};
 use crate::credentials::{self, Credentials};
@@ -18,10 +19,10 @@ use crate::https::{Client, ClientOptions};
 /// Settings of the daemon's bootstrap that the configuration file does not carry.
 #[derive(Debug, Clone)]
 pub struct HookOptions {
-    pub coverage: Coverage,
-    /// Overrides the coverage's API endpoint.
-    pub api_endpoint: Option<String>,
-    pub krypton_endpoint: String,
+    /// The SORACOM API of each coverage; `arc.coverage` (or the stored one) picks.
+    pub api: Endpoints,
+    /// Krypton of each coverage.
+    pub krypton: Endpoints,
     /// Saved AuthKey, used when the environment has none.
     pub auth_key_file: PathBuf,
     pub ca_file: Option<PathBuf>,
@@ -36,9 +37,8 @@ pub struct HookOptions {
 impl Default for HookOptions {
     fn default() -> Self {
         HookOptions {
-            coverage: Coverage::Jp,
-            api_endpoint: None,
-            krypton_endpoint: DEFAULT_KRYPTON_ENDPOINT.to_owned(),
+            api: Endpoints::api(),
+            krypton: Endpoints::krypton(),
             auth_key_file: PathBuf::from(DEFAULT_AUTH_KEY_FILE),
             ca_file: None,
             cellular_interface: None,
@@ -90,8 +90,12 @@ async fn fetch(
     allow_create: bool,
 ) -> Result<Credentials, Error> {
     let arc = cfg.arc.as_ref().ok_or(Error::NotConfigured)?;
+    let asked = arc
+        .coverage
+        .map(|c| (c, "arc.coverage of the configuration".to_owned()));
     match method {
         BootstrapMethod::Krypton => {
+            let coverage = coverage_for(&arc.credentials, asked, None)?;
             let interface = opts
                 .cellular_interface
                 .clone()
@@ -100,10 +104,11 @@ async fn fetch(
             wait_for_cellular(&interface, mark, opts.cellular_wait, opts.cellular_poll).await?;
             let outcome = run_krypton(
                 opts.client_options(),
-                &opts.krypton_endpoint,
+                opts.krypton.get(coverage.coverage),
                 &interface,
                 mark,
                 &arc.credentials,
+                arc.coverage,
             )
             .await?;
             Ok(outcome.credentials)
@@ -111,16 +116,20 @@ async fn fetch(
         BootstrapMethod::AuthKey => {
             let (key, origin) = find_auth_key(None, &opts.auth_key_file)?;
             tracing::info!(%origin, "using the AuthKey");
+            let saved = match (&origin, key.coverage) {
+                (AuthKeyOrigin::File(path), Some(c)) => Some((c, path.display().to_string())),
+                _ => None,
+            };
+            // Decided before any call: a wrong coverage would buy a SIM there.
+            let coverage = coverage_for(&arc.credentials, asked, saved)?;
+            tracing::info!(coverage = %coverage.coverage, from = %coverage.source, "SORACOM coverage");
             let client = Client::new(opts.client_options()).map_err(Error::Client)?;
-            let endpoint = opts
-                .api_endpoint
-                .as_deref()
-                .unwrap_or(opts.coverage.endpoint());
-            let api = SoracomApi::new(client, endpoint)?;
+            let api = SoracomApi::new(client, opts.api.get(coverage.coverage))?;
             let mut flow = AuthKeyFlow {
                 output: arc.credentials.clone(),
                 rotate: false,
                 allow_create,
+                coverage: coverage.coverage,
             };
             match run_authkey(&api, &key, &flow).await {
                 // The server's key is none of ours: make a new one here and register it.

@@ -120,6 +120,7 @@ mod tests {
         let r = Response {
             status: 401,
             body: br#"{"code":"AUM0004","message":"Invalid AuthKey"}"#.to_vec(),
+            retry_after: None,
         };
         let e = check_status("authenticate", "SORACOM API", &r)
             .unwrap_err()
@@ -131,6 +132,7 @@ mod tests {
         let r = Response {
             status: 502,
             body: b"<html>bad gateway</html>".to_vec(),
+            retry_after: None,
         };
         let e = check_status("x", "SORACOM API", &r)
             .unwrap_err()

@@ -8,21 +8,23 @@ use serde_json::json;
 
 use super::flow::{Outcome, assemble, read_existing};
 use super::json::{check_status, object};
-use super::{Error, cellular_binding};
+use super::{Coverage, Error, cellular_binding};
 use crate::credentials;
 use crate::https::{Client, ClientOptions, Method, Request, Retry, Url};
 
 pub const DEFAULT_KRYPTON_ENDPOINT: &str = "https://krypton.soracom.io:8036";
 pub const KRYPTON_PATH: &str = "/v1/provisioning/soracom/arc/bootstrap";
 
-/// Asks Krypton for Arc credentials over the cellular path and saves them at `output`.
-/// `client` must not carry a binding: it is made here from the interface's current address.
+/// Asks Krypton for Arc credentials over the cellular path and saves them at `output`, with
+/// `coverage` recorded when known. `client` must not carry a binding: it is made here from
+/// the interface's current address.
 pub async fn run_krypton(
     mut client: ClientOptions,
     endpoint: &str,
     interface: &str,
     mark: Option<u32>,
     output: &Path,
+    coverage: Option<Coverage>,
 ) -> Result<Outcome, Error> {
     let call = "get Arc credentials from Krypton";
     let binding = cellular_binding(interface, mark)?;
@@ -41,7 +43,10 @@ pub async fn run_krypton(
     let request = Request {
         method: Method::Post,
         url,
-        headers: vec![("Content-Type", "application/json")],
+        headers: vec![
+            ("Content-Type", "application/json"),
+            ("X-Soracom-Lang", "en"),
+        ],
         body: json!({}).to_string().into_bytes(),
         retry: Retry::Idempotent,
     };
@@ -54,12 +59,15 @@ pub async fn run_krypton(
         })?;
     check_status(call, "Krypton", &response)?;
     let map = object(call, &response.body)?;
-    // An old file that cannot be read is simply replaced: Krypton creates nothing billable.
+    // An old file that cannot be read is simply replaced: Krypton hands out the same virtual
+    // SIM of this Air line on every call (its initial and monthly fees are charged once for
+    // that SIM, not per call), only with a new key, so nothing in the old file is lost.
     let old = read_existing(output)
         .ok()
         .flatten()
         .and_then(|e| e.credentials);
-    let credentials = assemble(map, None, None, old.as_ref())?;
+    let mut credentials = assemble(map, None, None, old.as_ref())?;
+    credentials.coverage = coverage.or(old.as_ref().and_then(|o| o.coverage));
     let replaced_existing = output.exists();
     credentials::save_atomic(output, &credentials).map_err(Error::Save)?;
     tracing::info!(path = %output.display(), public_key = %credentials.public_key, "saved the Arc credentials from Krypton");

@@ -14,28 +14,34 @@ mod api;
 mod args;
 mod authkey;
 mod cellular;
+mod coverage;
 mod flow;
 mod hook;
 mod json;
 mod krypton;
 mod pending;
+mod ratelimit;
 mod secret;
 mod secret_file;
 
 use std::path::PathBuf;
 use std::time::Duration;
 
-pub use api::{ApiToken, Coverage, NewSim, SoracomApi};
-pub use args::{AuthKeyArgs, BootstrapCommand, ImportArgs, KryptonArgs, Summary, run};
+pub use api::{ApiToken, Coverage, NewSim, SoracomApi, api_endpoint};
+pub use args::{
+    AuthKeyArgs, BootstrapCommand, ExportArgs, ExportFormat, ImportArgs, KryptonArgs, Summary, run,
+};
 pub use authkey::{
     AuthKey, AuthKeyOrigin, DEFAULT_AUTH_KEY_FILE, ENV_AUTH_KEY, ENV_AUTH_KEY_ID,
     auth_key_from_env, find_auth_key, parse_auth_key, read_auth_key_file, save_auth_key,
 };
 pub use cellular::{CellularState, cellular_binding, cellular_state, wait_for_cellular};
+pub use coverage::{CoverageChoice, Endpoints, choose_coverage, coverage_for};
 pub use flow::{AuthKeyFlow, Outcome, run_authkey};
 pub use hook::{HookOptions, RebootstrapPolicy, Rebootstrapper, bootstrap_if_missing, rebootstrap};
 pub use krypton::{DEFAULT_KRYPTON_ENDPOINT, KRYPTON_PATH, run_krypton};
 pub use pending::pending_path;
+pub use ratelimit::{RateLimit, retry_after_wait};
 pub use secret::Secret;
 
 use crate::credentials;
@@ -75,6 +81,27 @@ pub enum Error {
         status: u16,
         code: String,
         message: String,
+    },
+    #[error(
+        "failed to {call}: the AuthKey's user lacks the SAM permission {permission} \
+         (SORACOM API answered HTTP 403 {code}: {message})"
+    )]
+    Forbidden {
+        call: String,
+        permission: &'static str,
+        code: String,
+        message: String,
+    },
+    #[error(
+        "failed to bootstrap: {wanted_from} asks for {wanted} coverage but {found_in} is for \
+         {found} coverage (a SIM of one coverage is unknown to the other; set arc.coverage or \
+         --coverage to match, or move the file away)"
+    )]
+    CoverageMismatch {
+        wanted: Coverage,
+        wanted_from: String,
+        found: Coverage,
+        found_in: String,
     },
     #[error("failed to {call}: the answer is {problem}")]
     Answer { call: String, problem: String },

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use serde_json::{Value, json};
 
 use super::api::decode_private;
-use super::{Error, Secret};
+use super::{Coverage, Error, Secret};
 use crate::credentials::PrivateKey;
 
 /// A SIM id and a private key the server may hold the public half of.
@@ -19,6 +19,8 @@ use crate::credentials::PrivateKey;
 pub(crate) struct Pending {
     pub sim_id: String,
     pub private_key: PrivateKey,
+    /// The coverage the SIM was made in (absent in records of older versions).
+    pub coverage: Option<Coverage>,
 }
 
 /// `<output>.new-sim` beside the credentials file.
@@ -43,10 +45,15 @@ pub(crate) fn load(output: &Path) -> Result<Option<Pending>, Error> {
         .get("arcClientPeerPrivateKey")
         .and_then(Value::as_str)
         .and_then(decode_private);
+    let coverage = value
+        .get("coverage")
+        .and_then(Value::as_str)
+        .and_then(Coverage::parse);
     match (sim_id, key) {
         (Some(sim_id), Some(private_key)) => Ok(Some(Pending {
             sim_id: sim_id.to_owned(),
             private_key,
+            coverage,
         })),
         _ => Err(Error::Pending {
             path,
@@ -64,6 +71,7 @@ pub(crate) fn save(output: &Path, pending: &Pending) -> Result<(), Error> {
         json!({
             "simId": pending.sim_id,
             "arcClientPeerPrivateKey": pending.private_key.expose_base64(),
+            "coverage": pending.coverage.map(Coverage::as_str),
         })
         .to_string()
             + "\n",

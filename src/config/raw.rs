@@ -11,7 +11,7 @@ use serde::Deserialize;
 use serde::de::{self, Deserializer, MapAccess, Visitor, value::MapAccessDeserializer};
 
 use super::kinds::{Backend, HoldAction, LogFormat, LogLevel, OnStop, Period, Protocol};
-use super::types::BootstrapMethod;
+use super::types::{BootstrapMethod, Coverage};
 use super::values::{ByteSize, Cidr, Dur, Mark, Mask, PortRange};
 use crate::model::Policy;
 
@@ -49,6 +49,7 @@ pub struct RawArc {
     pub on_stop: Option<OnStop>,
     pub bootstrap: Option<S<BootstrapMethod>>,
     pub rebootstrap_on_auth_failure: Option<S<bool>>,
+    pub coverage: Option<S<Coverage>>,
 }
 
 #[derive(Debug, Deserialize)]

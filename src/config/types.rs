@@ -51,6 +51,57 @@ pub struct ArcConfig {
     /// Bootstrap again (with backoff, never creating a SIM) when the Arc server stops
     /// accepting the device's key.
     pub rebootstrap_on_auth_failure: bool,
+    /// The SORACOM coverage the Arc SIM lives in (`arc.coverage`); `None` when not written,
+    /// so the coverage stored with the credentials or the saved AuthKey applies (else Japan).
+    pub coverage: Option<Coverage>,
+}
+
+/// A SORACOM coverage: each is its own API, and a SIM of one is unknown to the other.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Default,
+    serde::Deserialize,
+    clap::ValueEnum,
+)]
+pub enum Coverage {
+    /// Japan coverage (api.soracom.io).
+    #[default]
+    #[serde(rename = "jp")]
+    Jp,
+    /// Global coverage (g.api.soracom.io).
+    #[serde(rename = "global")]
+    Global,
+}
+
+impl Coverage {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Coverage::Jp => "jp",
+            Coverage::Global => "global",
+        }
+    }
+
+    /// `jp` or `global` (also soratun's and the console's `g`).
+    pub fn parse(text: &str) -> Option<Coverage> {
+        match text.trim().to_ascii_lowercase().as_str() {
+            "jp" | "japan" => Some(Coverage::Jp),
+            "global" | "g" => Some(Coverage::Global),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for Coverage {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 /// Where missing Arc credentials come from (`arc.bootstrap`).

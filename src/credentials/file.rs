@@ -12,6 +12,11 @@ use super::{Credentials, Error, FieldError};
 
 /// Reads and validates a JSON object from `path` using the field names in `names`.
 pub(crate) fn read_with(path: &Path, names: &Names) -> Result<Credentials, Error> {
+    validate_map(path, &read_json(path)?, names)
+}
+
+/// The JSON object in `path`.
+pub(crate) fn read_json(path: &Path) -> Result<Map<String, Value>, Error> {
     let text = fs::read_to_string(path).map_err(|source| Error::Read {
         path: path.into(),
         source,
@@ -30,10 +35,10 @@ pub(crate) fn read_with(path: &Path, names: &Names) -> Result<Credentials, Error
             source,
         });
     };
-    validate_map(path, &root, names)
+    Ok(root)
 }
 
-fn validate_map(
+pub(crate) fn validate_map(
     path: &Path,
     root: &Map<String, Value>,
     names: &Names,

@@ -13,11 +13,16 @@ use std::path::PathBuf;
 
 use ipnet::IpNet;
 
+use crate::config::Coverage;
+
 pub use endpoint::{DEFAULT_ARC_PORT, Endpoint, EndpointError};
 pub use file::{load, save_atomic};
 pub(crate) use keys::wipe;
 pub use keys::{PrivateKey, PublicKey};
-pub use soratun::{ImportSummary, import_command, import_soratun};
+pub use soratun::{
+    ExportSettings, ImportSummary, coverage_of_endpoint, import_command, import_soratun,
+    to_soratun, to_wg_quick,
+};
 pub use validate::FieldError;
 
 /// Everything needed to bring the Arc tunnel up. Optional hints come from the source file and
@@ -34,6 +39,8 @@ pub struct Credentials {
     pub additional_allowed_ips: Vec<IpNet>,
     pub mtu: Option<u32>,
     pub persistent_keepalive: Option<u16>,
+    /// The SORACOM coverage the SIM lives in, when known (`coverage`: `jp` or `global`).
+    pub coverage: Option<Coverage>,
 }
 
 impl fmt::Debug for Credentials {
@@ -50,6 +57,7 @@ impl fmt::Debug for Credentials {
             .field("additional_allowed_ips", &self.additional_allowed_ips)
             .field("mtu", &self.mtu)
             .field("persistent_keepalive", &self.persistent_keepalive)
+            .field("coverage", &self.coverage)
             .finish()
     }
 }

@@ -8,6 +8,11 @@ use serde_json::{Map, Value};
 
 use super::keys::{PrivateKey, PublicKey, decode_key};
 use super::{Credentials, Endpoint};
+use crate::config::Coverage;
+
+/// What the tunnel routes when a session names no AllowedIPs: the platform's own range
+/// (pong, DNS, NTP, metadata), which every Arc session reaches.
+pub(crate) const PLATFORM_NET: &str = "100.127.0.0/16";
 
 /// One broken field: `arcClientPeerPrivateKey: not 32 bytes of base64`.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -29,6 +34,11 @@ pub(crate) struct Names {
     pub additional_allowed_ips: &'static str,
     pub mtu: &'static str,
     pub persistent_keepalive: &'static str,
+    /// Where the coverage is kept; soratun keeps none (its profile's endpoint says it).
+    pub coverage: Option<&'static str>,
+    /// Whether the allowed-IPs key may be left out (soratun's Go structs write null or
+    /// nothing); null and an empty list are always read as "the platform only".
+    pub allowed_ips_optional: bool,
 }
 
 pub(crate) const ARCWAY: Names = Names {
@@ -42,6 +52,8 @@ pub(crate) const ARCWAY: Names = Names {
     additional_allowed_ips: "additionalAllowedIPs",
     mtu: "mtu",
     persistent_keepalive: "persistentKeepalive",
+    coverage: Some("coverage"),
+    allowed_ips_optional: false,
 };
 
 fn err(field: &str, problem: impl Into<String>) -> FieldError {
@@ -51,14 +63,35 @@ fn err(field: &str, problem: impl Into<String>) -> FieldError {
     }
 }
 
-/// Looks up a possibly nested field ("arcSessionStatus.arcServerEndpoint"); null counts as absent.
-fn get<'a>(root: &'a Map<String, Value>, field: &str) -> Option<&'a Value> {
+/// Looks up a possibly nested field ("arcSessionStatus.arcServerEndpoint"), null included.
+fn raw<'a>(root: &'a Map<String, Value>, field: &str) -> Option<&'a Value> {
     let mut parts = field.split('.');
     let mut value = root.get(parts.next()?)?;
     for part in parts {
         value = value.as_object()?.get(part)?;
     }
-    (!value.is_null()).then_some(value)
+    Some(value)
+}
+
+/// Like [`raw`], with null counted as absent.
+fn get<'a>(root: &'a Map<String, Value>, field: &str) -> Option<&'a Value> {
+    raw(root, field).filter(|v| !v.is_null())
+}
+
+/// The session's AllowedIPs; none (null or `[]`) means the platform range only.
+fn allowed_ips(root: &Map<String, Value>, names: &Names) -> Result<Vec<IpNet>, FieldError> {
+    let field = names.allowed_ips;
+    if raw(root, field).is_none() && !names.allowed_ips_optional {
+        return Err(err(
+            field,
+            "missing (null or [] routes the platform range only)",
+        ));
+    }
+    let mut nets = cidrs(root, field)?;
+    if nets.is_empty() {
+        nets.push(PLATFORM_NET.parse().expect("a valid CIDR"));
+    }
+    Ok(nets)
 }
 
 fn opt_str<'a>(root: &'a Map<String, Value>, field: &str) -> Result<Option<&'a str>, FieldError> {
@@ -77,9 +110,8 @@ fn key(field: &str, text: &str) -> Result<[u8; 32], FieldError> {
     decode_key(text).ok_or_else(|| err(field, "not 32 bytes of base64"))
 }
 
-fn cidrs(root: &Map<String, Value>, field: &str, required: bool) -> Result<Vec<IpNet>, FieldError> {
+fn cidrs(root: &Map<String, Value>, field: &str) -> Result<Vec<IpNet>, FieldError> {
     let items = match get(root, field) {
-        None if required => return Err(err(field, "missing")),
         None => return Ok(Vec::new()),
         Some(Value::Array(items)) => items,
         Some(_) => return Err(err(field, "not a list of CIDRs")),
@@ -95,9 +127,6 @@ fn cidrs(root: &Map<String, Value>, field: &str, required: bool) -> Result<Vec<I
         if !out.contains(&net) {
             out.push(net);
         }
-    }
-    if required && out.is_empty() {
-        return Err(err(field, "empty list"));
     }
     Ok(out)
 }
@@ -149,6 +178,12 @@ pub(crate) fn credentials(
     let server_endpoint = req_str(root, names.server_endpoint)?
         .parse::<Endpoint>()
         .map_err(|e| err(names.server_endpoint, e.to_string()))?;
+    let coverage = match names.coverage {
+        Some(field) => opt_str(root, field)?
+            .map(|text| Coverage::parse(text).ok_or_else(|| err(field, "neither jp nor global")))
+            .transpose()?,
+        None => None,
+    };
     Ok(Credentials {
         sim_id,
         private_key,
@@ -156,11 +191,12 @@ pub(crate) fn credentials(
         ip_address,
         server_public_key,
         server_endpoint,
-        allowed_ips: cidrs(root, names.allowed_ips, true)?,
-        additional_allowed_ips: cidrs(root, names.additional_allowed_ips, false)?,
+        allowed_ips: allowed_ips(root, names)?,
+        additional_allowed_ips: cidrs(root, names.additional_allowed_ips)?,
         mtu: opt_uint(root, names.mtu, 576, 65535)?.map(|n| n as u32),
         persistent_keepalive: opt_uint(root, names.persistent_keepalive, 0, 65535)?
             .map(|n| n as u16),
+        coverage,
     })
 }
 
@@ -197,6 +233,9 @@ pub(crate) fn to_json(c: &Credentials) -> Value {
     }
     if let Some(keepalive) = c.persistent_keepalive {
         map.insert(ARCWAY.persistent_keepalive.into(), keepalive.into());
+    }
+    if let (Some(coverage), Some(field)) = (c.coverage, ARCWAY.coverage) {
+        map.insert(field.into(), coverage.as_str().into());
     }
     Value::Object(map)
 }

@@ -86,6 +86,8 @@ pub struct Request<'a> {
 pub struct Response {
     pub status: u16,
     pub body: Vec<u8>,
+    /// The `Retry-After` header as sent (seconds or an HTTP date), if any.
+    pub retry_after: Option<String>,
 }
 
 /// An HTTPS client with its TLS trust anchors loaded once.
@@ -171,8 +173,16 @@ impl Client {
         )
         .await?;
         let mut reader = BufReader::new(stream);
-        let (status, body) = wire::read_response(&mut reader, self.opts.max_body).await?;
+        let wire::Answer {
+            status,
+            retry_after,
+            body,
+        } = wire::read_answer(&mut reader, self.opts.max_body).await?;
         tracing::debug!(method = req.method.as_str(), %url, status, bytes = body.len(), "answer");
-        Ok(Response { status, body })
+        Ok(Response {
+            status,
+            body,
+            retry_after,
+        })
     }
 }

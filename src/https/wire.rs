@@ -78,6 +78,7 @@ struct Head {
     status: u16,
     content_length: Option<usize>,
     chunked: bool,
+    retry_after: Option<String>,
 }
 
 async fn head<R: AsyncBufRead + Unpin>(reader: &mut R) -> Result<Head, HttpsError> {
@@ -96,6 +97,7 @@ async fn head<R: AsyncBufRead + Unpin>(reader: &mut R) -> Result<Head, HttpsErro
             status,
             content_length: None,
             chunked: false,
+            retry_after: None,
         };
         let mut count = 0;
         loop {
@@ -120,6 +122,8 @@ async fn head<R: AsyncBufRead + Unpin>(reader: &mut R) -> Result<Head, HttpsErro
                 head.content_length = Some(n);
             } else if name.eq_ignore_ascii_case("transfer-encoding") {
                 head.chunked = value.to_ascii_lowercase().contains("chunked");
+            } else if name.eq_ignore_ascii_case("retry-after") {
+                head.retry_after = Some(value.to_owned());
             }
         }
         // Interim answers (100 Continue) precede the real one.
@@ -211,6 +215,21 @@ pub async fn read_response<R: AsyncBufRead + Unpin>(
     reader: &mut R,
     limit: usize,
 ) -> Result<(u16, Vec<u8>), HttpsError> {
+    read_answer(reader, limit).await.map(|a| (a.status, a.body))
+}
+
+/// One response with the headers callers act on.
+pub(crate) struct Answer {
+    pub status: u16,
+    /// The raw `Retry-After` value (seconds or an HTTP date), for 429 and 503 answers.
+    pub retry_after: Option<String>,
+    pub body: Vec<u8>,
+}
+
+pub(crate) async fn read_answer<R: AsyncBufRead + Unpin>(
+    reader: &mut R,
+    limit: usize,
+) -> Result<Answer, HttpsError> {
     let head = head(reader).await?;
     let body = if head.status == 204 || head.status == 304 {
         Vec::new()
@@ -226,7 +245,11 @@ pub async fn read_response<R: AsyncBufRead + Unpin>(
     } else {
         to_end(reader, limit).await?
     };
-    Ok((head.status, body))
+    Ok(Answer {
+        status: head.status,
+        retry_after: head.retry_after,
+        body,
+    })
 }
 
 #[cfg(test)]

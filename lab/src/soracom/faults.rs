@@ -11,6 +11,8 @@ pub enum Fault {
         code: String,
         message: String,
     },
+    /// 429 Too Many Requests with this `Retry-After` header (None: no header).
+    TooManyRequests { retry_after: Option<String> },
     /// Wait, then answer normally.
     Delay(Duration),
     /// Accept the request and never answer.

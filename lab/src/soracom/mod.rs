@@ -2,7 +2,12 @@
 //! sessions, key rotation, SIM lookup) and Krypton's Arc bootstrap, with a test CA made at run
 //! time, injectable faults and counters.
 //!
-//! One server answers both the API and Krypton paths. Tests start it in-process
+//! One server answers both the API and Krypton paths, as one coverage's API (Japan unless
+//! started with [`FakeSoracom::start_coverages`], which serves Japan and Global on distinct
+//! addresses with separate SIMs). It is as strict as the API's own definition: request bodies
+//! must be JSON objects, `createSim` needs `type: virtual` and `subscription: planArc01`, the
+//! Arc session body allows no properties, `tokenTimeoutSeconds` is at most 172800, renewed
+//! keys must be WireGuard keys, and `createSim` answers with `arcSessionStatus`. Tests start it in-process
 //! ([`FakeSoracom::start`], optionally inside a lab namespace); `arcway-lab fake-soracom` runs
 //! it as a process, e.g. `ip netns exec <prefix>-cell arcway-lab fake-soracom --listen
 //! 203.0.113.18:8036 --ca-out /tmp/ca.pem`, and logs one line per request with the peer address.
@@ -17,8 +22,9 @@ mod state;
 mod tls;
 
 pub use faults::{Fault, FaultRule};
+pub use routes::MAX_TOKEN_TIMEOUT_SECONDS;
 pub use server::FakeSoracom;
-pub use state::{Counters, FakeIdentity, FakeState, RequestLog, Sim};
+pub use state::{Counters, FakeCoverage, FakeIdentity, FakeState, RequestLog, Sim};
 pub use tls::TestCa;
 
 /// Errors of the fake services.

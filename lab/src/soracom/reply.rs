@@ -61,7 +61,20 @@ pub(crate) async fn read_request<R: tokio::io::AsyncRead + Unpin>(
         headers,
         body,
         peer,
+        at: std::time::Instant::now(),
     })
+}
+
+fn log_entry(req: &Incoming, status: u16) -> RequestLog {
+    RequestLog {
+        method: req.method.clone(),
+        path: req.path.clone(),
+        peer: req.peer,
+        status,
+        body: String::from_utf8_lossy(&req.body).into_owned(),
+        lang: req.headers.get("x-soracom-lang").cloned(),
+        at: req.at,
+    }
 }
 
 fn reason(status: u16) -> &'static str {
@@ -90,17 +103,15 @@ pub(crate) async fn respond<W: AsyncWrite + Unpin>(
     }
     if let Some(Fault::Hang) = &fault {
         // Logged with status 0: the request arrived and was never answered.
-        lock(state).log.push(RequestLog {
-            method: req.method.clone(),
-            path: req.path.clone(),
-            peer: req.peer,
-            status: 0,
-            body: String::from_utf8_lossy(&req.body).into_owned(),
-        });
+        lock(state).log.push(log_entry(&req, 0));
         tokio::time::sleep(Duration::from_secs(3600)).await;
         return;
     }
     let (status, body) = match &fault {
+        Some(Fault::TooManyRequests { .. }) => (
+            429,
+            serde_json::json!({"code": "COM0009", "message": "Too Many Requests"}),
+        ),
         Some(Fault::Status {
             status,
             code,
@@ -112,13 +123,7 @@ pub(crate) async fn respond<W: AsyncWrite + Unpin>(
         _ => handle(&mut lock(state), &req),
     };
     let text = body.to_string().into_bytes();
-    lock(state).log.push(RequestLog {
-        method: req.method.clone(),
-        path: req.path.clone(),
-        peer: req.peer,
-        status,
-        body: String::from_utf8_lossy(&req.body).into_owned(),
-    });
+    lock(state).log.push(log_entry(&req, status));
     if verbose {
         println!("{} {} from {} -> {status}", req.method, req.path, req.peer);
     }
@@ -160,6 +165,14 @@ pub(crate) async fn respond<W: AsyncWrite + Unpin>(
             }
             out.extend(head(200, &format!("Content-Length: {bytes}\r\n")).into_bytes());
             out.extend(std::iter::repeat_n(b' ', bytes));
+        }
+        Some(Fault::TooManyRequests { retry_after }) => {
+            let mut extra = format!("Content-Length: {}\r\n", text.len());
+            if let Some(after) = retry_after {
+                extra.push_str(&format!("Retry-After: {after}\r\n"));
+            }
+            out.extend(head(status, &extra).into_bytes());
+            out.extend_from_slice(&text);
         }
         _ => {
             out.extend(head(status, &format!("Content-Length: {}\r\n", text.len())).into_bytes());

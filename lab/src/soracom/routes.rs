@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 
-use serde_json::{Value, json};
+use serde_json::{Map, Value, json};
 
 use super::state::{FakeState, Sim, client_pair};
 
@@ -15,6 +15,7 @@ pub(crate) struct Incoming {
     pub headers: BTreeMap<String, String>,
     pub body: Vec<u8>,
     pub peer: SocketAddr,
+    pub at: std::time::Instant,
 }
 
 fn error(status: u16, code: &str, message: &str) -> (u16, Value) {
@@ -48,81 +49,177 @@ fn authorized(state: &FakeState, req: &Incoming) -> bool {
         .any(|(k, t)| Some(k) == key && Some(t) == token)
 }
 
-/// Answers one request: status and JSON body.
-pub(crate) fn handle(state: &mut FakeState, req: &Incoming) -> (u16, Value) {
-    let body: Value = serde_json::from_slice(&req.body).unwrap_or(Value::Null);
-    let parts: Vec<&str> = req.path.trim_matches('/').split('/').collect();
-    match (req.method.as_str(), parts.as_slice()) {
-        ("POST", ["v1", "provisioning", "soracom", "arc", "bootstrap"]) => krypton(state, req),
-        ("POST", ["v1", "auth"]) => auth(state, &body),
-        (_, ["v1", "sims", ..]) if !authorized(state, req) => {
-            error(401, "AUM0002", "Invalid API key or token")
-        }
-        ("POST", ["v1", "sims"]) => create_sim(state, &body),
-        ("POST", ["v1", "sims", id, "sessions", "arc"]) => match state.sims.get(*id) {
-            None => error(404, "SEM0004", "SIM not found"),
-            Some(Sim {
-                public_key: None, ..
-            }) => error(400, "SEM0095", "no Arc credentials"),
-            Some(Sim {
-                public_key: Some(public),
-                ..
-            }) => {
-                state.counters.sessions += 1;
-                (200, session(state, &public.clone()))
-            }
-        },
-        ("PUT", ["v1", "sims", id, "credentials", "arc"]) => put_key(state, id, &body),
-        ("GET", ["v1", "sims", id]) => {
-            state.counters.sim_gets += 1;
-            match state.sims.get(*id) {
-                None => error(404, "SEM0004", "SIM not found"),
-                Some(sim) => {
-                    let public = sim.public_key.clone().unwrap_or_default();
-                    let mut arc = session(state, &public);
-                    arc["lastUpdatedAt"] = json!(0);
-                    (
-                        200,
-                        json!({"simId": id, "operatorId": state.identity.operator_id,
-                               "status": "active", "type": "virtual", "arcSessionStatus": arc}),
-                    )
-                }
-            }
-        }
-        _ => error(404, "COM0001", "no such API"),
+/// The largest `tokenTimeoutSeconds` the API accepts (48 hours).
+pub const MAX_TOKEN_TIMEOUT_SECONDS: u64 = 172_800;
+
+/// The request body as JSON: `None` when the body is absent, `Err` when it is not JSON.
+fn json_body(req: &Incoming) -> Result<Option<Value>, (u16, Value)> {
+    if req.body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(None);
+    }
+    serde_json::from_slice(&req.body)
+        .map(Some)
+        .map_err(|_| error(400, "COM0001", "Request body is not valid JSON"))
+}
+
+/// A JSON object body, as every POST and PUT of these calls declares.
+fn object_body(req: &Incoming) -> Result<Map<String, Value>, (u16, Value)> {
+    match json_body(req)? {
+        Some(Value::Object(map)) => Ok(map),
+        Some(_) => Err(error(400, "COM0001", "Request body must be a JSON object")),
+        None => Err(error(400, "COM0001", "Request body is required")),
     }
 }
 
-fn auth(state: &mut FakeState, body: &Value) -> (u16, Value) {
+/// A WireGuard key as the API writes them: 32 bytes in padded base64 (44 characters).
+pub(crate) fn is_wg_key(text: &str) -> bool {
+    let b = text.as_bytes();
+    b.len() == 44
+        && b[43] == b'='
+        && b[..43]
+            .iter()
+            .all(|c| c.is_ascii_alphanumeric() || *c == b'+' || *c == b'/')
+        // The last character before the padding carries only 4 bits.
+        && b"AEIMQUYcgkosw048".contains(&b[42])
+}
+
+/// Answers one request: status and JSON body.
+pub(crate) fn handle(state: &mut FakeState, req: &Incoming) -> (u16, Value) {
+    match route(state, req) {
+        Ok(answer) | Err(answer) => answer,
+    }
+}
+
+fn route(state: &mut FakeState, req: &Incoming) -> Result<(u16, Value), (u16, Value)> {
+    let parts: Vec<&str> = req.path.trim_matches('/').split('/').collect();
+    match (req.method.as_str(), parts.as_slice()) {
+        ("POST", ["v1", "provisioning", "soracom", "arc", "bootstrap"]) => Ok(krypton(state, req)),
+        ("POST", ["v1", "auth"]) => auth(state, &object_body(req)?),
+        (_, ["v1", "sims", ..]) if !authorized(state, req) => {
+            Err(error(401, "AUM0002", "Invalid API key or token"))
+        }
+        ("POST", ["v1", "sims"]) => create_sim(state, &object_body(req)?),
+        ("POST", ["v1", "sims", id, "sessions", "arc"]) => {
+            // The body is declared as an object that allows no properties.
+            if !object_body(req)?.is_empty() {
+                return Err(error(
+                    400,
+                    "COM0001",
+                    "Arc session request allows no properties",
+                ));
+            }
+            match state.sims.get(*id) {
+                None => Err(error(404, "SEM0004", "SIM not found")),
+                Some(Sim {
+                    public_key: None, ..
+                }) => Err(error(400, "SEM0095", "Arc credentials missing")),
+                Some(Sim {
+                    public_key: Some(public),
+                    ..
+                }) => {
+                    state.counters.sessions += 1;
+                    Ok((200, session(state, &public.clone())))
+                }
+            }
+        }
+        ("PUT", ["v1", "sims", id, "credentials", "arc"]) => {
+            Ok(put_key(state, id, &object_body(req)?))
+        }
+        ("POST", ["v1", "sims", _, "credentials", "arc"]) => Err(error(
+            400,
+            "COM0001",
+            "attachArcSimCredentials is deprecated; use PUT",
+        )),
+        ("GET", ["v1", "sims", id]) => {
+            state.counters.sim_gets += 1;
+            match state.sims.get(*id) {
+                None => Err(error(404, "SEM0004", "SIM not found")),
+                Some(sim) => {
+                    let public = sim.public_key.clone().unwrap_or_default();
+                    Ok((200, sim_object(state, id, &public, None)))
+                }
+            }
+        }
+        _ => Err(error(404, "COM0001", "no such API")),
+    }
+}
+
+/// A Sim as `getSim` and `createSim` answer it.
+fn sim_object(state: &FakeState, sim_id: &str, public: &str, private: Option<&str>) -> Value {
+    let mut arc = session(state, public);
+    arc["lastUpdatedAt"] = json!(1_767_225_600_000u64);
+    arc["placement"] = json!({"infrastructureProvider": "aws", "region": state.coverage.region()});
+    let mut profile = json!({
+        "iccid": sim_id,
+        "primaryImsi": format!("99999{}", &sim_id[sim_id.len() - 10..]),
+        "arcClientPeerPublicKey": public,
+        "otaSupported": false,
+        "subscribers": {},
+    });
+    if let Some(private) = private {
+        profile["arcClientPeerPrivateKey"] = json!(private);
+    }
+    json!({
+        "simId": sim_id,
+        "operatorId": state.identity.operator_id,
+        "type": "virtual",
+        "status": "active",
+        "arcSessionStatus": arc,
+        "profiles": {sim_id: profile},
+    })
+}
+
+fn auth(state: &mut FakeState, body: &Map<String, Value>) -> Result<(u16, Value), (u16, Value)> {
     state.counters.auth += 1;
+    match body.get("tokenTimeoutSeconds") {
+        None => {}
+        Some(v) => match v.as_u64() {
+            Some(n) if (1..=MAX_TOKEN_TIMEOUT_SECONDS).contains(&n) => {}
+            _ => {
+                return Err(error(
+                    400,
+                    "AUM0001",
+                    "tokenTimeoutSeconds must be an integer of at most 172800",
+                ));
+            }
+        },
+    }
     let id = body.get("authKeyId").and_then(Value::as_str);
     let secret = body.get("authKey").and_then(Value::as_str);
     if id != Some(state.identity.auth_key_id.as_str())
         || secret != Some(state.identity.auth_key.as_str())
     {
-        return error(401, "AUM0004", "Invalid AuthKey");
+        return Err(error(401, "AUM0004", "Invalid AuthKey"));
     }
     let (api_key, token) = (format!("api-{}", random_hex(16)), random_hex(32));
     state.tokens.push((api_key.clone(), token.clone()));
-    (
+    Ok((
         200,
         json!({"apiKey": api_key, "token": token, "operatorId": state.identity.operator_id}),
-    )
+    ))
 }
 
-fn create_sim(state: &mut FakeState, body: &Value) -> (u16, Value) {
-    if body.get("type").and_then(Value::as_str) != Some("virtual") {
-        return error(400, "SEM0001", "type must be virtual");
+fn create_sim(
+    state: &mut FakeState,
+    body: &Map<String, Value>,
+) -> Result<(u16, Value), (u16, Value)> {
+    match body.get("type").and_then(Value::as_str) {
+        Some("virtual") => {}
+        Some(_) => return Err(error(400, "SEM0001", "type must be virtual")),
+        None => return Err(error(400, "SEM0001", "type is required")),
+    }
+    match body.get("subscription").and_then(Value::as_str) {
+        Some("planArc01") => {}
+        Some(_) => return Err(error(400, "SEM0001", "subscription must be planArc01")),
+        None => return Err(error(400, "SEM0001", "subscription is required")),
     }
     // The configured key goes with the first SIM only; later ones get fresh keys.
     let mut identity = state.identity.clone();
     if state.counters.sims_created > 0 {
         identity.client_private_key = None;
     }
-    let pair = match client_pair(&identity) {
-        Ok(p) => p,
-        Err(_) => return error(500, "COM0000", "key generation failed"),
-    };
+    let pair =
+        client_pair(&identity).map_err(|_| error(500, "COM0000", "key generation failed"))?;
     state.counters.sims_created += 1;
     let sim_id = state.new_sim_id();
     state.sims.insert(
@@ -132,26 +229,30 @@ fn create_sim(state: &mut FakeState, body: &Value) -> (u16, Value) {
             public_key: Some(pair.public.clone()),
         },
     );
-    let profile = json!({
-        "iccid": sim_id,
-        "primaryImsi": format!("99999{}", &sim_id[sim_id.len() - 10..]),
-        "arcClientPeerPrivateKey": pair.private,
-        "arcClientPeerPublicKey": pair.public,
-    });
-    (
+    Ok((
         201,
-        json!({"simId": sim_id, "operatorId": state.identity.operator_id, "status": "ready",
-               "type": "virtual", "profiles": {sim_id.clone(): profile}}),
-    )
+        sim_object(state, &sim_id, &pair.public, Some(&pair.private)),
+    ))
 }
 
-fn put_key(state: &mut FakeState, id: &str, body: &Value) -> (u16, Value) {
+fn put_key(state: &mut FakeState, id: &str, body: &Map<String, Value>) -> (u16, Value) {
     if !state.sims.contains_key(id) {
         return error(404, "SEM0004", "SIM not found");
     }
     state.counters.key_puts += 1;
-    let (public, private) = match body.get("arcClientPeerPublicKey").and_then(Value::as_str) {
-        Some(p) => (p.to_owned(), None),
+    let given = match body.get("arcClientPeerPublicKey") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(p)) if is_wg_key(p) => Some(p.clone()),
+        Some(_) => {
+            return error(
+                400,
+                "SEM0001",
+                "arcClientPeerPublicKey is not a WireGuard public key",
+            );
+        }
+    };
+    let (public, private) = match given {
+        Some(p) => (p, None),
         None => {
             let mut identity = state.identity.clone();
             identity.client_private_key = None;

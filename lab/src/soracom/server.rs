@@ -13,8 +13,9 @@ use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio_rustls::TlsAcceptor;
 
+use super::RequestLog;
 use super::reply::{read_request, respond};
-use super::{Counters, FakeError, FakeIdentity, FakeState, FaultRule, Sim, TestCa};
+use super::{Counters, FakeCoverage, FakeError, FakeIdentity, FakeState, FaultRule, Sim, TestCa};
 
 /// A running fake; dropping it stops the server.
 pub struct FakeSoracom {
@@ -48,7 +49,40 @@ impl FakeSoracom {
         verbose: bool,
     ) -> Result<FakeSoracom, FakeError> {
         let ca = TestCa::generate(names)?;
-        let state = Arc::new(Mutex::new(FakeState::new(identity)));
+        FakeSoracom::start_with(addr, netns, ca, identity, FakeCoverage::Japan, verbose)
+    }
+
+    /// Japan and Global coverage of one account, each its own API on its own address (and
+    /// its own SIMs), with one test CA whose certificate names both addresses.
+    pub fn start_coverages(
+        japan: SocketAddr,
+        global: SocketAddr,
+        identity: FakeIdentity,
+    ) -> Result<(FakeSoracom, FakeSoracom), FakeError> {
+        let names = [japan.ip().to_string(), global.ip().to_string()];
+        let ca = TestCa::generate(&names)?;
+        let jp = FakeSoracom::start_with(
+            japan,
+            None,
+            ca.clone(),
+            identity.clone(),
+            FakeCoverage::Japan,
+            false,
+        )?;
+        let g = FakeSoracom::start_with(global, None, ca, identity, FakeCoverage::Global, false)?;
+        Ok((jp, g))
+    }
+
+    /// Like [`FakeSoracom::start`] with a given CA and coverage.
+    pub fn start_with(
+        addr: SocketAddr,
+        netns: Option<&str>,
+        ca: TestCa,
+        identity: FakeIdentity,
+        coverage: FakeCoverage,
+        verbose: bool,
+    ) -> Result<FakeSoracom, FakeError> {
+        let state = Arc::new(Mutex::new(FakeState::new(identity, coverage)));
         let (ready_tx, ready_rx) = std::sync::mpsc::channel();
         let (stop, stopped) = oneshot::channel::<()>();
         let (acceptor, shared, ns) = (
@@ -120,6 +154,15 @@ impl FakeSoracom {
 
     pub fn ca(&self) -> &TestCa {
         &self.ca
+    }
+
+    pub fn coverage(&self) -> FakeCoverage {
+        lock(&self.state).coverage
+    }
+
+    /// Every request so far, in order.
+    pub fn log(&self) -> Vec<RequestLog> {
+        lock(&self.state).log.clone()
     }
 
     pub fn counters(&self) -> Counters {

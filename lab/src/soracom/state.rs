@@ -58,6 +58,25 @@ impl FakeIdentity {
     }
 }
 
+/// Which SORACOM coverage a fake API plays. Each is its own API on its own host: a SIM made
+/// under one is unknown to the other.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum FakeCoverage {
+    #[default]
+    Japan,
+    Global,
+}
+
+impl FakeCoverage {
+    /// `placement.region` of its SIMs' sessions.
+    pub fn region(self) -> &'static str {
+        match self {
+            FakeCoverage::Japan => "ap-northeast-1",
+            FakeCoverage::Global => "eu-central-1",
+        }
+    }
+}
+
 /// One virtual SIM.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Sim {
@@ -75,6 +94,10 @@ pub struct RequestLog {
     pub status: u16,
     /// The request body (a test fake: it holds the AuthKey of auth requests).
     pub body: String,
+    /// The `X-Soracom-Lang` header, if sent.
+    pub lang: Option<String>,
+    /// When the request was read.
+    pub at: std::time::Instant,
 }
 
 /// Counters for assertions.
@@ -96,6 +119,7 @@ pub struct Counters {
 #[derive(Debug)]
 pub struct FakeState {
     pub identity: FakeIdentity,
+    pub coverage: FakeCoverage,
     pub counters: Counters,
     pub sims: BTreeMap<String, Sim>,
     pub tokens: Vec<(String, String)>,
@@ -105,9 +129,10 @@ pub struct FakeState {
 }
 
 impl FakeState {
-    pub fn new(identity: FakeIdentity) -> FakeState {
+    pub fn new(identity: FakeIdentity, coverage: FakeCoverage) -> FakeState {
         FakeState {
             identity,
+            coverage,
             counters: Counters::default(),
             sims: BTreeMap::new(),
             tokens: Vec::new(),
@@ -118,7 +143,12 @@ impl FakeState {
     }
 
     pub(crate) fn new_sim_id(&mut self) -> String {
-        let id = format!("8942310022{:08}", self.next_sim);
+        // Distinct per coverage, so a SIM id of one can never be found by the other.
+        let prefix = match self.coverage {
+            FakeCoverage::Japan => "8942310022",
+            FakeCoverage::Global => "8942310099",
+        };
+        let id = format!("{prefix}{:08}", self.next_sim);
         self.next_sim += 1;
         id
     }

@@ -234,5 +234,6 @@ fn check_arc(c: &mut Check, arc: S<RawArc>) -> ArcConfig {
         on_stop: a.on_stop.unwrap_or(OnStop::Remove),
         bootstrap: a.bootstrap.as_ref().map(|b| b.value),
         rebootstrap_on_auth_failure: a.rebootstrap_on_auth_failure.is_some_and(|r| r.value),
+        coverage: a.coverage.as_ref().map(|c| c.value),
     }
 }
