@@ -68,7 +68,15 @@ pub async fn bootstrap_if_missing(cfg: &Config, opts: &HookOptions) -> Result<Cr
     let arc = cfg.arc.as_ref().ok_or(Error::NotConfigured)?;
     let path = &arc.credentials;
     let err = match credentials::load(path) {
-        Ok(c) => return Ok(c),
+        Ok(c) => {
+            if let (Some(wanted), Some(found)) = (arc.coverage, c.coverage)
+                && wanted != found
+            {
+                // The tunnel works whatever the coverage; only a later bootstrap would fail.
+                tracing::warn!(path = %path.display(), %wanted, %found, "arc.coverage differs from the credentials' coverage; bootstrapping again will refuse until they match");
+            }
+            return Ok(c);
+        }
         Err(e) => e,
     };
     let missing = matches!(&err, credentials::Error::Read { source, .. }

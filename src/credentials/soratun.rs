@@ -313,13 +313,13 @@ pub fn to_soratun(c: &Credentials, s: &ExportSettings) -> String {
         "arcAllowedIPs": c.allowed_ips.iter().map(ToString::to_string).collect::<Vec<_>>(),
         "arcClientPeerIpAddress": c.ip_address.to_string(),
     });
-    let mut extra: Vec<String> = c
-        .additional_allowed_ips
-        .iter()
-        .chain(&s.extra_allowed_ips)
-        .map(ToString::to_string)
-        .collect();
-    extra.dedup();
+    let mut extra: Vec<String> = Vec::new();
+    for net in c.additional_allowed_ips.iter().chain(&s.extra_allowed_ips) {
+        let text = net.to_string();
+        if !extra.contains(&text) {
+            extra.push(text);
+        }
+    }
     let mut map = Map::new();
     map.insert("privateKey".into(), c.private_key.expose_base64().into());
     map.insert("publicKey".into(), c.public_key.to_base64().into());
