@@ -242,3 +242,40 @@ fn the_daemon_hook_waits_for_the_cellular_path_then_asks_krypton() {
     );
     assert_eq!(credentials::load(&output).unwrap(), creds);
 }
+
+#[test]
+fn the_hook_asks_the_krypton_of_the_configured_coverage_and_records_it() {
+    let world = World::new();
+    let output = world.dir.path().join("arc.json");
+    let text = format!(
+        "version: 1\narc:\n  credentials: {}\n  bootstrap: krypton\n  coverage: global\nuplinks:\n  \
+         wifi: {{interface: wlan0}}\n  cellular: {{interface: wwan0}}\nclasses:\n  - name: default\n    \
+         paths: [wifi, cellular]\n",
+        output.display()
+    );
+    let cfg = arcway::config::parse_str(&text, "test.yaml").expect("config");
+    let opts = HookOptions {
+        // Nothing listens there: asking the Japan entry fails the test at once.
+        krypton: Endpoints {
+            jp: "https://127.0.0.1:1".to_owned(),
+            global: world.fake.url(),
+        },
+        ca_file: Some(world.dir.path().join("ca.pem")),
+        cellular_wait: Some(Duration::from_secs(5)),
+        cellular_poll: Duration::from_millis(20),
+        client: fast(),
+        ..HookOptions::default()
+    };
+    let creds = in_ns(&world.lab.ns(Role::Gw), move || async move {
+        bootstrap_if_missing(&cfg, &opts)
+            .await
+            .map_err(|e| chain(&e))
+    })
+    .expect("bootstrapped from the Global entry");
+    assert_eq!(world.fake.counters().krypton, 1);
+    assert_eq!(creds.coverage, Some(arcway::config::Coverage::Global));
+    assert_eq!(
+        credentials::load(&output).unwrap().coverage,
+        Some(arcway::config::Coverage::Global)
+    );
+}

@@ -115,6 +115,9 @@ enum Cmd {
         /// Write the fake account's AuthKey here (JSON, mode 0600) for `--auth-key-file`.
         #[arg(long)]
         auth_key_out: Option<PathBuf>,
+        /// Which coverage's API to play: `japan` or `global` (each has its own SIMs).
+        #[arg(long, default_value = "japan", value_parser = parse_coverage)]
+        coverage: arcway_lab::soracom::FakeCoverage,
     },
     /// Serve a fake ModemManager; commands on standard input drive it.
     FakeMm(fakemm::cli::FakeMmArgs),
@@ -212,12 +215,14 @@ fn main() -> anyhow::Result<()> {
             ca_out,
             lab,
             auth_key_out,
+            coverage,
         } => fake_soracom(
             listen,
             names,
             &ca_out,
             lab.as_deref(),
             auth_key_out.as_deref(),
+            coverage,
         )?,
         Cmd::FakeMm(args) => fakemm::cli::main(args)?,
     }
@@ -247,14 +252,24 @@ fn serve(addrs: &[SocketAddr], body: String) -> anyhow::Result<()> {
     Ok(())
 }
 
+fn parse_coverage(text: &str) -> Result<arcway_lab::soracom::FakeCoverage, String> {
+    use arcway_lab::soracom::FakeCoverage;
+    match text {
+        "japan" | "jp" => Ok(FakeCoverage::Japan),
+        "global" | "g" => Ok(FakeCoverage::Global),
+        _ => Err(format!("`{text}` is neither japan nor global")),
+    }
+}
+
 fn fake_soracom(
     listen: SocketAddr,
     mut names: Vec<String>,
     ca_out: &Path,
     lab: Option<&str>,
     auth_key_out: Option<&Path>,
+    coverage: arcway_lab::soracom::FakeCoverage,
 ) -> anyhow::Result<()> {
-    use arcway_lab::soracom::{FakeIdentity, FakeSoracom};
+    use arcway_lab::soracom::{FakeIdentity, FakeSoracom, TestCa};
     use arcway_lab::wg::ArcCredentials;
     let identity = match lab {
         Some(prefix) => {
@@ -270,10 +285,11 @@ fn fake_soracom(
     if names.is_empty() {
         names.push(listen.ip().to_string());
     }
-    let fake = FakeSoracom::start(listen, None, &names, identity.clone(), true)
+    let ca = TestCa::generate(&names).context("failed to make the test certificates")?;
+    let fake = FakeSoracom::start_with(listen, None, ca, identity.clone(), coverage, true)
         .context("failed to start the fake SORACOM services")?;
     fake.ca().write_ca(ca_out)?;
-    println!("listening on {}", fake.addr());
+    println!("listening on {} ({coverage:?} coverage)", fake.addr());
     if let Some(path) = auth_key_out {
         use std::os::unix::fs::OpenOptionsExt;
         let text =
