@@ -113,15 +113,12 @@ fn api_errors_name_the_code_and_message_and_leave_the_file_untouched() {
     );
     assert_eq!(c.sessions, 0);
 
-    let (e, _) = failing_run(
-        Some(FaultRule::new(
-            "POST",
-            "/v1/auth",
-            Fault::status(429, "COM0006", "Rate limit exceeded"),
-        )),
-        false,
-    );
-    assert!(e.contains("HTTP 429 COM0006: Rate limit exceeded"), "{e}");
+    // Asked to wait longer than arcway waits: the server's answer at once.
+    let long = Fault::TooManyRequests {
+        retry_after: Some("3600".into()),
+    };
+    let (e, _) = failing_run(Some(FaultRule::new("POST", "/v1/auth", long)), false);
+    assert!(e.contains("HTTP 429 COM0009: Too Many Requests"), "{e}");
 }
 
 #[test]
