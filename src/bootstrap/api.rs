@@ -24,6 +24,18 @@ pub fn api_endpoint(coverage: Coverage) -> &'static str {
     }
 }
 
+/// One API call: what it is called in messages, what it sends, how it may be retried and
+/// which permission a 403 means is missing.
+struct Call<'a> {
+    name: &'a str,
+    method: Method,
+    path: &'a str,
+    token: Option<&'a ApiToken>,
+    body: Value,
+    retry: Retry,
+    permission: Permission,
+}
+
 /// The SAM permission each call needs, named in the error when the API answers 403.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Permission {
@@ -139,17 +151,16 @@ impl SoracomApi {
         }
     }
 
-    #[allow(clippy::too_many_arguments)]
-    async fn call(
-        &self,
-        call: &str,
-        method: Method,
-        path: &str,
-        token: Option<&ApiToken>,
-        body: Value,
-        retry: Retry,
-        permission: Permission,
-    ) -> Result<Map<String, Value>, Error> {
+    async fn call(&self, c: Call<'_>) -> Result<Map<String, Value>, Error> {
+        let Call {
+            name: call,
+            method,
+            path,
+            token,
+            body,
+            retry,
+            permission,
+        } = c;
         // English errors whatever the account's default language, so messages and logs match
         // the documentation.
         let mut headers = vec![
@@ -199,15 +210,15 @@ impl SoracomApi {
             "tokenTimeoutSeconds": TOKEN_TIMEOUT_SECONDS,
         });
         let map = self
-            .call(
-                call,
-                Method::Post,
-                "/v1/auth",
-                None,
+            .call(Call {
+                name: call,
+                method: Method::Post,
+                path: "/v1/auth",
+                token: None,
                 body,
-                Retry::Idempotent,
-                Permission::None,
-            )
+                retry: Retry::Idempotent,
+                permission: Permission::None,
+            })
             .await?;
         Ok(ApiToken {
             api_key: Secret::new(string(call, &map, "apiKey")?),
@@ -216,20 +227,21 @@ impl SoracomApi {
     }
 
     /// `POST /v1/sims` for a virtual Arc SIM. Billable: never retried once it may have been
-    /// sent, so a lost answer cannot turn into a second SIM.
+    /// sent, so a lost answer cannot turn into a second SIM; only a 429, which the API
+    /// answers without creating anything, is sent again.
     pub async fn create_virtual_sim(&self, token: &ApiToken) -> Result<NewSim, Error> {
         let call = "create a virtual SIM";
         let body = json!({"type": "virtual", "subscription": "planArc01"});
         let map = self
-            .call(
-                call,
-                Method::Post,
-                "/v1/sims",
-                Some(token),
+            .call(Call {
+                name: call,
+                method: Method::Post,
+                path: "/v1/sims",
+                token: Some(token),
                 body,
-                Retry::BeforeSendOnly,
-                Permission::CreateSim,
-            )
+                retry: Retry::BeforeSendOnly,
+                permission: Permission::CreateSim,
+            })
             .await?;
         let sim_id = string(call, &map, "simId")?.to_owned();
         check_sim_id(call, &sim_id)?;
@@ -264,15 +276,15 @@ impl SoracomApi {
         let call = format!("create the Arc session of SIM {sim_id}");
         check_sim_id(&call, sim_id)?;
         let path = format!("/v1/sims/{sim_id}/sessions/arc");
-        self.call(
-            &call,
-            Method::Post,
-            &path,
-            Some(token),
-            json!({}),
-            Retry::Idempotent,
-            Permission::CreateArcSession,
-        )
+        self.call(Call {
+            name: &call,
+            method: Method::Post,
+            path: &path,
+            token: Some(token),
+            body: json!({}),
+            retry: Retry::Idempotent,
+            permission: Permission::CreateArcSession,
+        })
         .await
     }
 
@@ -287,15 +299,15 @@ impl SoracomApi {
         check_sim_id(&call, sim_id)?;
         let path = format!("/v1/sims/{sim_id}/credentials/arc");
         let body = json!({"arcClientPeerPublicKey": public.to_base64()});
-        self.call(
-            &call,
-            Method::Put,
-            &path,
-            Some(token),
+        self.call(Call {
+            name: &call,
+            method: Method::Put,
+            path: &path,
+            token: Some(token),
             body,
-            Retry::Idempotent,
-            Permission::RenewArcSimCredentials,
-        )
+            retry: Retry::Idempotent,
+            permission: Permission::RenewArcSimCredentials,
+        })
         .await
         .map(|_| ())
     }
@@ -309,15 +321,15 @@ impl SoracomApi {
         let call = format!("read SIM {sim_id}");
         check_sim_id(&call, sim_id)?;
         let path = format!("/v1/sims/{sim_id}");
-        self.call(
-            &call,
-            Method::Get,
-            &path,
-            Some(token),
-            Value::Null,
-            Retry::Idempotent,
-            Permission::GetSim,
-        )
+        self.call(Call {
+            name: &call,
+            method: Method::Get,
+            path: &path,
+            token: Some(token),
+            body: Value::Null,
+            retry: Retry::Idempotent,
+            permission: Permission::GetSim,
+        })
         .await
     }
 }

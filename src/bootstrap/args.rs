@@ -8,7 +8,7 @@ use anyhow::Context as _;
 use super::coverage::{Endpoints, coverage_for};
 use super::flow::{AuthKeyFlow, Outcome, run_authkey};
 use super::{AuthKeyOrigin, Coverage, DEFAULT_AUTH_KEY_FILE, SoracomApi};
-use super::{Error, find_auth_key, run_krypton, save_auth_key};
+use super::{Error, Secret, find_auth_key, run_krypton, save_auth_key};
 use crate::config::{self, Config};
 use crate::credentials::{self, ExportSettings, ImportSummary};
 use crate::https::{Client, ClientOptions};
@@ -147,8 +147,9 @@ pub enum Summary {
         output: PathBuf,
         format: ExportFormat,
     },
-    /// An export for standard output: the file's text (it holds the private key).
-    ExportText(String),
+    /// An export for standard output: the file's text (it holds the private key, so Debug
+    /// shows none of it; Display prints it, which is what the command is for).
+    ExportText(Secret),
 }
 
 impl fmt::Display for Summary {
@@ -162,7 +163,7 @@ impl fmt::Display for Summary {
                 };
                 return write!(f, "wrote {} ({what}, mode 0600)", output.display());
             }
-            Summary::ExportText(text) => return write!(f, "{}", text.trim_end()),
+            Summary::ExportText(text) => return write!(f, "{}", text.expose().trim_end()),
             Summary::Fetched(o) => o,
         };
         let c = &o.credentials;
@@ -245,7 +246,7 @@ fn export(e: &ExportArgs, cfg: Option<&Config>) -> anyhow::Result<Summary> {
             port: ep.port,
         });
     }
-    let text = crate::bootstrap::Secret::new(match e.format() {
+    let text = Secret::new(match e.format() {
         ExportFormat::WgQuick => credentials::to_wg_quick(&creds, &settings),
         ExportFormat::Soratun => credentials::to_soratun(&creds, &settings),
     });
@@ -258,7 +259,7 @@ fn export(e: &ExportArgs, cfg: Option<&Config>) -> anyhow::Result<Summary> {
                 format: e.format(),
             })
         }
-        None => Ok(Summary::ExportText(text.expose().to_owned())),
+        None => Ok(Summary::ExportText(text)),
     }
 }
 
