@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
 
-use super::coverage::{Endpoints, coverage_for};
+use super::coverage::{Endpoints, coverage_for, krypton_coverage};
 use super::flow::{AuthKeyFlow, Outcome, run_authkey};
 use super::{AuthKeyOrigin, Coverage, DEFAULT_AUTH_KEY_FILE, SoracomApi};
 use super::{Error, Secret, find_auth_key, run_krypton, save_auth_key};
@@ -332,7 +332,7 @@ pub async fn run(cmd: &BootstrapCommand, config_path: &Path) -> anyhow::Result<S
             };
             let output = output_path(&k.output, cfg);
             let asked = asked_coverage(k.coverage, cfg, config_path);
-            let coverage = coverage_for(&output, asked.clone(), None)?;
+            let coverage = krypton_coverage(&output, asked.clone())?;
             let endpoints = Endpoints::krypton();
             let endpoint = k
                 .endpoint

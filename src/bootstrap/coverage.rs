@@ -108,6 +108,15 @@ pub fn coverage_for(
     choose_coverage(asked, &sim_records(output)?, auth_key)
 }
 
+/// [`coverage_for`] for Krypton, which replaces a file it cannot read (the Air line gets
+/// the same SIM back), so an unreadable file or record only means nothing is recorded.
+pub fn krypton_coverage(
+    output: &Path,
+    asked: Option<(Coverage, String)>,
+) -> Result<CoverageChoice, Error> {
+    choose_coverage(asked, &sim_records(output).unwrap_or_default(), None)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -155,5 +164,25 @@ mod tests {
             (Some(Coverage::Global), s("pending")),
         ];
         assert!(choose_coverage(None, &records, None).is_err());
+    }
+
+    #[test]
+    fn krypton_ignores_an_unreadable_file_but_the_authkey_flow_does_not() {
+        let dir = tempfile::tempdir().unwrap();
+        let output = dir.path().join("arc.json");
+        std::fs::write(&output, "{not json").unwrap();
+        let asked = Some((Coverage::Global, s("arc.coverage")));
+        assert_eq!(
+            krypton_coverage(&output, asked.clone()).unwrap().coverage,
+            Coverage::Global
+        );
+        assert!(coverage_for(&output, asked, None).is_err());
+        std::fs::write(
+            &output,
+            r#"{"simId": "8942310022000000001", "coverage": "jp"}"#,
+        )
+        .unwrap();
+        let e = coverage_for(&output, Some((Coverage::Global, s("--coverage"))), None);
+        assert!(matches!(e, Err(Error::CoverageMismatch { .. })), "{e:?}");
     }
 }

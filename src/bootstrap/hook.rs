@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use super::args::{cellular_interface, cellular_mark};
-use super::coverage::{Endpoints, coverage_for};
+use super::coverage::{Endpoints, coverage_for, krypton_coverage};
 use super::flow::{AuthKeyFlow, run_authkey};
 use super::{AuthKeyOrigin, DEFAULT_AUTH_KEY_FILE, Error, SoracomApi};
 use super::{find_auth_key, run_krypton, wait_for_cellular};
@@ -103,7 +103,7 @@ async fn fetch(
         .map(|c| (c, "arc.coverage of the configuration".to_owned()));
     match method {
         BootstrapMethod::Krypton => {
-            let coverage = coverage_for(&arc.credentials, asked, None)?;
+            let coverage = krypton_coverage(&arc.credentials, asked)?;
             let interface = opts
                 .cellular_interface
                 .clone()
