@@ -5,7 +5,7 @@
 
 use std::collections::BTreeSet;
 use std::net::SocketAddr;
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use wireguard_control as wgc;
 
@@ -205,7 +205,12 @@ pub(crate) struct PeerReading {
 
 /// The reading of `server` in what the crate read. The device's private key comes with every
 /// read (both backends report it to root): it is wiped here, the first moment arcway owns it.
-fn reading(mut device: wgc::Device, server: &PublicKey) -> Option<PeerReading> {
+fn reading(
+    mut device: wgc::Device,
+    server: &PublicKey,
+    backend: ActiveBackend,
+    now: SystemTime,
+) -> Option<PeerReading> {
     if let Some(key) = device.private_key.as_mut() {
         wipe(&mut key.0);
     }
@@ -218,11 +223,27 @@ fn reading(mut device: wgc::Device, server: &PublicKey) -> Option<PeerReading> {
             last_handshake: p
                 .stats
                 .last_handshake_time
-                .filter(|t| *t > SystemTime::UNIX_EPOCH),
+                .filter(|t| *t > SystemTime::UNIX_EPOCH)
+                .map(|t| match backend {
+                    ActiveBackend::Kernel => t,
+                    ActiveBackend::Userspace => end_of_second(t, now),
+                }),
             rx_bytes: p.stats.rx_bytes,
             tx_bytes: p.stats.tx_bytes,
             endpoint: p.config.endpoint,
         })
+}
+
+/// The crate reads a userspace handshake to the whole second (it skips
+/// `last_handshake_time_nsec`). Taken as the start of its second, a renewal answered within
+/// the second an outage began would look older than the outage, and the engine, which takes a
+/// tunnel back only on a handshake newer than the outage, would wait for the next rekey. So it
+/// is placed at the end of its second, but never after the moment it was read.
+fn end_of_second(t: SystemTime, now: SystemTime) -> SystemTime {
+    let later = t
+        .checked_add(Duration::from_nanos(999_999_999))
+        .unwrap_or(t);
+    later.min(now.max(t))
 }
 
 pub(crate) async fn read_peer(
@@ -239,7 +260,7 @@ pub(crate) async fn read_peer(
         };
         guarded
             .and_then(|()| wgc::Device::get(&name, wg_backend(backend)))
-            .map(|device| reading(device, &server))
+            .map(|device| reading(device, &server, backend, SystemTime::now()))
             .map_err(|source| Error::Read { ifname, source })
     })
     .await
@@ -301,6 +322,22 @@ mod tests {
         assert!(!text.to_lowercase().contains(&"a1".repeat(4)));
         assert!(!text.contains("161, 161"));
         assert!(text.contains("redacted"));
+    }
+
+    #[test]
+    fn whole_second_handshakes_end_their_second_but_not_after_the_read() {
+        let at = |s: u64, n: u32| SystemTime::UNIX_EPOCH + Duration::new(s, n);
+        let t = at(1_795_885_689, 0);
+        assert_eq!(
+            end_of_second(t, at(1_795_885_700, 0)),
+            at(1_795_885_689, 999_999_999)
+        );
+        assert_eq!(
+            end_of_second(t, at(1_795_885_689, 250_000_000)),
+            at(1_795_885_689, 250_000_000)
+        );
+        // A clock behind the peer's report never moves the handshake earlier.
+        assert_eq!(end_of_second(t, at(1_795_885_600, 0)), t);
     }
 
     #[test]
