@@ -17,8 +17,14 @@ impl Pos {
     /// The start of the file: where problems with no better place are reported.
     pub const START: Pos = Pos { line: 1, column: 1 };
 
-    pub(crate) fn of<T>(s: &super::yaml::Spanned<T>) -> Pos {
-        s.pos
+    pub(crate) fn of<T>(s: &serde_saphyr::Spanned<T>) -> Pos {
+        Pos::from_location(s.referenced).unwrap_or(Pos::START)
+    }
+
+    pub(crate) fn from_location(l: serde_saphyr::Location) -> Option<Pos> {
+        let line = u32::try_from(l.line()).ok().filter(|&n| n > 0)?;
+        let column = u32::try_from(l.column()).ok().filter(|&n| n > 0)?;
+        Some(Pos { line, column })
     }
 }
 

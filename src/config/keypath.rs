@@ -4,7 +4,7 @@
 //! such an error happens, the text is walked once more as raw YAML events, recording the
 //! position and path of every key and value node; the error's position is then looked up.
 
-use granit_parser::{Event, Parser};
+use serde_saphyr::granit_parser::{Event, Parser};
 
 use super::error::Pos;
 
@@ -17,8 +17,6 @@ pub enum Anchor<'a> {
     MissingKey(&'a str),
     /// The error is about a value.
     Value,
-    /// The error is about the whole document.
-    Document,
 }
 
 #[derive(Debug)]
@@ -26,6 +24,20 @@ pub(crate) struct Node {
     pub pos: Pos,
     pub path: String,
     pub is_key: bool,
+    pub shape: Shape,
+}
+
+/// What a node is, for messages that say what was found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Shape {
+    /// A scalar as written, with its tag if it has one (`!!binary`, `!custom`).
+    Scalar {
+        text: String,
+        tag: Option<String>,
+    },
+    Alias,
+    List,
+    Mapping,
 }
 
 enum Frame {
@@ -43,6 +55,15 @@ pub(crate) fn index(text: &str) -> Vec<Node> {
         let pos = Pos {
             line: u32::try_from(span.start.line()).unwrap_or(u32::MAX),
             column: u32::try_from(span.start.col().saturating_add(1)).unwrap_or(u32::MAX),
+        };
+        let shape = match &event {
+            Event::Scalar(value, ..) => Shape::Scalar {
+                text: value.to_string(),
+                tag: event.tag().map(|t| t.original()),
+            },
+            Event::Alias(_) => Shape::Alias,
+            Event::MappingStart(..) => Shape::Mapping,
+            _ => Shape::List,
         };
         let (is_node, opens, label) = match &event {
             Event::Scalar(value, ..) => (true, false, Some(value.as_ref())),
@@ -90,22 +111,32 @@ pub(crate) fn index(text: &str) -> Vec<Node> {
                 },
             });
         }
-        nodes.push(Node { pos, path, is_key });
+        nodes.push(Node {
+            pos,
+            path,
+            is_key,
+            shape,
+        });
     }
     nodes
 }
 
+/// The value node that starts at `pos`, if one does.
+pub fn shape_at(text: &str, pos: Pos) -> Option<Shape> {
+    index(text)
+        .into_iter()
+        .rfind(|n| n.pos == pos && !n.is_key)
+        .map(|n| n.shape)
+}
+
 /// The key path for an error at `pos`; empty when it is the document itself.
 pub fn path_at(text: &str, pos: Pos, anchor: Anchor<'_>) -> String {
-    if anchor == Anchor::Document {
-        return String::new();
-    }
     let nodes = index(text);
     let here = || nodes.iter().filter(|n| n.pos == pos);
     let found = match anchor {
         Anchor::Key => here().rfind(|n| n.is_key),
         Anchor::MissingKey(_) => here().find(|n| !n.is_key),
-        Anchor::Value | Anchor::Document => here().rfind(|n| !n.is_key),
+        Anchor::Value => here().rfind(|n| !n.is_key),
     };
     let found = found
         .or_else(|| here().next_back())

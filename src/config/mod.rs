@@ -15,7 +15,6 @@ mod raw;
 pub(crate) mod summary;
 mod types;
 mod values;
-mod yaml;
 
 #[cfg(test)]
 mod tests;

@@ -6,9 +6,9 @@ use std::fmt;
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 
-use super::yaml::Spanned;
 use serde::Deserialize;
 use serde::de::{self, Deserializer, MapAccess, Visitor, value::MapAccessDeserializer};
+use serde_saphyr::Spanned;
 
 use super::kinds::{Backend, HoldAction, LogFormat, LogLevel, OnStop, Period, Protocol};
 use super::types::{BootstrapMethod, Coverage};

@@ -1,17 +1,20 @@
-//! WireGuard configuration: the desired state as a [`DeviceUpdate`], applied over generic
-//! netlink to a kernel device (genl.rs) or over the UAPI socket to a userspace one (uapi.rs).
-//! The calls block, so they run on the blocking pool.
+//! WireGuard configuration through wireguard-control: the desired state as a
+//! [`DeviceUpdate`], applied over generic netlink to a kernel device or over the UAPI socket to
+//! a userspace one, and the server peer read back. The calls block, so they run on the
+//! blocking pool.
 
 use std::collections::BTreeSet;
 use std::net::SocketAddr;
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
+
+use wireguard_control as wgc;
 
 use ipnet::IpNet;
 
 use super::error::Error;
 use super::tunnel::ActiveBackend;
-use super::{WgSettings, genl, uapi};
-use crate::credentials::{Credentials, PrivateKey, PublicKey};
+use super::{WgSettings, userspace};
+use crate::credentials::{Credentials, PrivateKey, PublicKey, wipe};
 
 /// AllowedIPs of the single peer: the credentials' own plus the configured extras, sorted.
 pub fn allowed_ips(credentials: &Credentials, settings: &WgSettings) -> BTreeSet<IpNet> {
@@ -119,14 +122,55 @@ impl DeviceUpdate {
 
 /// A name the kernel takes: at most IFNAMSIZ less the NUL, no '/', NUL or whitespace (as
 /// iproute2 checks). The UAPI socket path is built from it too, so both backends check it.
-fn check_name(ifname: &str) -> Result<(), Error> {
+fn check_name(ifname: &str) -> Result<wgc::InterfaceName, Error> {
     let bad = |b: &u8| *b == 0 || *b == b'/' || b.is_ascii_whitespace();
+    let invalid = || Error::InvalidName {
+        ifname: ifname.into(),
+    };
     if ifname.is_empty() || ifname.len() > 15 || ifname.bytes().any(|b| bad(&b)) {
-        return Err(Error::InvalidName {
-            ifname: ifname.into(),
-        });
+        return Err(invalid());
     }
-    Ok(())
+    ifname.parse().map_err(|_| invalid())
+}
+
+fn wg_backend(backend: ActiveBackend) -> wgc::Backend {
+    match backend {
+        ActiveBackend::Kernel => wgc::Backend::Kernel,
+        ActiveBackend::Userspace => wgc::Backend::Userspace,
+    }
+}
+
+/// The crate's form of `update`. It holds a copy of the private key, which the crate consumes
+/// and drops when applying (its `Key` is not wiped on drop).
+fn to_wg(update: &DeviceUpdate) -> wgc::DeviceUpdate {
+    let peer = &update.peer;
+    let mut builder = wgc::PeerConfigBuilder::new(&wgc::Key(*peer.public_key.as_bytes()));
+    if peer.replace_allowed_ips {
+        builder = builder.replace_allowed_ips();
+    }
+    if let Some(secs) = peer.keepalive {
+        builder = builder.set_persistent_keepalive_interval(secs);
+    }
+    for net in &peer.allowed_ips {
+        builder = builder.add_allowed_ip(net.addr(), net.prefix_len());
+    }
+    if let Some(endpoint) = peer.endpoint {
+        builder = builder.set_endpoint(endpoint);
+    }
+    let mut out = wgc::DeviceUpdate::new();
+    if let Some(key) = &update.private_key {
+        out = out.set_private_key(wgc::Key(*key.expose_bytes()));
+    }
+    if let Some(mark) = update.fwmark {
+        out = out.set_fwmark(mark);
+    }
+    if let Some(port) = update.listen_port {
+        out = out.set_listen_port(port);
+    }
+    if update.replace_peers {
+        out = out.replace_peers();
+    }
+    out.add_peer(builder)
 }
 
 pub(crate) async fn apply(
@@ -134,14 +178,16 @@ pub(crate) async fn apply(
     ifname: &str,
     update: DeviceUpdate,
 ) -> Result<(), Error> {
-    check_name(ifname)?;
+    let name = check_name(ifname)?;
     let ifname = ifname.to_string();
     tokio::task::spawn_blocking(move || {
-        let result = match backend {
-            ActiveBackend::Kernel => genl::set_device(&ifname, &update),
-            // Only a live socket is configured: the supervisor owns the process behind it.
-            ActiveBackend::Userspace => uapi::set_device(&ifname, &update),
+        // The crate starts a daemonised wireguard-go of its own when the socket does not
+        // answer; the supervisor owns that process, so only a live socket is configured.
+        let live = match backend {
+            ActiveBackend::Kernel => Ok(()),
+            ActiveBackend::Userspace => userspace::connectable(&ifname),
         };
+        let result = live.and_then(|()| to_wg(&update).apply(&name, wg_backend(backend)));
         result.map_err(|source| Error::Configure { ifname, source })
     })
     .await
@@ -157,20 +203,148 @@ pub(crate) struct PeerReading {
     pub endpoint: Option<SocketAddr>,
 }
 
+/// The reading of `server` in what the crate read. The device's private key comes with every
+/// read (both backends report it to root): it is wiped here, the first moment arcway owns it.
+fn reading(
+    mut device: wgc::Device,
+    server: &PublicKey,
+    backend: ActiveBackend,
+    now: SystemTime,
+) -> Option<PeerReading> {
+    if let Some(key) = device.private_key.as_mut() {
+        wipe(&mut key.0);
+    }
+    device
+        .peers
+        .iter()
+        .find(|p| p.config.public_key.0 == *server.as_bytes())
+        .map(|p| PeerReading {
+            // The crate gives "never" as None; a time at or before the epoch means the same.
+            last_handshake: p
+                .stats
+                .last_handshake_time
+                .filter(|t| *t > SystemTime::UNIX_EPOCH)
+                .map(|t| match backend {
+                    ActiveBackend::Kernel => t,
+                    ActiveBackend::Userspace => end_of_second(t, now),
+                }),
+            rx_bytes: p.stats.rx_bytes,
+            tx_bytes: p.stats.tx_bytes,
+            endpoint: p.config.endpoint,
+        })
+}
+
+/// The crate reads a userspace handshake to the whole second (it skips
+/// `last_handshake_time_nsec`). Taken as the start of its second, a renewal answered within
+/// the second an outage began would look older than the outage, and the engine, which takes a
+/// tunnel back only on a handshake newer than the outage, would wait for the next rekey. So it
+/// is placed at the end of its second, but never after the moment it was read.
+fn end_of_second(t: SystemTime, now: SystemTime) -> SystemTime {
+    let later = t
+        .checked_add(Duration::from_nanos(999_999_999))
+        .unwrap_or(t);
+    later.min(now.max(t))
+}
+
 pub(crate) async fn read_peer(
     backend: ActiveBackend,
     ifname: &str,
     server: PublicKey,
 ) -> Result<Option<PeerReading>, Error> {
-    check_name(ifname)?;
+    let name = check_name(ifname)?;
     let ifname = ifname.to_string();
     tokio::task::spawn_blocking(move || {
-        let result = match backend {
-            ActiveBackend::Kernel => genl::read_peer(&ifname, &server),
-            ActiveBackend::Userspace => uapi::read_peer(&ifname, server.as_bytes()),
+        let guarded = match backend {
+            ActiveBackend::Kernel => Ok(()),
+            ActiveBackend::Userspace => userspace::check_answer(&ifname),
         };
-        result.map_err(|source| Error::Read { ifname, source })
+        guarded
+            .and_then(|()| wgc::Device::get(&name, wg_backend(backend)))
+            .map(|device| reading(device, &server, backend, SystemTime::now()))
+            .map_err(|source| Error::Read { ifname, source })
     })
     .await
     .map_err(Error::Join)?
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn update() -> DeviceUpdate {
+        DeviceUpdate {
+            private_key: Some(PrivateKey::from_bytes([0xa1; 32])),
+            fwmark: Some(131072),
+            listen_port: Some(51820),
+            replace_peers: true,
+            peer: PeerUpdate {
+                public_key: PublicKey([0x0f; 32]),
+                replace_allowed_ips: true,
+                keepalive: Some(25),
+                allowed_ips: vec![
+                    "100.127.0.0/16".parse().unwrap(),
+                    "2001:db8::/32".parse().unwrap(),
+                ],
+                endpoint: Some("[2001:db8:3::10]:11010".parse().unwrap()),
+            },
+        }
+    }
+
+    #[test]
+    fn update_maps_every_field() {
+        let peer = wgc::PeerConfigBuilder::new(&wgc::Key([0x0f; 32]))
+            .replace_allowed_ips()
+            .set_persistent_keepalive_interval(25)
+            .add_allowed_ip("100.127.0.0".parse().unwrap(), 16)
+            .add_allowed_ip("2001:db8::".parse().unwrap(), 32)
+            .set_endpoint("[2001:db8:3::10]:11010".parse().unwrap());
+        let want = wgc::DeviceUpdate::new()
+            .set_private_key(wgc::Key([0xa1; 32]))
+            .set_fwmark(131072)
+            .set_listen_port(51820)
+            .replace_peers()
+            .add_peer(peer);
+        assert_eq!(to_wg(&update()), want);
+    }
+
+    #[test]
+    fn endpoint_only_update_sets_nothing_else() {
+        let ep = "192.0.2.1:11010".parse().unwrap();
+        let only = DeviceUpdate::endpoint_only(PublicKey([0x0f; 32]), ep);
+        let want = wgc::DeviceUpdate::new()
+            .add_peer(wgc::PeerConfigBuilder::new(&wgc::Key([0x0f; 32])).set_endpoint(ep));
+        assert_eq!(to_wg(&only), want);
+    }
+
+    #[test]
+    fn update_debug_hides_the_private_key() {
+        let text = format!("{:?}", update());
+        assert!(!text.to_lowercase().contains(&"a1".repeat(4)));
+        assert!(!text.contains("161, 161"));
+        assert!(text.contains("redacted"));
+    }
+
+    #[test]
+    fn whole_second_handshakes_end_their_second_but_not_after_the_read() {
+        let at = |s: u64, n: u32| SystemTime::UNIX_EPOCH + Duration::new(s, n);
+        let t = at(1_795_885_689, 0);
+        assert_eq!(
+            end_of_second(t, at(1_795_885_700, 0)),
+            at(1_795_885_689, 999_999_999)
+        );
+        assert_eq!(
+            end_of_second(t, at(1_795_885_689, 250_000_000)),
+            at(1_795_885_689, 250_000_000)
+        );
+        // A clock behind the peer's report never moves the handshake earlier.
+        assert_eq!(end_of_second(t, at(1_795_885_600, 0)), t);
+    }
+
+    #[test]
+    fn names_the_kernel_would_refuse_are_refused() {
+        assert!(check_name("arc0").is_ok());
+        for bad in ["", "a/b", "a b", "sixteen-chars-xx", "nul\0"] {
+            assert!(check_name(bad).is_err(), "{bad:?}");
+        }
+    }
 }

@@ -8,7 +8,6 @@
 mod device;
 mod endpoint;
 mod error;
-mod genl;
 mod limits;
 mod link;
 mod owner;
@@ -17,7 +16,7 @@ mod process;
 mod settings;
 mod supervisor;
 mod tunnel;
-mod uapi;
+mod userspace;
 
 pub use device::allowed_ips;
 pub use endpoint::{Family, Resolver};

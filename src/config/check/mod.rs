@@ -11,7 +11,7 @@ mod names;
 mod paths;
 mod routing;
 
-use super::yaml::Spanned;
+use serde_saphyr::Spanned;
 
 use super::error::{ConfigError, Diagnostic, Pos};
 use super::raw::RawConfig;

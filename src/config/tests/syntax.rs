@@ -274,3 +274,57 @@ fn unknown_tags_are_refused() {
     let errs = errors("version: !custom 1\n");
     assert_eq!(errs.len(), 1, "{errs:?}");
 }
+
+#[test]
+fn number_and_boolean_errors_name_the_value() {
+    let mtu = |v: &str| with(&format!("arc:\n  credentials: /a\n  mtu: {v}\n"));
+    expect_only(
+        &mtu("big"),
+        10,
+        8,
+        "arc.mtu",
+        "invalid number `big` (expected a whole number)",
+    );
+    expect_only(
+        &mtu("-5"),
+        10,
+        8,
+        "arc.mtu",
+        "number `-5` is out of range (0 to 4294967295)",
+    );
+    expect_only(
+        &mtu("0x1_0000_0000"),
+        10,
+        8,
+        "arc.mtu",
+        "number `0x1_0000_0000` is out of range (0 to 4294967295)",
+    );
+    expect_only(
+        &mtu("010"),
+        10,
+        8,
+        "arc.mtu",
+        "a leading zero is not allowed",
+    );
+    expect_only(
+        &mtu("!!str 1400"),
+        10,
+        14,
+        "arc.mtu",
+        "expected a whole number, found a value tagged `!!str`",
+    );
+    expect_only(
+        &mtu("[1]"),
+        10,
+        8,
+        "arc.mtu",
+        "expected a single value, found a list",
+    );
+    expect_only(
+        &with("arc:\n  credentials: /a\n  rebootstrap_on_auth_failure: yes\n"),
+        10,
+        32,
+        "arc.rebootstrap_on_auth_failure",
+        "invalid boolean `yes` (expected true or false)",
+    );
+}
