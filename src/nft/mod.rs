@@ -17,6 +17,7 @@ mod cgroup;
 mod counters;
 mod from_config;
 mod hold;
+mod quote;
 mod render;
 
 #[cfg(test)]
@@ -37,6 +38,7 @@ pub use account::{CountedPath, CounterKey, Direction, counter_keys};
 pub use cgroup::{CGROUP_ROOT, missing_cgroups};
 pub use from_config::{held_classes, mark_classes};
 pub use hold::Held;
+pub use quote::{IFNAME_MAX, Kind, Unsafe, check_cgroup, check_ifname, token};
 pub use render::{
     MarkClass, NatPath, NftInputs, render_replace, render_replace_with, render_table,
     render_table_with,
@@ -70,6 +72,8 @@ pub enum NftError {
     Rejected { stderr: String },
     #[error("failed to read the counters of table inet arcway")]
     Counters(#[source] io::Error),
+    #[error(transparent)]
+    Unsafe(#[from] Unsafe),
 }
 
 /// Replaces `table inet arcway` with the rendering of `inputs` in one transaction.
@@ -83,13 +87,13 @@ pub async fn apply_with(inputs: &NftInputs, extras: &TableExtras) -> Result<Appl
     let root = Path::new(CGROUP_ROOT);
     let mut extras = extras.clone();
     extras.missing_cgroups.extend(missing_cgroups(inputs, root));
-    let mut result = run_nft(&["-f", "-"], Some(render_replace_with(inputs, &extras))).await;
+    let mut result = run_nft(&["-f", "-"], Some(render_replace_with(inputs, &extras)?)).await;
     // A cgroup removed between the check and the load: look again once.
     if result.is_err() {
         let now_missing = missing_cgroups(inputs, root);
         if !now_missing.is_subset(&extras.missing_cgroups) {
             extras.missing_cgroups.extend(now_missing);
-            result = run_nft(&["-f", "-"], Some(render_replace_with(inputs, &extras))).await;
+            result = run_nft(&["-f", "-"], Some(render_replace_with(inputs, &extras)?)).await;
         }
     }
     result?;
