@@ -152,7 +152,62 @@ async fn run_nft(args: &[&str], stdin: Option<String>) -> Result<String, NftErro
         Ok(String::from_utf8_lossy(&out.stdout).into_owned())
     } else {
         Err(NftError::Rejected {
-            stderr: String::from_utf8_lossy(&out.stderr).trim().to_string(),
+            stderr: errors_of(&String::from_utf8_lossy(&out.stderr)),
         })
+    }
+}
+
+/// nft's complaints, shortest form: each distinct `Error:` message once (with the line it
+/// names first), without the echoed script and carets. Status and logs show this text.
+fn errors_of(stderr: &str) -> String {
+    const SHOWN: usize = 3;
+    let mut messages: Vec<(&str, &str)> = Vec::new();
+    for line in stderr.lines() {
+        let Some(at) = line.find("Error: ") else {
+            continue;
+        };
+        let (place, message) = (line[..at].trim_end_matches([' ', ':']), &line[at + 7..]);
+        if !messages.iter().any(|(_, m)| *m == message) {
+            messages.push((place, message));
+        }
+    }
+    if messages.is_empty() {
+        return stderr.trim().to_owned();
+    }
+    let mut out: Vec<String> = messages
+        .iter()
+        .take(SHOWN)
+        .map(|(place, message)| {
+            if place.is_empty() {
+                (*message).to_owned()
+            } else {
+                format!("{message} (at {place})")
+            }
+        })
+        .collect();
+    if messages.len() > SHOWN {
+        out.push(format!("and {} more", messages.len() - SHOWN));
+    }
+    out.join("; ")
+}
+
+#[cfg(test)]
+mod error_tests {
+    #[test]
+    fn nft_errors_are_shown_once_each_without_the_echoed_script() {
+        let stderr = "/dev/stdin:1:1-21: Error: Could not process rule: Operation not permitted\n\
+                      table inet arcway {}\n^^^^^\n\
+                      /dev/stdin:2:19-24: Error: Could not process rule: Operation not permitted\n\
+                      delete table inet arcway\n      ^^^\n\
+                      /dev/stdin:9:3-30: Error: Could not process rule: No such file or directory\n";
+        assert_eq!(
+            super::errors_of(stderr),
+            "Could not process rule: Operation not permitted (at /dev/stdin:1:1-21); \
+             Could not process rule: No such file or directory (at /dev/stdin:9:3-30)"
+        );
+        assert_eq!(
+            super::errors_of("nft: command not found\n"),
+            "nft: command not found"
+        );
     }
 }
