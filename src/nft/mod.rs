@@ -128,7 +128,7 @@ pub async fn read_counters() -> Result<BTreeMap<CounterKey, u64>, NftError> {
 }
 
 async fn run_nft(args: &[&str], stdin: Option<String>) -> Result<String, NftError> {
-    let mut child = Command::new("nft")
+    let mut child = crate::child_env::apply(&mut Command::new("nft"))
         .args(args)
         .stdin(if stdin.is_some() {
             Stdio::piped()
