@@ -487,6 +487,9 @@ impl Daemon {
                 })
                 .await;
             }
+            ModemEvent::Interface { name } if nft::check_ifname(&name).is_err() => {
+                warn!(interface = %name.escape_debug(), "ignoring a bearer interface name the kernel or nftables would not take");
+            }
             ModemEvent::Interface { name }
                 if self.interfaces.get(&PathId::Cellular) != Some(&name) =>
             {
@@ -509,6 +512,12 @@ impl Daemon {
 
     async fn on_link(&mut self, event: LinkEvent) {
         debug!(?event, "link event");
+        // Names from netlink reach routes and the nftables table only through the paths'
+        // interfaces, which passed the same check; anything else is not arcway's.
+        if let Err(why) = nft::check_ifname(event.name()) {
+            debug!(reason = %why, "ignoring a link event");
+            return;
+        }
         self.observed.record_link(&event);
         let mut events = observe::link_events(&self.interfaces, &event);
         if self.arc_starting {
