@@ -56,6 +56,7 @@ pub fn run(opts: Options) -> ExitCode {
         }
     };
     logging::init(cfg.logging.level.as_str(), log_style(&cfg));
+    log_warnings(&cfg);
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -81,6 +82,13 @@ pub fn run(opts: Options) -> ExitCode {
             }
         }
     })
+}
+
+/// What check-config would warn about, in the log.
+fn log_warnings(cfg: &Config) {
+    for warning in &cfg.warnings {
+        warn!(%warning, "configuration warning");
+    }
 }
 
 fn log_style(cfg: &Config) -> logging::Style {
@@ -1038,6 +1046,7 @@ impl Daemon {
         let _ = self.notifier.reloading();
         match config::load(&self.opts.config_path) {
             Ok(cfg) => {
+                log_warnings(&cfg);
                 self.apply_config(cfg).await;
                 self.reload_error = None;
                 self.loaded_at = WallTime::now();
