@@ -70,7 +70,7 @@ fn arcway_table() -> String {
         default_class: Some("default".into()),
         ..TableExtras::default()
     };
-    render_replace_with(&inputs, &extras)
+    render_replace_with(&inputs, &extras).expect("renders")
 }
 
 /// One iperf3 run from the LAN host; received bits per second.

@@ -2,6 +2,7 @@
 
 pub mod accounting;
 pub mod bootstrap;
+pub mod child_env;
 pub mod cli;
 pub mod config;
 pub mod conntrack;

@@ -29,6 +29,9 @@ fn main() -> ExitCode {
 fn check_config(path: &Path) -> ExitCode {
     match arcway::config::load(path) {
         Ok(config) => {
+            for warning in &config.warnings {
+                eprintln!("warning: {warning}");
+            }
             println!("{}: ok", path.display());
             print!("{}", config.summary());
             ExitCode::SUCCESS

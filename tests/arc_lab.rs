@@ -133,3 +133,37 @@ fn endpoint_name_with_only_an_ipv6_address_is_used_over_ipv6() {
     eprintln!("tunnel UDP at the AP: {v6} IPv6, {v4} IPv4 packets");
     assert!(v6 > 0 && v4 == 0, "v6 {v6}, v4 {v4}");
 }
+
+/// The credentials' additionalAllowedIPs are routed into the tunnel next to arcAllowedIPs,
+/// and stay: one writer owns the Arc table, so nothing deletes what another adds.
+#[test]
+fn additional_allowed_ips_are_routed_into_the_tunnel_and_stay() {
+    let lab = lab();
+    let path = lab.credentials_path();
+    let mut creds: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    creds["additionalAllowedIPs"] = serde_json::json!(["198.51.100.0/24"]);
+    std::fs::write(&path, creds.to_string()).unwrap();
+    let arcway = start(&lab, &lab.arcway_config(&arcway_lab::Health::FAST));
+    wait_arc_up(&arcway, Duration::from_secs(10));
+    let wanted = ["100.127.0.0/16 dev arc0", "198.51.100.0/24 dev arc0"];
+    let routes = || {
+        lab.ip(Role::Gw, &["route", "show", "table", "7101"])
+            .unwrap()
+    };
+    let all_there = || {
+        let text = routes();
+        wanted.iter().all(|w| text.contains(w))
+    };
+    assert!(
+        poll(Duration::from_secs(5), all_there).is_some(),
+        "{}",
+        routes()
+    );
+    // Samples, probes and the drift watch keep running meanwhile; a second writer with
+    // another idea of the table would delete one of them within this window.
+    for _ in 0..30 {
+        assert!(all_there(), "a route left the Arc table:\n{}", routes());
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}

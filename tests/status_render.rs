@@ -1,8 +1,8 @@
 //! The human views, checked against their exact text, and the JSON form of a snapshot.
 
 use arcway::status::{
-    ClassStatus, ConfigStatus, Event, EventLog, PathStatus, ProbeStatus, ReloadError, Route, Since,
-    Snapshot, WallTime, render_events, render_status,
+    ClassStatus, ConfigStatus, Event, EventLog, PathStatus, ProbeStatus, Problem, ReloadError,
+    Route, Since, Snapshot, WallTime, render_events, render_status, status_line,
 };
 
 /// 2024-05-01T12:00:00Z, the moment the fixture snapshot is taken.
@@ -272,4 +272,60 @@ fn json_from_other_releases_still_reads() {
     assert_eq!(s.paths[0].interface, None);
     assert_eq!(s.classes[0].route, Route::Via("cellular".into()));
     assert!(s.events.is_empty());
+}
+
+/// What arcway could not set up is named in the header, in the JSON and in the one line the
+/// service manager shows, with the error, one line each whatever the error holds.
+#[test]
+fn problems_show_in_the_header_json_and_status_line() {
+    let mut s = fixture();
+    assert!(
+        status_line(&s).starts_with("running: "),
+        "{}",
+        status_line(&s)
+    );
+    s.problems = vec![
+        Problem {
+            object: "credentials".into(),
+            since: at(90),
+            error: "failed to parse /var/lib/arcway/arc.json as JSON: EOF\nwhile parsing".into(),
+        },
+        Problem {
+            object: "nftables".into(),
+            since: at(5),
+            error:
+                "failed to load table inet arcway: Could not process rule: Operation not permitted"
+                    .into(),
+        },
+    ];
+    let text = render_status(&s);
+    let problem_lines: Vec<&str> = text.lines().filter(|l| l.starts_with("PROBLEM ")).collect();
+    assert_eq!(problem_lines.len(), 2, "{text}");
+    assert!(
+        problem_lines[0].starts_with("PROBLEM credentials since "),
+        "{text}"
+    );
+    // The error's newline does not break the line: the text after it stays on it.
+    assert!(problem_lines[0].ends_with("while parsing"), "{text}");
+    assert!(
+        problem_lines[1].starts_with("PROBLEM nftables since "),
+        "{text}"
+    );
+    assert!(
+        problem_lines[1].ends_with("Operation not permitted"),
+        "{text}"
+    );
+    let line = status_line(&s);
+    assert!(!line.contains('\n'), "{line}");
+    assert!(
+        line.starts_with("degraded: credentials: failed to parse")
+            && line.contains("; nftables: failed to load table inet arcway"),
+        "{line}"
+    );
+    let json: serde_json::Value = serde_json::to_value(&s).unwrap();
+    assert_eq!(json["problems"][1]["object"], "nftables");
+    assert!(json["problems"][0]["since"].is_string(), "{json}");
+    // A snapshot from a release without problems reads as none.
+    let old: Snapshot = serde_json::from_str(r#"{"version": 1}"#).unwrap();
+    assert!(old.problems.is_empty());
 }

@@ -9,8 +9,6 @@ use arcway::wg::{Resolver, Tunnel, TunnelSpec, WgSettings};
 use tokio::sync::mpsc;
 use wg_support::{Lab, SERVER_V4, SERVER_V6, ping_ok, sh, wait_sample};
 
-const TABLE: u32 = 7101;
-
 fn spec(lab: &Lab, hosts: &str, prefer_ipv6: bool, handshake_timeout: Duration) -> TunnelSpec {
     // The hosts file `ip netns exec` would bind-mount over /etc/hosts for this namespace; the
     // code under test runs on a setns thread, so it reads the file through the resolver seam.
@@ -22,7 +20,6 @@ fn spec(lab: &Lab, hosts: &str, prefer_ipv6: bool, handshake_timeout: Duration) 
         ifname: lab.client_if.clone(),
         keepalive: Some(Duration::from_secs(5)),
         handshake_timeout,
-        table: TABLE,
         ..WgSettings::default()
     };
     let mut spec = TunnelSpec::new(settings, lab.credentials("arc.test:11010", None));
@@ -34,10 +31,7 @@ fn spec(lab: &Lab, hosts: &str, prefer_ipv6: bool, handshake_timeout: Duration) 
 #[test]
 fn ipv6_only_name_works_over_ipv6() {
     let lab = Lab::new();
-    let c = lab.client.clone();
-    sh(&format!(
-        "ip -n {c} rule add to 100.127.0.0/16 lookup {TABLE} priority 100"
-    ));
+    let (c, ifname) = (lab.client.clone(), lab.client_if.clone());
     let spec = spec(
         &lab,
         &format!("{SERVER_V6} arc.test\\n"),
@@ -55,7 +49,7 @@ fn ipv6_only_name_works_over_ipv6() {
             .is_some()
         );
         assert!(
-            tokio::task::spawn_blocking(move || ping_ok(&c))
+            tokio::task::spawn_blocking(move || ping_ok(&c, &ifname))
                 .await
                 .unwrap()
         );
@@ -102,10 +96,7 @@ fn dead_preferred_family_falls_back_to_the_other_after_the_timeout() {
 #[test]
 fn preference_change_moves_the_endpoint_to_ipv6() {
     let lab = Lab::new();
-    let c = lab.client.clone();
-    sh(&format!(
-        "ip -n {c} rule add to 100.127.0.0/16 lookup {TABLE} priority 100"
-    ));
+    let (c, ifname) = (lab.client.clone(), lab.client_if.clone());
     let hosts = format!("{SERVER_V4} arc.test\\n{SERVER_V6} arc.test\\n");
     let spec = spec(&lab, &hosts, false, Duration::from_secs(5));
     let (before, after) = lab.run_in_client(move || async move {
@@ -131,8 +122,8 @@ fn preference_change_moves_the_endpoint_to_ipv6() {
         // The first packet after a path change may be lost while neighbours are learned.
         let mut ok = false;
         for _ in 0..3 {
-            let c = c.clone();
-            if tokio::task::spawn_blocking(move || ping_ok(&c))
+            let (c, ifname) = (c.clone(), ifname.clone());
+            if tokio::task::spawn_blocking(move || ping_ok(&c, &ifname))
                 .await
                 .unwrap()
             {

@@ -211,7 +211,7 @@ pub struct RawStatus {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawMetrics {
-    pub listen: Option<SocketAddr>,
+    pub listen: Option<S<SocketAddr>>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -27,6 +27,8 @@ pub struct Config {
     pub metrics: MetricsConfig,
     pub logging: LoggingConfig,
     pub routing: RoutingConfig,
+    /// What check-config and the daemon report without refusing the file.
+    pub warnings: Vec<super::error::Diagnostic>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -56,6 +56,7 @@ pub fn run(opts: Options) -> ExitCode {
         }
     };
     logging::init(cfg.logging.level.as_str(), log_style(&cfg));
+    log_warnings(&cfg);
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -75,17 +76,19 @@ pub fn run(opts: Options) -> ExitCode {
                     ExitCode::from(exit::FAILURE)
                 }
             },
-            Err(StartError::BadInput(err)) => {
-                error!(error = format!("{err:#}"), "arcway cannot start");
-                eprintln!("{err:#}");
-                ExitCode::from(exit::BAD_INPUT)
-            }
             Err(StartError::Failed(err)) => {
                 error!(error = format!("{err:#}"), "arcway failed to start");
                 ExitCode::from(exit::FAILURE)
             }
         }
     })
+}
+
+/// What check-config would warn about, in the log.
+fn log_warnings(cfg: &Config) {
+    for warning in &cfg.warnings {
+        warn!(%warning, "configuration warning");
+    }
 }
 
 fn log_style(cfg: &Config) -> logging::Style {
@@ -97,8 +100,49 @@ fn log_style(cfg: &Config) -> logging::Style {
 }
 
 enum StartError {
-    BadInput(anyhow::Error),
     Failed(anyhow::Error),
+}
+
+/// Names of the objects a problem is shown for (`status::Problem::OBJECTS`).
+const CREDENTIALS: &str = "credentials";
+const NFTABLES: &str = "nftables";
+const ROUTING: &str = "routing";
+const TUNNEL: &str = "tunnel";
+
+/// The Arc credentials, when Arc is configured. A missing file that `arc.bootstrap` will
+/// fetch is not an error; any other failure is, with the file's name and the field at fault.
+fn load_credentials(cfg: &Config) -> Result<Option<Credentials>, String> {
+    let Some(arc) = &cfg.arc else {
+        return Ok(None);
+    };
+    match credentials::load(&arc.credentials) {
+        Ok(creds) => Ok(Some(creds)),
+        Err(credentials::Error::Read { source, .. })
+            if source.kind() == std::io::ErrorKind::NotFound && arc.bootstrap.is_some() =>
+        {
+            Ok(None)
+        }
+        Err(err) => {
+            let message = error_chain(&err);
+            error!(error = %message, "Arc is off until the credentials file is fixed (then SIGHUP); Wi-Fi and cellular keep working");
+            Err(message)
+        }
+    }
+}
+
+/// An error and its sources on one line: the kernel's or the file's own words included.
+fn error_chain(err: &dyn std::error::Error) -> String {
+    let mut out = err.to_string();
+    let mut source = err.source();
+    while let Some(s) = source {
+        let text = s.to_string();
+        if !out.contains(&text) {
+            out.push_str(": ");
+            out.push_str(&text);
+        }
+        source = s.source();
+    }
+    out
 }
 
 struct Channels {
@@ -117,6 +161,10 @@ struct Daemon {
     started_at: WallTime,
     loaded_at: WallTime,
     reload_error: Option<status::ReloadError>,
+    /// Objects arcway could not set up, by name (see `status::Problem::OBJECTS`).
+    problems: BTreeMap<&'static str, status::Problem>,
+    /// The latest STATUS= sent to the service manager.
+    status_line: String,
     engine: Engine,
     logged_seq: u64,
     observed: Observed,
@@ -170,18 +218,10 @@ impl Daemon {
     async fn start(opts: Options, cfg: Config) -> Result<Daemon, StartError> {
         let failed = |e: anyhow::Error| StartError::Failed(e);
         let origin = Instant::now();
-        let creds = match &cfg.arc {
-            Some(arc) => Some(
-                credentials::load(&arc.credentials)
-                    .with_context(|| {
-                        format!(
-                            "failed to load the Arc credentials {}",
-                            arc.credentials.display()
-                        )
-                    })
-                    .map_err(StartError::BadInput)?,
-            ),
-            None => None,
+        // Bad credentials disable Arc, not the gateway: Wi-Fi and cellular need none.
+        let (creds, creds_problem) = match load_credentials(&cfg) {
+            Ok(creds) => (creds, None),
+            Err(message) => (None, Some(message)),
         };
         let notifier = Notifier::from_env().unwrap_or_else(|err| {
             warn!(error = %err, "NOTIFY_SOCKET is unusable; not talking to the service manager");
@@ -241,6 +281,8 @@ impl Daemon {
             started_at: now_wall,
             loaded_at: now_wall,
             reload_error: None,
+            problems: BTreeMap::new(),
+            status_line: String::new(),
             engine,
             logged_seq: 0,
             observed: Observed::default(),
@@ -289,6 +331,9 @@ impl Daemon {
                 modem: None,
             }),
         };
+        if let Some(message) = creds_problem {
+            daemon.set_problem(CREDENTIALS, Err(message));
+        }
         let modem_rx = daemon.start_modem();
         if let Some(channels) = daemon.channels.as_mut() {
             channels.modem = modem_rx;
@@ -316,7 +361,13 @@ impl Daemon {
         }
         daemon.sync_routing().await;
         daemon.start_tunnel().await;
-        if daemon.creds.is_none() && daemon.cfg.arc.is_some() {
+        // A missing file that `arc.bootstrap` fetches; a broken one waits for a fix and SIGHUP.
+        let fetch = daemon
+            .cfg
+            .arc
+            .as_ref()
+            .is_some_and(|a| a.bootstrap.is_some());
+        if daemon.creds.is_none() && fetch && !daemon.problems.contains_key(CREDENTIALS) {
             daemon.spawn_bootstrap();
         }
         daemon.publish();
@@ -444,6 +495,9 @@ impl Daemon {
                 })
                 .await;
             }
+            ModemEvent::Interface { name } if nft::check_ifname(&name).is_err() => {
+                warn!(interface = %name.escape_debug(), "ignoring a bearer interface name the kernel or nftables would not take");
+            }
             ModemEvent::Interface { name }
                 if self.interfaces.get(&PathId::Cellular) != Some(&name) =>
             {
@@ -466,6 +520,12 @@ impl Daemon {
 
     async fn on_link(&mut self, event: LinkEvent) {
         debug!(?event, "link event");
+        // Names from netlink reach routes and the nftables table only through the paths'
+        // interfaces, which passed the same check; anything else is not arcway's.
+        if let Err(why) = nft::check_ifname(event.name()) {
+            debug!(reason = %why, "ignoring a link event");
+            return;
+        }
         self.observed.record_link(&event);
         let mut events = observe::link_events(&self.interfaces, &event);
         if self.arc_starting {
@@ -572,7 +632,9 @@ impl Daemon {
         let mut desired = match routing::desired(&inputs) {
             Ok(d) => d,
             Err(err) => {
-                warn!(error = %err, "failed to compute the routing state");
+                let message = error_chain(&err);
+                warn!(error = %message, "failed to compute the routing state");
+                self.set_problem(ROUTING, Err(message));
                 return;
             }
         };
@@ -590,11 +652,17 @@ impl Daemon {
         }
         let links = desired.links.clone();
         match self.reconciler.set(desired).await {
-            Ok(changes) if !changes.is_empty() => {
-                debug!(changes = %routing::render_changes(&changes, &links), "routing updated");
+            Ok(changes) => {
+                if !changes.is_empty() {
+                    debug!(changes = %routing::render_changes(&changes, &links), "routing updated");
+                }
+                self.set_problem(ROUTING, Ok(()));
             }
-            Ok(_) => {}
-            Err(err) => warn!(error = %err, "failed to update routing"),
+            Err(err) => {
+                let message = error_chain(&err);
+                warn!(error = %message, "failed to update routing");
+                self.set_problem(ROUTING, Err(message));
+            }
         }
     }
 
@@ -749,10 +817,13 @@ impl Daemon {
                 self.nft_retry = (!report.missing_cgroups.is_empty())
                     .then(|| Instant::now() + Duration::from_secs(30));
                 self.nft_applied = Some(wanted);
+                self.set_problem(NFTABLES, Ok(()));
             }
             Err(err) => {
-                error!(error = %err, "failed to load table inet arcway");
+                let message = error_chain(&err);
+                error!(error = %message, "failed to load table inet arcway");
                 self.nft_retry = Some(Instant::now() + Duration::from_secs(10));
+                self.set_problem(NFTABLES, Err(message));
             }
         }
     }
@@ -790,6 +861,7 @@ impl Daemon {
         match Tunnel::start(spec, self.wg_tx.clone()).await {
             Ok(tunnel) => {
                 self.tunnel = Some(tunnel);
+                self.set_problem(TUNNEL, Ok(()));
                 self.tunnel_retry = None;
                 self.renewed = None;
                 self.handshake_grace = Some(Instant::now() + HANDSHAKE_GRACE);
@@ -799,8 +871,10 @@ impl Daemon {
                 let backoff = self.tunnel_retry.map_or(Duration::from_secs(1), |(_, b)| {
                     (b * 2).min(Duration::from_secs(60))
                 });
-                error!(error = format!("{err:#}"), retry_in = ?backoff, "failed to bring up the Arc tunnel");
+                let message = error_chain(&err);
+                error!(error = %message, retry_in = ?backoff, "failed to bring up the Arc tunnel");
                 self.tunnel_retry = Some((Instant::now() + backoff, backoff));
+                self.set_problem(TUNNEL, Err(message));
             }
         }
     }
@@ -839,6 +913,7 @@ impl Daemon {
 
     async fn new_credentials(&mut self, creds: Credentials) {
         info!(address = %creds.ip_address, "Arc credentials ready");
+        self.set_problem(CREDENTIALS, Ok(()));
         self.creds = Some(creds.clone());
         self.no_handshake_since = None;
         match &self.tunnel {
@@ -971,6 +1046,7 @@ impl Daemon {
         let _ = self.notifier.reloading();
         match config::load(&self.opts.config_path) {
             Ok(cfg) => {
+                log_warnings(&cfg);
                 self.apply_config(cfg).await;
                 self.reload_error = None;
                 self.loaded_at = WallTime::now();
@@ -994,24 +1070,28 @@ impl Daemon {
             warn!("status.socket changes take effect at the next start");
         }
         let arc_changed = cfg.arc != self.cfg.arc || cfg.routing != self.cfg.routing;
-        let new_creds = match &cfg.arc {
-            Some(arc) if arc_changed => match credentials::load(&arc.credentials) {
-                Ok(c) => Some(c),
-                Err(err) => {
-                    error!(
-                        error = format!("{err:#}"),
-                        "reload refused: bad Arc credentials"
-                    );
+        // Without working credentials, every reload looks at the file again: SIGHUP after
+        // fixing it brings Arc up.
+        let retry_creds = self.creds.is_none() && cfg.arc.is_some();
+        let (new_creds, creds_problem) = if arc_changed || retry_creds {
+            match load_credentials(&cfg) {
+                Ok(c) => (c, Ok(())),
+                // A running tunnel is not given up for a broken file: refuse the reload.
+                Err(message) if self.tunnel.is_some() => {
+                    error!(error = %message, "reload refused: bad Arc credentials");
                     self.reload_error = Some(status::ReloadError {
                         at: WallTime::now(),
-                        message: format!("{err:#}"),
+                        message,
                     });
                     return;
                 }
-            },
-            Some(_) => self.creds.clone(),
-            None => None,
+                Err(message) => (None, Err(message)),
+            }
+        } else {
+            (self.creds.clone(), Ok(()))
         };
+        let start_arc = !arc_changed && self.creds.is_none() && new_creds.is_some();
+        self.set_problem(CREDENTIALS, creds_problem);
         self.cfg = cfg;
         let unwatched = self.sync_modem().await;
         // Only a watcher that still runs vouches for the bearer's interface.
@@ -1036,6 +1116,14 @@ impl Daemon {
             }
             self.creds = new_creds;
             self.tunnel_status = None;
+            if self.creds.is_none() {
+                self.set_problem(TUNNEL, Ok(()));
+                self.tunnel_retry = None;
+            }
+            self.start_tunnel().await;
+        } else if start_arc {
+            info!("Arc credentials loaded; bringing up the tunnel");
+            self.creds = new_creds;
             self.start_tunnel().await;
         }
         self.start_probers();
@@ -1051,6 +1139,29 @@ impl Daemon {
             .await;
         }
         self.sync_routing().await;
+    }
+
+    /// Records how setting up `object` went: a failure shows in status, metrics and the
+    /// service manager's STATUS until a later attempt succeeds.
+    fn set_problem(&mut self, object: &'static str, outcome: Result<(), String>) {
+        match outcome {
+            Ok(()) => {
+                if self.problems.remove(object).is_some() {
+                    info!(object, "set up again; the problem is gone");
+                }
+            }
+            Err(error) => {
+                let problem = self
+                    .problems
+                    .entry(object)
+                    .or_insert_with(|| status::Problem {
+                        object: object.to_owned(),
+                        since: WallTime::now(),
+                        error: String::new(),
+                    });
+                problem.error = error;
+            }
+        }
     }
 
     fn publish(&mut self) {
@@ -1070,8 +1181,16 @@ impl Daemon {
         let snap = status::Snapshot {
             accounting: self.accounting.as_ref().map(|a| a.status.borrow().clone()),
             modem: self.modem.as_ref().map(ModemWatcher::status),
+            problems: self.problems.values().cloned().collect(),
             ..snap
         };
+        let line = status::status_line(&snap);
+        if line != self.status_line {
+            if let Err(err) = self.notifier.status(&line) {
+                debug!(error = %err, "failed to send STATUS to the service manager");
+            }
+            self.status_line = line;
+        }
         self.publisher.send_replace(Arc::new(snap));
     }
 

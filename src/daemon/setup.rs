@@ -44,7 +44,6 @@ pub fn wg_settings(cfg: &Config) -> Option<WgSettings> {
         handshake_timeout: arc.handshake_timeout,
         // The tunnel's own UDP carries the Wi-Fi path mark, whose rule keeps it on Wi-Fi.
         fwmark: layout.path_mark(PathId::Wifi),
-        table: cfg.routing.tables.arc,
         on_stop: match arc.on_stop {
             config::OnStop::Remove => OnStop::Remove,
             config::OnStop::Keep => OnStop::Keep,
@@ -52,13 +51,20 @@ pub fn wg_settings(cfg: &Config) -> Option<WgSettings> {
     })
 }
 
-/// What the Arc table routes into the tunnel: the credentials' AllowedIPs and the extra ones.
+/// What the Arc table routes into the tunnel: the peer's AllowedIPs exactly as the device
+/// gets them (the credentials' own, their additional ones and the configured extras). The
+/// routing reconciler is the only writer of that table.
 pub fn arc_routes(cfg: &Config, creds: &Credentials) -> Vec<ipnet::IpNet> {
-    let mut nets: BTreeSet<ipnet::IpNet> = creds.allowed_ips.iter().copied().collect();
-    if let Some(arc) = &cfg.arc {
-        nets.extend(arc.extra_allowed_ips.iter().copied());
-    }
-    nets.into_iter().collect()
+    let extra = cfg.arc.as_ref().map_or(&[][..], |a| &a.extra_allowed_ips);
+    creds
+        .allowed_ips
+        .iter()
+        .chain(&creds.additional_allowed_ips)
+        .chain(extra)
+        .map(|n| n.trunc())
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect()
 }
 
 /// The prober of one path, bound to its interface and mark so probes cannot leave by
@@ -109,7 +115,6 @@ mod tests {
         let cfg = config::parse_str(CFG, "example").unwrap();
         let wg = wg_settings(&cfg).unwrap();
         assert_eq!(wg.fwmark, cfg.routing_layout().path_mark(PathId::Wifi));
-        assert_eq!(wg.table, 7101);
         assert_eq!(wg.ifname, "arc0");
     }
 
@@ -121,6 +126,40 @@ mod tests {
         assert_eq!(p.binding.mark, Some(0x30000));
         let w = prober_config(&cfg, PathId::Wifi).unwrap();
         assert_eq!(w.targets.len(), 4);
+    }
+
+    #[test]
+    fn the_arc_table_routes_every_allowed_ip_the_peer_has() {
+        let cfg = config::parse_str(CFG, "example").unwrap();
+        let key = crate::credentials::PrivateKey::generate().unwrap();
+        let server = crate::credentials::PrivateKey::generate().unwrap();
+        let mut creds = Credentials::from_json_str(
+            &serde_json::json!({
+                "arcClientPeerPrivateKey": key.expose_base64(),
+                "arcClientPeerPublicKey": key.public_key().to_base64(),
+                "arcClientPeerIpAddress": "100.127.201.2",
+                "arcServerPeerPublicKey": server.public_key().to_base64(),
+                "arcServerEndpoint": "203.0.113.10:11010",
+                "arcAllowedIPs": ["100.127.0.0/16"],
+                "additionalAllowedIPs": ["192.0.2.0/24", "100.127.0.0/16"],
+            })
+            .to_string(),
+        )
+        .unwrap();
+        let routes: Vec<String> = arc_routes(&cfg, &creds)
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        // 10.128.0.0/9 is the example's extra_allowed_ips.
+        assert_eq!(routes, ["10.128.0.0/9", "100.127.0.0/16", "192.0.2.0/24"]);
+        // The same set the WireGuard peer is given, so no address is routed into the
+        // tunnel that the peer would drop, and none the peer accepts is left out.
+        let wg = wg_settings(&cfg).unwrap();
+        creds
+            .additional_allowed_ips
+            .push("198.51.100.0/24".parse().unwrap());
+        let device: Vec<ipnet::IpNet> = crate::wg::allowed_ips(&creds, &wg).into_iter().collect();
+        assert_eq!(arc_routes(&cfg, &creds), device);
     }
 
     #[test]

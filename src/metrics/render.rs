@@ -4,7 +4,7 @@
 
 use super::text::Exposition;
 use crate::accounting::AccountingStatus;
-use crate::status::{Route, Snapshot};
+use crate::status::{Problem, Route, Snapshot};
 
 /// Path states the engine knows; each path reports all of them, 1 for the current one.
 const STATES: [&str; 5] = ["unknown", "up", "failing", "down", "recovering"];
@@ -93,6 +93,21 @@ pub fn render(input: &MetricsInput<'_>) -> String {
             Route::Unreachable => ("unreachable", ""),
         };
         f.sample(&[("class", &c.name), ("route", route), ("path", path)], 1.0);
+    }
+    let mut f = x.family(
+        "arcway_problem",
+        "gauge",
+        "1 while arcway cannot set up an object (credentials, nftables, routing, tunnel); \
+         `arcway status` shows the error.",
+    );
+    for object in Problem::OBJECTS {
+        let failing = s.problems.iter().any(|p| p.object == object);
+        f.sample(&[("object", object)], f64::from(failing));
+    }
+    for p in &s.problems {
+        if !Problem::OBJECTS.contains(&p.object.as_str()) {
+            f.sample(&[("object", &p.object)], 1.0);
+        }
     }
     if let Some(a) = input.accounting {
         accounting(&mut x, a);

@@ -194,3 +194,37 @@ fn request_lines() {
     assert_eq!(parse_request_line("GET /metrics\r\n"), None);
     assert_eq!(parse_request_line("garbage"), None);
 }
+
+#[test]
+fn problems_are_a_gauge_per_object() {
+    let mut s = snapshot();
+    let page = render(&MetricsInput {
+        snapshot: &s,
+        accounting: None,
+        switches_total: 0,
+    });
+    for object in ["credentials", "nftables", "routing", "tunnel"] {
+        assert!(
+            page.contains(&format!("arcway_problem{{object=\"{object}\"}} 0\n")),
+            "{object}\n{page}"
+        );
+    }
+    s.problems.push(crate::status::Problem {
+        object: "nftables".into(),
+        since: crate::status::WallTime::from_unix_ms(1_714_564_800_000),
+        error: "failed to load table inet arcway: Operation not permitted".into(),
+    });
+    let page = render(&MetricsInput {
+        snapshot: &s,
+        accounting: None,
+        switches_total: 0,
+    });
+    assert!(
+        page.contains("arcway_problem{object=\"nftables\"} 1\n"),
+        "{page}"
+    );
+    assert!(
+        page.contains("arcway_problem{object=\"routing\"} 0\n"),
+        "{page}"
+    );
+}

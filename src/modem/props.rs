@@ -81,6 +81,18 @@ fn non_empty(s: String) -> Option<String> {
     Some(s).filter(|s| !s.is_empty())
 }
 
+/// The bearer's interface goes into routes, probes and the nftables table: it must be a name
+/// the kernel accepts and nft reads literally, whatever ModemManager (or whoever owns its
+/// bus name) sends.
+fn ifname(name: String) -> Result<String, DecodeError> {
+    crate::nft::check_ifname(&name)
+        .map(|()| name)
+        .map_err(|reason| DecodeError {
+            expected: "an interface name",
+            got: reason,
+        })
+}
+
 impl Props for ModemProps {
     const IFACE: &'static str = IFACE_MODEM;
     fn set(&mut self, key: &str, v: &Variant<'_>) -> Result<(), DecodeError> {
@@ -121,7 +133,7 @@ impl Props for BearerProps {
     fn set(&mut self, key: &str, v: &Variant<'_>) -> Result<(), DecodeError> {
         match key {
             "Connected" => self.connected = bool_of(v)?,
-            "Interface" => self.interface = non_empty(string_of(v)?),
+            "Interface" => self.interface = non_empty(string_of(v)?).map(ifname).transpose()?,
             "Ip4Config" => self.ip4 = ip4_of(v)?,
             "Stats" => {
                 let s = stats_of(v)?;

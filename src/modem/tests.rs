@@ -209,3 +209,26 @@ fn manager_waits_for_the_state_after_a_success_and_backs_off_after_a_drop() {
         Some(Action::Connect { .. })
     ));
 }
+
+#[test]
+fn a_bearer_interface_nft_would_parse_is_ignored() {
+    use super::props::Props;
+    let mut bearer = BearerProps::default();
+    bearer.set("Interface", &Variant::from("wwan0")).unwrap();
+    assert_eq!(bearer.interface.as_deref(), Some("wwan0"));
+    for bad in [
+        "ww\"an0",
+        "wwan0;x",
+        "wwan*",
+        "a/b",
+        "toolongforaninterface",
+    ] {
+        let err = bearer.set("Interface", &Variant::from(bad)).unwrap_err();
+        assert_eq!(err.expected, "an interface name", "{bad}");
+        assert_eq!(
+            bearer.interface.as_deref(),
+            Some("wwan0"),
+            "{bad} was taken"
+        );
+    }
+}

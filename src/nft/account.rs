@@ -14,6 +14,7 @@ use std::fmt::{self, Write};
 
 use serde::{Deserialize, Serialize};
 
+use super::quote::{Kind, Unsafe, token};
 use super::{NftInputs, TableExtras};
 use crate::model::PathId;
 
@@ -135,16 +136,35 @@ pub fn counter_keys(inputs: &NftInputs, extras: &TableExtras) -> Vec<CounterKey>
     keys
 }
 
-pub(super) fn counter_objects(out: &mut String, inputs: &NftInputs, extras: &TableExtras) {
+pub(super) fn counter_objects(
+    out: &mut String,
+    inputs: &NftInputs,
+    extras: &TableExtras,
+) -> Result<(), Unsafe> {
     for key in counter_keys(inputs, extras) {
-        writeln!(out, "\tcounter {} {{\n\t}}", key.name()).ok();
+        writeln!(
+            out,
+            "\tcounter {} {{\n\t}}",
+            token(Kind::Word, &key.name())?
+        )
+        .ok();
     }
+    Ok(())
 }
 
-pub(super) fn account_chains(out: &mut String, inputs: &NftInputs, extras: &TableExtras) {
+/// A counter's name where a rule refers to it (a quoted string there).
+fn counter_ref(key: &CounterKey) -> Result<String, Unsafe> {
+    Ok(format!("\"{}\"", token(Kind::Word, &key.name())?))
+}
+
+pub(super) fn account_chains(
+    out: &mut String,
+    inputs: &NftInputs,
+    extras: &TableExtras,
+) -> Result<(), Unsafe> {
     let paths = by_ifname(extras);
     if paths.is_empty() {
-        return;
+        return Ok(());
     }
     let mask = inputs.fwmark_mask;
     for dir in Direction::BOTH {
@@ -152,10 +172,16 @@ pub(super) fn account_chains(out: &mut String, inputs: &NftInputs, extras: &Tabl
             Direction::Rx => ("account_in", "prerouting", "iifname", "ct mark"),
             Direction::Tx => ("account_out", "postrouting", "oifname", "meta mark"),
         };
-        let jumps: Vec<String> = paths
+        let jumps = paths
             .iter()
-            .map(|(ifname, path)| format!("\"{ifname}\" : jump {name}_{path}"))
-            .collect();
+            .map(|(ifname, path)| {
+                Ok(format!(
+                    "{} : jump {}",
+                    token(Kind::Ifname, ifname)?,
+                    token(Kind::Word, &format!("{name}_{path}"))?
+                ))
+            })
+            .collect::<Result<Vec<String>, Unsafe>>()?;
         writeln!(
             out,
             "\tchain {name} {{\n\t\ttype filter hook {hook} priority filter; policy accept;\n\t\t{dev} vmap {{ {} }}\n\t}}",
@@ -163,9 +189,14 @@ pub(super) fn account_chains(out: &mut String, inputs: &NftInputs, extras: &Tabl
         )
         .ok();
         for path in paths.values() {
-            writeln!(out, "\tchain {name}_{path} {{").ok();
+            writeln!(
+                out,
+                "\tchain {} {{",
+                token(Kind::Word, &format!("{name}_{path}"))?
+            )
+            .ok();
             let line = CounterKey::Line { path: *path, dir };
-            writeln!(out, "\t\tcounter name \"{}\"", line.name()).ok();
+            writeln!(out, "\t\tcounter name {}", counter_ref(&line)?).ok();
             for (class, value) in counted_classes(inputs, extras) {
                 let key = CounterKey::Class {
                     class: class.to_owned(),
@@ -174,12 +205,13 @@ pub(super) fn account_chains(out: &mut String, inputs: &NftInputs, extras: &Tabl
                 };
                 writeln!(
                     out,
-                    "\t\t{mark} & {mask:#010x} == {value:#010x} counter name \"{}\" return",
-                    key.name()
+                    "\t\t{mark} & {mask:#010x} == {value:#010x} counter name {} return",
+                    counter_ref(&key)?
                 )
                 .ok();
             }
             writeln!(out, "\t}}").ok();
         }
     }
+    Ok(())
 }

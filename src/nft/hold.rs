@@ -17,6 +17,7 @@
 use std::collections::BTreeSet;
 use std::fmt::Write;
 
+use super::quote::{Kind, Unsafe, token};
 use super::render::Hook;
 use super::{NftInputs, TableExtras};
 use crate::config::HoldAction;
@@ -60,9 +61,13 @@ fn held_match(mask: u32, mark: u32) -> String {
 }
 
 /// The two chains the marking rules `goto` (no rules at all when nothing is held).
-pub(super) fn hold_chains(out: &mut String, inputs: &NftInputs, extras: &TableExtras) {
+pub(super) fn hold_chains(
+    out: &mut String,
+    inputs: &NftInputs,
+    extras: &TableExtras,
+) -> Result<(), Unsafe> {
     if extras.held.is_empty() {
-        return;
+        return Ok(());
     }
     let mask = inputs.fwmark_mask;
     let held: BTreeSet<&Held> = extras.held.iter().collect();
@@ -71,7 +76,10 @@ pub(super) fn hold_chains(out: &mut String, inputs: &NftInputs, extras: &TableEx
         let class = held_match(mask, h.mark);
         let routes = [
             "fib daddr . mark oif missing".to_owned(),
-            format!("fib daddr . mark oifname \"{}\"", h.ifname),
+            format!(
+                "fib daddr . mark oifname {}",
+                token(Kind::Ifname, &h.ifname)?
+            ),
         ];
         for route in routes {
             for reject in rejects(h.action) {
@@ -88,4 +96,5 @@ pub(super) fn hold_chains(out: &mut String, inputs: &NftInputs, extras: &TableEx
         }
     }
     writeln!(out, "\t}}").ok();
+    Ok(())
 }

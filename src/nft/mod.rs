@@ -17,6 +17,7 @@ mod cgroup;
 mod counters;
 mod from_config;
 mod hold;
+mod quote;
 mod render;
 
 #[cfg(test)]
@@ -37,6 +38,7 @@ pub use account::{CountedPath, CounterKey, Direction, counter_keys};
 pub use cgroup::{CGROUP_ROOT, missing_cgroups};
 pub use from_config::{held_classes, mark_classes};
 pub use hold::Held;
+pub use quote::{IFNAME_MAX, Kind, Unsafe, check_cgroup, check_ifname, token};
 pub use render::{
     MarkClass, NatPath, NftInputs, render_replace, render_replace_with, render_table,
     render_table_with,
@@ -70,6 +72,8 @@ pub enum NftError {
     Rejected { stderr: String },
     #[error("failed to read the counters of table inet arcway")]
     Counters(#[source] io::Error),
+    #[error(transparent)]
+    Unsafe(#[from] Unsafe),
 }
 
 /// Replaces `table inet arcway` with the rendering of `inputs` in one transaction.
@@ -83,13 +87,13 @@ pub async fn apply_with(inputs: &NftInputs, extras: &TableExtras) -> Result<Appl
     let root = Path::new(CGROUP_ROOT);
     let mut extras = extras.clone();
     extras.missing_cgroups.extend(missing_cgroups(inputs, root));
-    let mut result = run_nft(&["-f", "-"], Some(render_replace_with(inputs, &extras))).await;
+    let mut result = run_nft(&["-f", "-"], Some(render_replace_with(inputs, &extras)?)).await;
     // A cgroup removed between the check and the load: look again once.
     if result.is_err() {
         let now_missing = missing_cgroups(inputs, root);
         if !now_missing.is_subset(&extras.missing_cgroups) {
             extras.missing_cgroups.extend(now_missing);
-            result = run_nft(&["-f", "-"], Some(render_replace_with(inputs, &extras))).await;
+            result = run_nft(&["-f", "-"], Some(render_replace_with(inputs, &extras)?)).await;
         }
     }
     result?;
@@ -124,7 +128,7 @@ pub async fn read_counters() -> Result<BTreeMap<CounterKey, u64>, NftError> {
 }
 
 async fn run_nft(args: &[&str], stdin: Option<String>) -> Result<String, NftError> {
-    let mut child = Command::new("nft")
+    let mut child = crate::child_env::apply(&mut Command::new("nft"))
         .args(args)
         .stdin(if stdin.is_some() {
             Stdio::piped()
@@ -148,7 +152,62 @@ async fn run_nft(args: &[&str], stdin: Option<String>) -> Result<String, NftErro
         Ok(String::from_utf8_lossy(&out.stdout).into_owned())
     } else {
         Err(NftError::Rejected {
-            stderr: String::from_utf8_lossy(&out.stderr).trim().to_string(),
+            stderr: errors_of(&String::from_utf8_lossy(&out.stderr)),
         })
+    }
+}
+
+/// nft's complaints, shortest form: each distinct `Error:` message once (with the line it
+/// names first), without the echoed script and carets. Status and logs show this text.
+fn errors_of(stderr: &str) -> String {
+    const SHOWN: usize = 3;
+    let mut messages: Vec<(&str, &str)> = Vec::new();
+    for line in stderr.lines() {
+        let Some(at) = line.find("Error: ") else {
+            continue;
+        };
+        let (place, message) = (line[..at].trim_end_matches([' ', ':']), &line[at + 7..]);
+        if !messages.iter().any(|(_, m)| *m == message) {
+            messages.push((place, message));
+        }
+    }
+    if messages.is_empty() {
+        return stderr.trim().to_owned();
+    }
+    let mut out: Vec<String> = messages
+        .iter()
+        .take(SHOWN)
+        .map(|(place, message)| {
+            if place.is_empty() {
+                (*message).to_owned()
+            } else {
+                format!("{message} (at {place})")
+            }
+        })
+        .collect();
+    if messages.len() > SHOWN {
+        out.push(format!("and {} more", messages.len() - SHOWN));
+    }
+    out.join("; ")
+}
+
+#[cfg(test)]
+mod error_tests {
+    #[test]
+    fn nft_errors_are_shown_once_each_without_the_echoed_script() {
+        let stderr = "/dev/stdin:1:1-21: Error: Could not process rule: Operation not permitted\n\
+                      table inet arcway {}\n^^^^^\n\
+                      /dev/stdin:2:19-24: Error: Could not process rule: Operation not permitted\n\
+                      delete table inet arcway\n      ^^^\n\
+                      /dev/stdin:9:3-30: Error: Could not process rule: No such file or directory\n";
+        assert_eq!(
+            super::errors_of(stderr),
+            "Could not process rule: Operation not permitted (at /dev/stdin:1:1-21); \
+             Could not process rule: No such file or directory (at /dev/stdin:9:3-30)"
+        );
+        assert_eq!(
+            super::errors_of("nft: command not found\n"),
+            "nft: command not found"
+        );
     }
 }

@@ -12,6 +12,7 @@ use ipnet::IpNet;
 use super::TableExtras;
 use super::account::{account_chains, counter_objects};
 use super::hold::{hold_chain, hold_chains};
+use super::quote::{Kind, Unsafe, token};
 use crate::model::PathId;
 
 /// How traffic leaving by one path's interface is source-NATed.
@@ -70,14 +71,19 @@ enum Fam {
     V6,
 }
 
+/// An anonymous set of typed values (addresses, numbers), whose Display nft reads as is.
 fn set<T: std::fmt::Display>(items: &[T]) -> String {
     let items: Vec<String> = items.iter().map(|i| i.to_string()).collect();
     format!("{{ {} }}", items.join(", "))
 }
 
-fn quoted(items: &[String]) -> String {
-    let items: Vec<String> = items.iter().map(|i| format!("\"{i}\"")).collect();
-    format!("{{ {} }}", items.join(", "))
+/// An anonymous set of strings, each through [`token`].
+fn tokens(kind: Kind, items: &[String]) -> Result<String, Unsafe> {
+    let items = items
+        .iter()
+        .map(|i| token(kind, i))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(format!("{{ {} }}", items.join(", ")))
 }
 
 fn nets_of(nets: &[IpNet], fam: Fam) -> Vec<IpNet> {
@@ -99,12 +105,16 @@ fn set_mark(target: &str, mask: u32, value: u32) -> String {
 /// The match parts of a class's rules in one hook (empty when it cannot match there).
 /// cgroups in `missing` are left out; a class whose cgroups are all missing matches nothing
 /// locally (leaving the criterion out would make it match every local socket).
-fn class_matches(class: &MarkClass, hook: Hook, missing: &BTreeSet<String>) -> Vec<String> {
+fn class_matches(
+    class: &MarkClass,
+    hook: Hook,
+    missing: &BTreeSet<String>,
+) -> Result<Vec<String>, Unsafe> {
     if hook == Hook::Forward && (!class.uids.is_empty() || !class.cgroups.is_empty()) {
-        return Vec::new();
+        return Ok(Vec::new());
     }
     if hook == Hook::Local && !class.interfaces.is_empty() {
-        return Vec::new();
+        return Ok(Vec::new());
     }
     let address_lists = !class.destinations.is_empty() || !class.sources.is_empty();
     let families = if address_lists || !class.dscp.is_empty() {
@@ -152,13 +162,13 @@ fn class_matches(class: &MarkClass, hook: Hook, missing: &BTreeSet<String>) -> V
             write!(m, "{ip} dscp {} ", set(&class.dscp)).ok();
         }
         if !class.protocols.is_empty() {
-            write!(m, "meta l4proto {} ", set(&class.protocols)).ok();
+            write!(m, "meta l4proto {} ", tokens(Kind::Word, &class.protocols)?).ok();
         }
         if !class.ports.is_empty() {
-            write!(m, "th dport {} ", set(&class.ports)).ok();
+            write!(m, "th dport {} ", tokens(Kind::Word, &class.ports)?).ok();
         }
         if hook == Hook::Forward && !class.interfaces.is_empty() {
-            write!(m, "iifname {} ", quoted(&class.interfaces)).ok();
+            write!(m, "iifname {} ", tokens(Kind::Ifname, &class.interfaces)?).ok();
         }
         if hook == Hook::Local && !class.uids.is_empty() {
             write!(m, "meta skuid {} ", set(&class.uids)).ok();
@@ -172,19 +182,26 @@ fn class_matches(class: &MarkClass, hook: Hook, missing: &BTreeSet<String>) -> V
         .cloned()
         .collect();
     if !class.cgroups.is_empty() && cgroups.is_empty() {
-        return Vec::new();
+        return Ok(Vec::new());
     }
-    expand(out, &cgroups, |c| {
-        let level = c.split('/').filter(|s| !s.is_empty()).count();
-        format!("socket cgroupv2 level {level} \"{c}\" ")
-    })
-    .into_iter()
-    .flat_map(|m| {
-        expand(vec![m], &class.fwmarks, |(v, k)| {
-            format!("meta mark & {k:#x} == {v:#x} ")
+    let cgroups = cgroups
+        .iter()
+        .map(|c| {
+            let level = c.split('/').filter(|s| !s.is_empty()).count();
+            Ok(format!(
+                "socket cgroupv2 level {level} {} ",
+                token(Kind::Cgroup, c)?
+            ))
         })
-    })
-    .collect()
+        .collect::<Result<Vec<_>, Unsafe>>()?;
+    Ok(expand(out, &cgroups, Clone::clone)
+        .into_iter()
+        .flat_map(|m| {
+            expand(vec![m], &class.fwmarks, |(v, k)| {
+                format!("meta mark & {k:#x} == {v:#x} ")
+            })
+        })
+        .collect())
 }
 
 /// One rule per alternative when a criterion lists values that cannot share one set.
@@ -201,7 +218,12 @@ fn expand<T>(rules: Vec<String>, alternatives: &[T], render: impl Fn(&T) -> Stri
     out
 }
 
-fn classify_chain(out: &mut String, inputs: &NftInputs, extras: &TableExtras, hook: Hook) {
+fn classify_chain(
+    out: &mut String,
+    inputs: &NftInputs,
+    extras: &TableExtras,
+    hook: Hook,
+) -> Result<(), Unsafe> {
     let mask = inputs.fwmark_mask;
     // Held classes are refused right after they are marked, before routing: a held class's
     // table says `prohibit`, so the packet would never reach a forward or output filter.
@@ -238,14 +260,16 @@ fn classify_chain(out: &mut String, inputs: &NftInputs, extras: &TableExtras, ho
             set_mark("meta mark", mask, class.mark),
             set_mark("ct mark", mask, class.mark)
         );
-        for m in class_matches(class, hook, &extras.missing_cgroups) {
-            writeln!(out, "\t\t{m}{mark} {verdict} comment \"{}\"", class.name).ok();
+        let comment = token(Kind::Comment, &class.name)?;
+        for m in class_matches(class, hook, &extras.missing_cgroups)? {
+            writeln!(out, "\t\t{m}{mark} {verdict} comment {comment}").ok();
         }
     }
     writeln!(out, "\t}}").ok();
+    Ok(())
 }
 
-fn nat_chain(out: &mut String, inputs: &NftInputs) {
+fn nat_chain(out: &mut String, inputs: &NftInputs) -> Result<(), Unsafe> {
     writeln!(
         out,
         "\tchain postrouting {{\n\t\ttype nat hook postrouting priority srcnat; policy accept;"
@@ -253,48 +277,53 @@ fn nat_chain(out: &mut String, inputs: &NftInputs) {
     .ok();
     for nat in &inputs.nat {
         // Only forwarded traffic: local sockets already chose their source address.
-        let m = format!("oifname \"{}\" fib saddr type != local", nat.ifname);
+        let m = format!(
+            "oifname {} fib saddr type != local",
+            token(Kind::Ifname, &nat.ifname)?
+        );
+        let comment = token(Kind::Comment, nat.path.as_str())?;
         match nat.snat_to {
             Some(addr) => writeln!(
                 out,
-                "\t\t{m} meta nfproto ipv4 snat ip to {addr} comment \"{}\"",
-                nat.path
+                "\t\t{m} meta nfproto ipv4 snat ip to {addr} comment {comment}"
             ),
-            None => writeln!(out, "\t\t{m} masquerade comment \"{}\"", nat.path),
+            None => writeln!(out, "\t\t{m} masquerade comment {comment}"),
         }
         .ok();
     }
     writeln!(out, "\t}}").ok();
+    Ok(())
 }
 
 /// The full definition of `table inet arcway` (marks and NAT only).
-pub fn render_table(inputs: &NftInputs) -> String {
+pub fn render_table(inputs: &NftInputs) -> Result<String, Unsafe> {
     render_table_with(inputs, &TableExtras::default())
 }
 
 /// The full definition of `table inet arcway` with counters, held classes and cgroup gaps.
-pub fn render_table_with(inputs: &NftInputs, extras: &TableExtras) -> String {
+/// A string that could change the table's structure is refused, and nothing is rendered.
+pub fn render_table_with(inputs: &NftInputs, extras: &TableExtras) -> Result<String, Unsafe> {
     let mut out = String::from("table inet arcway {\n");
-    counter_objects(&mut out, inputs, extras);
-    classify_chain(&mut out, inputs, extras, Hook::Forward);
-    classify_chain(&mut out, inputs, extras, Hook::Local);
-    hold_chains(&mut out, inputs, extras);
-    nat_chain(&mut out, inputs);
-    account_chains(&mut out, inputs, extras);
+    counter_objects(&mut out, inputs, extras)?;
+    classify_chain(&mut out, inputs, extras, Hook::Forward)?;
+    classify_chain(&mut out, inputs, extras, Hook::Local)?;
+    hold_chains(&mut out, inputs, extras)?;
+    nat_chain(&mut out, inputs)?;
+    account_chains(&mut out, inputs, extras)?;
     out.push_str("}\n");
-    out
+    Ok(out)
 }
 
 /// A file for `nft -f -` that replaces the table in one transaction: declaring it first
 /// makes the delete valid when it does not exist yet.
-pub fn render_replace(inputs: &NftInputs) -> String {
+pub fn render_replace(inputs: &NftInputs) -> Result<String, Unsafe> {
     render_replace_with(inputs, &TableExtras::default())
 }
 
 /// [`render_replace`] with counters, held classes and cgroup gaps.
-pub fn render_replace_with(inputs: &NftInputs, extras: &TableExtras) -> String {
-    format!(
+pub fn render_replace_with(inputs: &NftInputs, extras: &TableExtras) -> Result<String, Unsafe> {
+    Ok(format!(
         "table inet arcway {{}}\ndelete table inet arcway\n{}",
-        render_table_with(inputs, extras)
-    )
+        render_table_with(inputs, extras)?
+    ))
 }

@@ -60,7 +60,7 @@ fn lab_table() {
 	}
 }
 "#;
-    assert_eq!(render_table(&lab()), expected);
+    assert_eq!(render_table(&lab()).unwrap(), expected);
 }
 
 #[test]
@@ -81,7 +81,7 @@ fn families_uids_and_marks_split_into_rules() {
         nat: vec![],
         classes: vec![class],
     };
-    let text = render_table(&inputs);
+    let text = render_table(&inputs).unwrap();
     let rules: Vec<&str> = text
         .lines()
         .filter(|l| l.contains("comment \"mixed\""))
@@ -110,7 +110,7 @@ fn dscp_without_addresses_matches_both_families() {
         nat: vec![],
         classes: vec![class],
     };
-    let text = render_table(&inputs);
+    let text = render_table(&inputs).unwrap();
     assert!(
         text.contains("meta nfproto ipv4 ip dscp { 46 } meta mark set"),
         "{text}"
@@ -123,7 +123,7 @@ fn dscp_without_addresses_matches_both_families() {
 
 #[test]
 fn replace_file_is_one_transaction() {
-    let text = render_replace(&lab());
+    let text = render_replace(&lab()).unwrap();
     assert!(
         text.starts_with("table inet arcway {}\ndelete table inet arcway\ntable inet arcway {\n")
     );

@@ -47,7 +47,7 @@ fn counted() -> TableExtras {
 
 #[test]
 fn counters_per_class_path_and_line() {
-    let text = render_table_with(&inputs(), &counted());
+    let text = render_table_with(&inputs(), &counted()).unwrap();
     let keys = counter_keys(&inputs(), &counted());
     // 2 paths x 2 directions x (line + 3 classes)
     assert_eq!(keys.len(), 16);
@@ -67,8 +67,8 @@ fn counters_per_class_path_and_line() {
 
 #[test]
 fn no_counters_without_counted_paths() {
-    let text = render_table_with(&inputs(), &TableExtras::default());
-    assert_eq!(text, render_table(&inputs()));
+    let text = render_table_with(&inputs(), &TableExtras::default()).unwrap();
+    assert_eq!(text, render_table(&inputs()).unwrap());
     assert!(!text.contains("counter"));
 }
 
@@ -156,7 +156,7 @@ fn held_classes_goto_hold_chains_with_their_action() {
             action: HoldAction::Reject,
         },
     ];
-    let text = render_table_with(&inputs(), &extras);
+    let text = render_table_with(&inputs(), &extras).unwrap();
     let pre = text.split("\tchain output").next().unwrap();
     assert!(pre.contains("ct mark & 0x00ff0000 == 0x00110000 meta mark set meta mark & 0xff00ffff | 0x00110000 goto hold_prerouting\n"), "{text}");
     assert!(!pre.contains(" return comment"), "{text}");
@@ -176,7 +176,7 @@ fn missing_cgroups_are_left_out_and_a_class_of_only_missing_cgroups_matches_noth
         missing_cgroups: BTreeSet::from(["b.slice".to_owned()]),
         ..TableExtras::default()
     };
-    let text = render_table_with(&inputs(), &extras);
+    let text = render_table_with(&inputs(), &extras).unwrap();
     assert!(
         text.contains("socket cgroupv2 level 2 \"system.slice/a.service\""),
         "{text}"
@@ -185,7 +185,7 @@ fn missing_cgroups_are_left_out_and_a_class_of_only_missing_cgroups_matches_noth
     extras
         .missing_cgroups
         .insert("system.slice/a.service".into());
-    let text = render_table_with(&inputs(), &extras);
+    let text = render_table_with(&inputs(), &extras).unwrap();
     assert!(!text.contains("comment \"svc\""), "{text}");
 }
 
@@ -215,7 +215,11 @@ fn classes_limits_and_holds_from_the_example_config() {
         classes,
     };
     // The example renders (nft itself is exercised by the classify_lab tests).
-    assert!(render_table(&inputs).contains("comment \"telemetry\""));
+    assert!(
+        render_table(&inputs)
+            .unwrap()
+            .contains("comment \"telemetry\"")
+    );
 
     use crate::engine::ClassRoute;
     let routes = [

@@ -20,11 +20,11 @@ use tokio::sync::watch;
 pub use client::{ClientError, events_command, fetch, fetch_events, fetch_status, status_command};
 pub use clock::{Clock, WallTime};
 pub use protocol::Request;
-pub use render::{LATEST_SWITCHES, render_events, render_status};
+pub use render::{LATEST_SWITCHES, render_events, render_status, status_line};
 pub use server::{Server, ServerError};
 pub use snapshot::{
     AccountingStatus, ClassStatus, ConfigStatus, Event, EventLog, FORMAT_VERSION, PathStatus,
-    ProbeStatus, ReloadError, Route, Since, Snapshot,
+    ProbeStatus, Problem, ReloadError, Route, Since, Snapshot,
 };
 
 /// Default location of the status socket (`status.socket` in the configuration).

@@ -98,7 +98,37 @@ fn header(s: &Snapshot) -> String {
             clean(&e.message)
         );
     }
+    for p in &s.problems {
+        out += &format!(
+            "PROBLEM {} since {}: {}\n",
+            clean(&p.object),
+            p.since.human_near(s.taken_at),
+            clean(&p.error)
+        );
+    }
     out
+}
+
+/// The one line `systemctl status` shows: the problems, else where the classes go.
+pub fn status_line(s: &Snapshot) -> String {
+    if !s.problems.is_empty() {
+        let problems: Vec<String> = s
+            .problems
+            .iter()
+            .map(|p| format!("{}: {}", clean(&p.object), clean(&p.error)))
+            .collect();
+        return format!("degraded: {}", problems.join("; "));
+    }
+    let classes: Vec<String> = s
+        .classes
+        .iter()
+        .map(|c| format!("{} {}", clean(&c.name), clean(&c.route.to_string())))
+        .collect();
+    if classes.is_empty() {
+        "running".to_owned()
+    } else {
+        format!("running: {}", classes.join(", "))
+    }
 }
 
 fn paths(s: &Snapshot) -> String {

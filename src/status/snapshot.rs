@@ -34,6 +34,26 @@ pub struct Snapshot {
     /// The cellular modem as ModemManager reports it; `None` without a cellular uplink.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub modem: Option<crate::modem::ModemStatus>,
+    /// What arcway could not set up (credentials, nftables, routing, tunnel), each with the
+    /// error it got, for as long as it stays broken. Empty when all is well.
+    pub problems: Vec<Problem>,
+}
+
+/// One thing arcway could not set up, and why.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Problem {
+    /// `credentials`, `nftables`, `routing` or `tunnel`.
+    pub object: String,
+    /// Since when it has been failing (the first failure of this run of failures).
+    pub since: WallTime,
+    /// The latest error, with the kernel's or the file's own message.
+    pub error: String,
+}
+
+impl Problem {
+    /// The objects a problem may name, in the order they are shown.
+    pub const OBJECTS: [&'static str; 4] = ["credentials", "nftables", "routing", "tunnel"];
 }
 
 impl Default for Snapshot {
@@ -50,6 +70,7 @@ impl Default for Snapshot {
             events: Vec::new(),
             accounting: None,
             modem: None,
+            problems: Vec::new(),
         }
     }
 }

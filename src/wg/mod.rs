@@ -1,6 +1,7 @@
 //! The Arc WireGuard device: created in the kernel when it can be, else as a supervised
-//! userspace process; configured with the credentials; routes for its AllowedIPs placed in
-//! arcway's table; the endpoint re-resolved when handshakes stop; a sample every second.
+//! userspace process; configured with the credentials; the endpoint re-resolved when
+//! handshakes stop; a sample every second. The routes of its AllowedIPs are the routing
+//! reconciler's (see `daemon::setup::arc_routes`).
 //!
 //! Use: build a [`TunnelSpec`], call [`Tunnel::start`] with a sample channel, and feed
 //! [`Tunnel::set_prefer_ipv6`] from the Wi-Fi path's IPv6 state. [`Tunnel::stop`] at the end.

@@ -1,10 +1,8 @@
 //! The state and event loop of the tunnel owner task.
 
-use std::collections::BTreeSet;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use ipnet::IpNet;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
@@ -169,16 +167,13 @@ impl Owner {
         Some(chosen)
     }
 
-    pub(super) fn desired_routes(&self) -> BTreeSet<IpNet> {
-        device::allowed_ips(&self.credentials, &self.settings)
-    }
-
     pub(super) fn device_present(&self) -> bool {
         self.backend == ActiveBackend::Kernel || self.sup.is_up()
     }
 
-    /// Link settings, WireGuard settings (fresh peer), routes. Order matters: the link must be
-    /// up before routes point at it, and before the keepalive starts the first handshake.
+    /// Link settings, then WireGuard settings (fresh peer): the link must be up before the
+    /// keepalive starts the first handshake. The AllowedIPs routes are the routing
+    /// reconciler's, which adds them once the link monitor reports the device.
     pub(super) async fn apply_full(&mut self) -> Result<(), Error> {
         let update = device::full_update(&self.credentials, &self.settings, self.endpoint);
         self.apply_with(update).await
@@ -200,17 +195,9 @@ impl Owner {
         )
         .await?;
         device::apply(self.backend, &ifname, update).await?;
-        link::sync_routes(
-            &self.handle,
-            &ifname,
-            index,
-            self.settings.table,
-            &self.desired_routes(),
-        )
-        .await?;
         self.needs_apply = false;
         self.watch.restart(Instant::now());
-        tracing::info!(%ifname, backend = %self.backend, endpoint = ?self.endpoint, table = self.settings.table, "WireGuard device configured");
+        tracing::info!(%ifname, backend = %self.backend, endpoint = ?self.endpoint, "WireGuard device configured");
         Ok(())
     }
 

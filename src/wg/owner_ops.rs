@@ -165,8 +165,9 @@ impl Owner {
         }
     }
 
-    /// Keep: leave device, routes and child as they are. Remove: delete arcway's routes in the
-    /// table and the device, end the child by PID. Every error is collected, none stops it.
+    /// Keep: leave device and child as they are. Remove: delete the device (its routes go
+    /// with it; the routing reconciler owns the table), end the child by PID. Every error is
+    /// collected, none stops it.
     pub(crate) async fn teardown(&mut self, how: OnStop) -> Result<(), Error> {
         if let Some(task) = self.resolving.take() {
             task.abort();
@@ -178,20 +179,6 @@ impl Owner {
         }
         let ifname = self.settings.ifname.clone();
         let mut errors = Vec::new();
-        match link::index(&self.handle, &ifname).await {
-            Ok(Some(index)) => {
-                for net in self.desired_routes() {
-                    if let Err(e) =
-                        link::delete_route(&self.handle, &ifname, index, self.settings.table, net)
-                            .await
-                    {
-                        errors.push(e);
-                    }
-                }
-            }
-            Ok(None) => {}
-            Err(e) => errors.push(e),
-        }
         if let Err(e) = self.sup.stop(STOP_GRACE).await {
             errors.push(e);
         }

@@ -18,7 +18,7 @@ pub enum Backend {
     Userspace,
 }
 
-/// What `stop` does with the device and the routes arcway put in its table.
+/// What `stop` does with the device (and with it the routes through it).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum OnStop {
     Keep,
@@ -93,8 +93,6 @@ pub struct WgSettings {
     pub handshake_timeout: Duration,
     /// Mark on the tunnel's own encrypted UDP, so a rule can keep it on the Wi-Fi path; 0 = none.
     pub fwmark: u32,
-    /// Routing table that receives the AllowedIPs routes (`dev <ifname>`), never main.
-    pub table: u32,
     pub on_stop: OnStop,
 }
 
@@ -111,7 +109,6 @@ impl Default for WgSettings {
             endpoint: None,
             handshake_timeout: Duration::from_secs(20),
             fwmark: 0,
-            table: 7101,
             on_stop: OnStop::Remove,
         }
     }

@@ -113,7 +113,8 @@ impl Supervisor {
     pub(crate) fn start_now(&mut self) -> Result<(), Error> {
         let (program, args) = self.command.split_first().ok_or(Error::EmptyCommand)?;
         let mut cmd = Command::new(program);
-        cmd.args(args)
+        crate::child_env::apply(&mut cmd)
+            .args(args)
             .arg(&self.ifname)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())

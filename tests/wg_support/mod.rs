@@ -148,7 +148,7 @@ impl Lab {
     }
 
     pub fn ping_ok(&self) -> bool {
-        ping_ok(&self.client)
+        ping_ok(&self.client, &self.client_if)
     }
 
     /// Runs `f` on a thread inside the client namespace, on a current-thread runtime; children
@@ -163,9 +163,11 @@ impl Lab {
     }
 }
 
-pub fn ping_ok(client_ns: &str) -> bool {
+/// One ping through the tunnel device. The tunnel installs no routes (arcway's routing
+/// reconciler does), so the ping is bound to the device instead.
+pub fn ping_ok(client_ns: &str, ifname: &str) -> bool {
     sh_ok(&format!(
-        "ip netns exec {client_ns} ping -c1 -W1 {SERVER_TUN}"
+        "ip netns exec {client_ns} ping -c1 -W1 -I {ifname} {SERVER_TUN}"
     ))
 }
 

@@ -50,8 +50,8 @@ pub fn check(c: &mut Check, base: &str, raw: S<RawMatch>, routing: &RoutingConfi
         }
     }
     for (i, cg) in m.cgroups.iter().enumerate() {
-        if cg.value.trim_matches('/').is_empty() {
-            c.err(idx(&p("cgroups"), i), Pos::of(cg), "cgroup path is empty");
+        if let Err(msg) = names::cgroup_path(&cg.value) {
+            c.err(idx(&p("cgroups"), i), Pos::of(cg), msg);
         }
     }
     for (i, mark) in m.fwmarks.iter().enumerate() {

@@ -102,8 +102,22 @@ pub fn check_misc(
     let status = StatusConfig {
         socket: socket.map_or_else(|| PathBuf::from("/run/arcway/arcway.sock"), |s| s.value),
     };
+    let listen = metrics.and_then(|m| m.value.listen);
+    if let Some(l) = &listen
+        && !l.value.ip().is_loopback()
+    {
+        c.warn(
+            key("metrics", "listen"),
+            Pos::of(l),
+            format!(
+                "{} is not a loopback address: metrics (paths, classes, addresses, byte counts) \
+                 are served to every network that reaches it, cellular included",
+                l.value
+            ),
+        );
+    }
     let metrics = MetricsConfig {
-        listen: metrics.and_then(|m| m.value.listen),
+        listen: listen.map(|l| l.value),
     };
     let logging = logging.map(|l| l.value);
     let logging = LoggingConfig {

@@ -24,9 +24,20 @@ pub const VERSION: u32 = 1;
 pub(crate) struct Check {
     origin: String,
     diags: Vec<Diagnostic>,
+    warnings: Vec<Diagnostic>,
 }
 
 impl Check {
+    /// Valid, but probably not what was meant: reported, and the configuration still loads.
+    pub(crate) fn warn(&mut self, path: impl Into<String>, pos: Pos, message: impl Into<String>) {
+        self.warnings.push(Diagnostic {
+            origin: self.origin.clone(),
+            pos,
+            path: path.into(),
+            message: message.into(),
+        });
+    }
+
     pub(crate) fn err(&mut self, path: impl Into<String>, pos: Pos, message: impl Into<String>) {
         self.diags.push(Diagnostic {
             origin: self.origin.clone(),
@@ -61,6 +72,7 @@ pub fn build(raw: RawConfig, origin: &str) -> Result<Config, ConfigError> {
     let mut c = Check {
         origin: origin.to_owned(),
         diags: Vec::new(),
+        warnings: Vec::new(),
     };
     if raw.version.value != VERSION {
         c.err(
@@ -86,7 +98,10 @@ pub fn build(raw: RawConfig, origin: &str) -> Result<Config, ConfigError> {
         diags.sort_by_key(|d| d.pos);
         return Err(ConfigError::Invalid(diags));
     }
+    let mut warnings = c.warnings;
+    warnings.sort_by_key(|d| d.pos);
     Ok(Config {
+        warnings,
         arc,
         uplinks,
         health,

@@ -2,33 +2,15 @@
 
 use crate::config::types::Endpoint;
 
-/// Linux accepts 1..=15 bytes (IFNAMSIZ - 1), no '/', ':' (alias syntax) or whitespace,
-/// and not `.` or `..`.
+/// As the kernel checks it (1..=15 bytes, not `.` or `..`, no `/`, `:` or whitespace),
+/// and nothing nftables would parse: the same check guards every name the table gets.
 pub fn interface_name(name: &str) -> Result<(), String> {
-    if name.is_empty() {
-        return Err("interface name is empty".to_owned());
-    }
-    if name.len() > 15 {
-        return Err(format!("interface name `{name}` is longer than 15 bytes"));
-    }
-    if name == "." || name == ".." {
-        return Err(format!("`{name}` is not a valid interface name"));
-    }
-    if let Some(c) = name
-        .chars()
-        .find(|c| *c == '/' || *c == ':' || c.is_whitespace() || c.is_control())
-    {
-        return Err(format!("interface name `{name}` contains {}", describe(c)));
-    }
-    Ok(())
+    crate::nft::check_ifname(name)
 }
 
-fn describe(c: char) -> String {
-    match c {
-        '/' | ':' => format!("`{c}`"),
-        c if c.is_whitespace() => "whitespace".to_owned(),
-        c => format!("the control character {}", c.escape_debug()),
-    }
+/// A cgroup v2 path that goes into the nftables table literally.
+pub fn cgroup_path(path: &str) -> Result<(), String> {
+    crate::nft::check_cgroup(path)
 }
 
 /// Class names appear in status output, metrics labels and nftables set names: keep them

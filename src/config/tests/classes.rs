@@ -322,6 +322,43 @@ fn bad_match_interface() {
     );
 }
 
+/// Names nftables would parse (a quote, a wildcard, a brace) are refused where they are
+/// written, as the kernel's own rules are.
+#[test]
+fn match_interfaces_nft_would_parse() {
+    for (name, col, message) in [
+        (
+            "\"lan\\\"x\"",
+            26,
+            "contains `\"`, which nftables would parse",
+        ),
+        ("\"lan*\"", 26, "contains `*`"),
+        ("\"a{b\"", 26, "contains `{`"),
+        ("\"abcdefghijklmnop\"", 26, "longer than 15 bytes"),
+        ("\"..\"", 26, "not a valid interface name"),
+        ("\"\"", 26, "interface name is empty"),
+    ] {
+        let text = classes(&format!(
+            "  - name: a\n    match: {{interfaces: [{name}]}}\n    paths: [wifi]\n"
+        ));
+        expect_only(&text, 7, col, "classes[0].match.interfaces[0]", message);
+    }
+}
+
+#[test]
+fn cgroup_paths_nft_would_parse() {
+    for (path, message) in [
+        ("\"a\\\"b\"", "contains `\\\"`"),
+        ("\"a/../b\"", "`..` component"),
+        ("\"system.slice/x y\"", "contains ` `"),
+    ] {
+        let text = classes(&format!(
+            "  - name: a\n    match: {{cgroups: [{path}]}}\n    paths: [wifi]\n"
+        ));
+        expect_only(&text, 7, 23, "classes[0].match.cgroups[0]", message);
+    }
+}
+
 #[test]
 fn empty_cgroup() {
     expect_only(

@@ -307,6 +307,22 @@ fn metrics_listen_needs_an_address() {
 }
 
 #[test]
+fn metrics_on_a_non_loopback_address_is_a_warning_with_its_place() {
+    let c = ok(&with("metrics: {listen: \"0.0.0.0:9786\"}\n"));
+    let warnings: Vec<String> = c.warnings.iter().map(ToString::to_string).collect();
+    assert_eq!(warnings.len(), 1, "{warnings:?}");
+    assert!(
+        warnings[0].contains(":8:19: metrics.listen: 0.0.0.0:9786 is not a loopback address"),
+        "{warnings:?}"
+    );
+    for quiet in ["127.0.0.1:9786", "[::1]:9786"] {
+        let c = ok(&with(&format!("metrics: {{listen: \"{quiet}\"}}\n")));
+        assert!(c.warnings.is_empty(), "{quiet}: {:?}", c.warnings);
+    }
+    assert!(ok(BASE).warnings.is_empty());
+}
+
+#[test]
 fn misc_defaults_and_values() {
     let c = ok(BASE);
     assert_eq!(c.status.socket.to_str(), Some("/run/arcway/arcway.sock"));

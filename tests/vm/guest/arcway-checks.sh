@@ -84,6 +84,22 @@ arcway_ping_via_arc() {
   [ "$(wg_rx arc0)" -gt "$rx0" ] || { echo "arc0 received nothing while the ping was answered"; return 1; }
 }
 
+# arcway's own table is loaded (its counters need nft_objref, which only insmod brings here)
+# and status reports no nftables problem.
+arcway_table_present() { ns gw nft list table inet arcway 2>/dev/null | grep -q 'counter name "line.cellular.tx"'; }
+
+arcway_nft_table() {
+  local listing problems
+  apoll 10 arcway_table_present || { echo "$(exited)no table inet arcway with its counters in gw"; tail -n 5 $ARCWAY_LOG; return 1; }
+  listing=$(ns gw nft list table inet arcway)
+  echo "$listing" | grep -q 'oifname "wwan0" fib saddr type != local masquerade' ||
+    { echo "no masquerade on wwan0 in table inet arcway"; return 1; }
+  echo "$listing" | grep -q 'oifname "arc0" fib saddr type != local meta nfproto ipv4 snat ip to 100.127.201.2' ||
+    { echo "no snat to the Arc address in table inet arcway"; return 1; }
+  problems=$($ARCWAY status --json --socket /run/arcway/arcway.sock | grep -c '"object": "nftables"')
+  [ "$problems" -eq 0 ] || { echo "arcway status reports an nftables problem"; return 1; }
+}
+
 arcway_wifi_loss() {
   local t0
   $IP -n ap link set wifi0 down || return 1
@@ -145,6 +161,7 @@ arcway_removed_rules() {
   [ -z "$left" ] || { echo "$left"; echo "rules left in 7100-7199"; return 1; }
   left=$( ($IP -n gw -4 route show table all; $IP -n gw -6 route show table all) | grep -E 'table 71[0-9][0-9]( |$)')
   [ -z "$left" ] || { echo "$left"; echo "routes left in arcway's tables"; return 1; }
+  ! ns gw nft list table inet arcway >/dev/null 2>&1 || { echo "table inet arcway left in gw"; return 1; }
 }
 
 # Shown when an arcway check failed, so the console alone explains it.

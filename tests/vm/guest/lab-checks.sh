@@ -6,7 +6,7 @@ PLATFORM=100.127.100.127
 
 lab_modules() {
   local m
-  for m in wireguard veth; do
+  for m in wireguard veth nft_objref nft_reject_inet nft_socket; do
     [ -d /sys/module/$m ] || { echo "module $m is not loaded"; return 1; }
   done
 }
@@ -22,13 +22,19 @@ lab_cell_path() {
 }
 
 # The kinds of nftables statements arcway's table uses (mark and ct mark arithmetic, fib, snat,
-# masquerade, concatenated matches), loaded and removed in gw: the module list is complete.
+# masquerade, concatenated matches, named counters, rejects), loaded and removed in gw: the
+# module list is complete.
 lab_nftables() {
   ns gw nft -f - <<'NFT' || return 1
 table inet vmcheck {
+	counter line.wifi.rx {
+	}
 	chain prerouting {
 		type filter hook prerouting priority mangle; policy accept;
 		meta mark & 0x00ff0000 != 0 return
+		iifname vmap { "wlan0" : jump account }
+		meta mark & 0x00ff0000 == 0x00120000 ct direction original fib daddr . mark oif missing meta l4proto tcp reject with tcp reset
+		meta mark & 0x00ff0000 == 0x00120000 ct direction original fib daddr . mark oifname "wwan0" reject with icmpx admin-prohibited
 		ct mark & 0x00ff0000 == 0x00110000 meta mark set meta mark & 0xff00ffff | 0x00110000 return
 		ip daddr { 203.0.113.0/24 } meta l4proto { tcp } th dport { 443, 8000-9000 } meta mark set meta mark & 0xff00ffff | 0x00110000 ct mark set ct mark & 0xff00ffff | 0x00110000 return
 	}
@@ -40,6 +46,9 @@ table inet vmcheck {
 		type nat hook postrouting priority srcnat; policy accept;
 		oifname "arc0" fib saddr type != local meta nfproto ipv4 snat ip to 100.127.201.2
 		oifname "wwan0" fib saddr type != local masquerade
+	}
+	chain account {
+		counter name "line.wifi.rx"
 	}
 }
 NFT

@@ -5,7 +5,7 @@
 LAB_CHECKS="lab.modules lab.topology lab.nftables lab.wifi-path lab.cell-path lab.kernel-wg-ping
   lab.kernel-wg-handshake lab.carrier-loss lab.manual-failover lab.restore"
 ARCWAY_CHECKS="arcway.config arcway.kernel-backend arcway.handshake arcway.device-config arcway.ping-via-arc
-  arcway.wifi-loss-to-cellular arcway.wifi-restore-to-arc arcway.tunnel-not-on-cellular
+  arcway.nft-table arcway.wifi-loss-to-cellular arcway.wifi-restore-to-arc arcway.tunnel-not-on-cellular
   arcway.stop arcway.removed-device arcway.removed-rules"
 
 scenario_lab() {
@@ -42,6 +42,7 @@ scenario_arcway() {
   check arcway.handshake arcway_handshake || BLOCKED=${BLOCKED:-"arcway.handshake failed"}
   check arcway.device-config arcway_device_config
   check arcway.ping-via-arc arcway_ping_via_arc
+  check arcway.nft-table arcway_nft_table
   check arcway.wifi-loss-to-cellular arcway_wifi_loss
   check arcway.wifi-restore-to-arc arcway_wifi_restore
   check arcway.tunnel-not-on-cellular arcway_tunnel_not_on_cell

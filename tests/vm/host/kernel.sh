@@ -4,9 +4,11 @@
 # Sourced by tests/vm/run. kernel_prepare sets VM_KVER, VM_KERNEL (uncompressed vmlinux) and
 # VM_MODDIR (the .ko files plus load-order, the insmod order modprobe would use).
 
-# Modules the guest loads: WireGuard, veth for the lab, and what arcway's nftables table uses
-# (conntrack marks, fib, snat and masquerade) plus conntrack's netlink interface.
-VM_MODULES=${ARCWAY_VM_MODULES:-wireguard veth nf_tables nft_ct nft_fib_inet nft_chain_nat nft_nat nft_masq nf_conntrack_netlink}
+# Modules the guest loads: WireGuard, veth for the lab, and everything arcway's nftables table
+# uses (conntrack marks, fib, snat and masquerade, named counters through nft_objref, held
+# classes' rejects, cgroup matchers) plus conntrack's netlink interface. The guest has no
+# modprobe: a module missing here makes arcway's table fail to load.
+VM_MODULES=${ARCWAY_VM_MODULES:-wireguard veth nf_tables nft_ct nft_fib_inet nft_chain_nat nft_nat nft_masq nft_objref nft_reject_inet nft_socket nf_conntrack_netlink}
 
 kernel_package() {
   apt-cache depends linux-image-amd64 2>/dev/null |
