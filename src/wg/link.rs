@@ -6,16 +6,19 @@ use std::net::{IpAddr, Ipv4Addr};
 
 use ipnet::IpNet;
 
-use super::error::{Error, errno};
-use crate::rtnl::Handle;
-use crate::rtnl::msg::{
-    self, AF_INET, AF_INET6, RT_SCOPE_LINK, RTM_NEWADDR, RTM_NEWROUTE, RTN_UNICAST, RTPROT_STATIC,
-    RouteHeader,
+use netlink_packet_route::RouteNetlinkMessage;
+use netlink_packet_route::route::{
+    RouteAddress, RouteAttribute, RouteMessage, RouteProtocol, RouteScope, RouteType,
 };
+use rtnetlink::{LinkUnspec, LinkWireguard, RouteMessageBuilder};
+
+use super::error::{Error, errno};
+use crate::netlink::{Handle, NLM_F_CREATE, NLM_F_EXCL, NLM_F_REPLACE, local_address};
 
 /// Creates a kernel WireGuard link. An existing link of that name is adopted.
 pub(crate) async fn create_kernel(handle: &Handle, ifname: &str) -> Result<(), Error> {
-    match handle.request(msg::new_link(ifname, "wireguard")).await {
+    let request = RouteNetlinkMessage::NewLink(LinkWireguard::new(ifname).build());
+    match handle.request(request, NLM_F_CREATE | NLM_F_EXCL).await {
         Ok(()) => Ok(()),
         Err(e) if errno(&e) == Some(libc::EEXIST) => Ok(()),
         // No module: the kernel answers EOPNOTSUPP after failing to load rtnl-link-wireguard.
@@ -34,19 +37,6 @@ pub(crate) async fn index(handle: &Handle, ifname: &str) -> Result<Option<u32>, 
         .map_err(Error::netlink("look up the link", ifname))
 }
 
-/// The addresses of link `index`, all families.
-async fn addresses(handle: &Handle, index: u32) -> std::io::Result<Vec<msg::Address>> {
-    let mut out = Vec::new();
-    handle
-        .exchange(msg::dump_addresses(), |kind, payload| {
-            if kind == RTM_NEWADDR {
-                out.extend(msg::parse_address(payload).filter(|a| a.index == index));
-            }
-        })
-        .await?;
-    Ok(out)
-}
-
 /// Address `ip/32`, MTU, link up.
 pub(crate) async fn configure(
     handle: &Handle,
@@ -57,54 +47,83 @@ pub(crate) async fn configure(
 ) -> Result<(), Error> {
     let ip = IpAddr::V4(address);
     handle
-        .request(msg::add_address(index, ip, 32, None))
+        .add_address(index, ip, 32, None)
         .await
         .map_err(Error::netlink("set the tunnel address", ifname))?;
     // A new session may bring a new tunnel IP: the old one must not linger as a source address.
-    let stale: Vec<_> = addresses(handle, index)
+    let stale: Vec<_> = handle
+        .addresses(index)
         .await
         .map_err(Error::netlink("list addresses", ifname))?
         .into_iter()
-        .filter(|a| a.family == AF_INET && a.local != Some(ip) && a.address != Some(ip))
+        .filter(|a| matches!(local_address(a), Some(IpAddr::V4(v4)) if v4 != address))
         .collect();
     for a in stale {
         handle
-            .request(msg::del_address(&a))
+            .delete_address(a)
             .await
             .map_err(Error::netlink("remove an old tunnel address", ifname))?;
     }
     handle
-        .request(msg::set_link_up(index, Some(mtu)))
+        .set_link_up(index, Some(mtu))
         .await
         .map_err(Error::netlink("set MTU and bring the link up", ifname))
 }
 
-fn route_message(index: u32, table: u32, net: IpNet) -> msg::Route {
-    let family = match net {
-        IpNet::V4(_) => AF_INET,
-        IpNet::V6(_) => AF_INET6,
-    };
-    msg::Route {
-        header: RouteHeader {
-            family,
-            dst_len: net.prefix_len(),
-            protocol: RTPROT_STATIC,
-            scope: RT_SCOPE_LINK,
-            kind: RTN_UNICAST,
-            ..RouteHeader::default()
-        },
-        table,
-        dst: (net.prefix_len() > 0).then(|| net.addr()),
-        oif: Some(index),
-        ..msg::Route::default()
+fn route_message(index: u32, table: u32, net: IpNet) -> RouteMessage {
+    let mut builder = RouteMessageBuilder::<IpAddr>::new()
+        .table_id(table)
+        .protocol(RouteProtocol::Static)
+        .scope(RouteScope::Link)
+        .kind(RouteType::Unicast)
+        .output_interface(index);
+    // A prefix from an IpNet always fits its address.
+    if net.prefix_len() > 0
+        && let Ok(b) = builder
+            .clone()
+            .destination_prefix(net.addr(), net.prefix_len())
+    {
+        builder = b;
     }
+    let mut msg = builder.build();
+    msg.header.address_family = match net {
+        IpNet::V4(_) => netlink_packet_route::AddressFamily::Inet,
+        IpNet::V6(_) => netlink_packet_route::AddressFamily::Inet6,
+    };
+    // The table id always in the attribute: the header cannot hold ids above 255 (and the
+    // builder leaves `main` there for those).
+    msg.header.table = u8::try_from(table).unwrap_or(0);
+    if !msg
+        .attributes
+        .iter()
+        .any(|a| matches!(a, RouteAttribute::Table(_)))
+    {
+        msg.attributes.push(RouteAttribute::Table(table));
+    }
+    msg
 }
 
-fn prefix_of(msg: &msg::Route) -> Option<IpNet> {
-    let len = msg.header.dst_len;
-    match (msg.dst, msg.header.family) {
+/// The destination of a dumped route, and whether it is a route via link `index` in `table`.
+fn prefix_of(msg: &RouteMessage, index: u32, table: u32) -> Option<IpNet> {
+    let (mut dst, mut oif, mut in_table) = (None, None, u32::from(msg.header.table));
+    for attr in &msg.attributes {
+        match attr {
+            RouteAttribute::Destination(RouteAddress::Inet(a)) => dst = Some(IpAddr::V4(*a)),
+            RouteAttribute::Destination(RouteAddress::Inet6(a)) => dst = Some(IpAddr::V6(*a)),
+            RouteAttribute::Oif(i) => oif = Some(*i),
+            RouteAttribute::Table(t) => in_table = *t,
+            _ => {}
+        }
+    }
+    if oif != Some(index) || in_table != table {
+        return None;
+    }
+    let len = msg.header.destination_prefix_length;
+    match (dst, msg.header.address_family) {
         (Some(a), _) => IpNet::new(a, len).ok(),
-        (None, AF_INET) => IpNet::new(Ipv4Addr::UNSPECIFIED.into(), 0).ok(),
+        (None, netlink_packet_route::AddressFamily::Inet) => {
+            IpNet::new(Ipv4Addr::UNSPECIFIED.into(), 0).ok()
+        }
         (None, _) => IpNet::new(std::net::Ipv6Addr::UNSPECIFIED.into(), 0).ok(),
     }
 }
@@ -118,21 +137,22 @@ pub(crate) async fn routes(
     table: u32,
 ) -> Result<BTreeSet<IpNet>, Error> {
     let mut found = BTreeSet::new();
-    for family in [AF_INET, AF_INET6] {
-        handle
-            .exchange(msg::dump_routes(family, Some(table)), |kind, payload| {
-                if kind != RTM_NEWROUTE {
-                    return;
-                }
-                if let Some(route) = msg::parse_route(payload)
-                    && route.oif == Some(index)
-                    && route.table == table
-                {
-                    found.extend(prefix_of(&route));
-                }
-            })
+    for family in [
+        netlink_packet_route::AddressFamily::Inet,
+        netlink_packet_route::AddressFamily::Inet6,
+    ] {
+        let mut filter = RouteMessage::default();
+        filter.header.address_family = family;
+        filter.attributes.push(RouteAttribute::Table(table));
+        let answers = handle
+            .dump(RouteNetlinkMessage::GetRoute(filter))
             .await
             .map_err(Error::netlink("dump routes", ifname))?;
+        for answer in answers {
+            if let RouteNetlinkMessage::NewRoute(route) = answer {
+                found.extend(prefix_of(&route, index, table));
+            }
+        }
     }
     Ok(found)
 }
@@ -161,11 +181,9 @@ pub(crate) async fn sync_routes(
         delete_route(handle, ifname, index, table, net).await?;
     }
     for net in desired {
+        let request = RouteNetlinkMessage::NewRoute(route_message(index, table, *net));
         handle
-            .request(msg::route_request(
-                &route_message(index, table, *net),
-                false,
-            ))
+            .request(request, NLM_F_CREATE | NLM_F_REPLACE)
             .await
             .map_err(Error::netlink("replace an AllowedIPs route", ifname))?;
     }
@@ -179,8 +197,8 @@ pub(crate) async fn delete_route(
     table: u32,
     net: IpNet,
 ) -> Result<(), Error> {
-    let request = msg::route_request(&route_message(index, table, net), true);
-    match handle.request(request).await {
+    let request = RouteNetlinkMessage::DelRoute(route_message(index, table, net));
+    match handle.request(request, 0).await {
         Err(e) if errno(&e) != Some(libc::ESRCH) => {
             Err(Error::netlink("delete an AllowedIPs route", ifname)(e))
         }
@@ -190,7 +208,8 @@ pub(crate) async fn delete_route(
 
 /// Deletes the link; a link that is already gone is fine.
 pub(crate) async fn delete(handle: &Handle, ifname: &str, index: u32) -> Result<(), Error> {
-    match handle.request(msg::del_link(index)).await {
+    let request = RouteNetlinkMessage::DelLink(LinkUnspec::new_with_index(index).build());
+    match handle.request(request, 0).await {
         Err(e) if errno(&e) != Some(libc::ENODEV) => {
             Err(Error::netlink("delete the link", ifname)(e))
         }
@@ -224,13 +243,31 @@ mod tests {
 
     #[test]
     fn route_message_targets_the_table() {
+        use netlink_packet_core::{NetlinkMessage, NetlinkPayload};
         let msg = route_message(7, 7101, "100.127.0.0/16".parse().unwrap());
-        assert_eq!(prefix_of(&msg), Some("100.127.0.0/16".parse().unwrap()));
+        assert_eq!(
+            prefix_of(&msg, 7, 7101),
+            Some("100.127.0.0/16".parse().unwrap())
+        );
+        assert_eq!(prefix_of(&msg, 8, 7101), None);
         // What the kernel gets back parses to the same route: table 7101 in RTA_TABLE.
-        let bytes = msg::route_request(&msg, false);
-        let parsed = msg::parse_route(&bytes[16..]).unwrap();
+        let mut nl = NetlinkMessage::from(RouteNetlinkMessage::NewRoute(msg.clone()));
+        nl.finalize();
+        let mut bytes = vec![0; nl.buffer_len()];
+        nl.serialize(&mut bytes);
+        let parsed = NetlinkMessage::<RouteNetlinkMessage>::deserialize(&bytes).unwrap();
+        let NetlinkPayload::InnerMessage(RouteNetlinkMessage::NewRoute(parsed)) = parsed.payload
+        else {
+            panic!("{parsed:?}")
+        };
         assert_eq!(parsed, msg);
-        assert_eq!((parsed.table, bytes[16 + 4]), (7101, 0));
-        assert_eq!(parsed.header.scope, RT_SCOPE_LINK);
+        assert_eq!(
+            bytes[16 + 4],
+            0,
+            "the header's table field cannot hold 7101"
+        );
+        assert_eq!(parsed.header.scope, RouteScope::Link);
+        let v6 = route_message(7, 7101, "::/0".parse().unwrap());
+        assert_eq!(prefix_of(&v6, 7, 7101), Some("::/0".parse().unwrap()));
     }
 }
