@@ -6,6 +6,7 @@
 //! ESRCH or ENODEV as they would with a system call.
 
 use std::io;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use futures_util::StreamExt;
@@ -33,16 +34,33 @@ pub const ANSWER_TIMEOUT: Duration = Duration::from_secs(5);
 const DUMP_ATTEMPTS: usize = 5;
 
 /// A route netlink request connection; clones share it. Requests do not wait for each other:
-/// the connection task matches every answer to its request by sequence number.
+/// the connection task matches every answer to its request by sequence number. After a
+/// request timed out or found the connection closed, later ones get a fresh connection.
 #[derive(Debug, Clone)]
 pub struct Handle {
-    inner: rtnetlink::Handle,
+    connection: Arc<Mutex<rtnetlink::Handle>>,
+    strict: bool,
 }
 
 /// What one request brought back.
 struct Answer {
     messages: Vec<RouteNetlinkMessage>,
     interrupted: bool,
+}
+
+/// Opens a connection and runs it as a task on the current tokio runtime.
+fn connect(strict: bool) -> io::Result<rtnetlink::Handle> {
+    let (mut connection, handle, _unsolicited) = if strict {
+        rtnetlink::new_connection_with_strict_check()?
+    } else {
+        rtnetlink::new_connection()?
+    };
+    // Every answer ends with a message of its own, so an answer cut short by a closed
+    // connection is never taken for a complete one; NLMSG_DONE carries a dump's errno.
+    connection.set_forward_done(true);
+    connection.set_forward_ack(true);
+    tokio::spawn(connection);
+    Ok(handle)
 }
 
 impl Handle {
@@ -58,58 +76,39 @@ impl Handle {
     }
 
     fn open(strict: bool) -> io::Result<Handle> {
-        let (mut connection, inner, _unsolicited) = if strict {
-            rtnetlink::new_connection_with_strict_check()?
-        } else {
-            rtnetlink::new_connection()?
-        };
-        // Every answer ends with a message of its own, so an answer cut short by a closed
-        // connection is never taken for a complete one; NLMSG_DONE carries a dump's errno.
-        connection.set_forward_done(true);
-        connection.set_forward_ack(true);
-        tokio::spawn(connection);
-        Ok(Handle { inner })
+        Ok(Handle {
+            connection: Arc::new(Mutex::new(connect(strict)?)),
+            strict,
+        })
+    }
+
+    /// The connection to send on; the lock is never held across a wait.
+    fn current(&self) -> rtnetlink::Handle {
+        self.connection
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
     }
 
     async fn exchange(&self, message: RouteNetlinkMessage, flags: u16) -> io::Result<Answer> {
-        let mut request = NetlinkMessage::from(message);
-        request.header.flags = flags;
-        let mut answers = self.inner.clone().request(request).map_err(|_| closed())?;
-        let mut answer = Answer {
-            messages: Vec::new(),
-            interrupted: false,
-        };
-        loop {
-            let message = tokio::time::timeout(ANSWER_TIMEOUT, answers.next())
-                .await
-                .map_err(|_| {
-                    io::Error::new(
-                        io::ErrorKind::TimedOut,
-                        "route netlink: no answer from the kernel",
-                    )
-                })?
-                .ok_or_else(closed)?;
-            answer.interrupted |= message.header.flags & NLM_F_DUMP_INTR != 0;
-            match message.payload {
-                NetlinkPayload::InnerMessage(inner) => answer.messages.push(inner),
-                NetlinkPayload::Error(e) => {
-                    return match e.code {
-                        Some(code) => Err(io::Error::from_raw_os_error(code.get().abs())),
-                        None => Ok(answer),
-                    };
+        let result = exchange_on(self.current(), message, flags).await;
+        if let Err(e) = &result
+            && matches!(
+                e.kind(),
+                io::ErrorKind::TimedOut | io::ErrorKind::BrokenPipe
+            )
+        {
+            match connect(self.strict) {
+                Ok(fresh) => {
+                    *self
+                        .connection
+                        .lock()
+                        .unwrap_or_else(PoisonError::into_inner) = fresh;
                 }
-                NetlinkPayload::Done(done) => {
-                    return match done.code {
-                        0 => Ok(answer),
-                        code => Err(io::Error::from_raw_os_error(code.abs())),
-                    };
-                }
-                NetlinkPayload::Overrun(_) => {
-                    return Err(io::Error::from_raw_os_error(libc::ENOBUFS));
-                }
-                _ => {}
+                Err(e) => tracing::warn!(error = %e, "failed to reopen route netlink"),
             }
         }
+        result
     }
 
     /// Sends a change (`flags` adds to NLM_F_REQUEST | NLM_F_ACK, e.g. NLM_F_CREATE) and
@@ -222,6 +221,51 @@ pub fn local_address(address: &AddressMessage) -> Option<IpAddr> {
         }
     }
     found
+}
+
+async fn exchange_on(
+    mut connection: rtnetlink::Handle,
+    message: RouteNetlinkMessage,
+    flags: u16,
+) -> io::Result<Answer> {
+    let mut request = NetlinkMessage::from(message);
+    request.header.flags = flags;
+    let mut answers = connection.request(request).map_err(|_| closed())?;
+    let mut answer = Answer {
+        messages: Vec::new(),
+        interrupted: false,
+    };
+    loop {
+        let message = tokio::time::timeout(ANSWER_TIMEOUT, answers.next())
+            .await
+            .map_err(|_| {
+                io::Error::new(
+                    io::ErrorKind::TimedOut,
+                    "route netlink: no answer from the kernel",
+                )
+            })?
+            .ok_or_else(closed)?;
+        answer.interrupted |= message.header.flags & NLM_F_DUMP_INTR != 0;
+        match message.payload {
+            NetlinkPayload::InnerMessage(inner) => answer.messages.push(inner),
+            NetlinkPayload::Error(e) => {
+                return match e.code {
+                    Some(code) => Err(io::Error::from_raw_os_error(code.get().abs())),
+                    None => Ok(answer),
+                };
+            }
+            NetlinkPayload::Done(done) => {
+                return match done.code {
+                    0 => Ok(answer),
+                    code => Err(io::Error::from_raw_os_error(code.abs())),
+                };
+            }
+            NetlinkPayload::Overrun(_) => {
+                return Err(io::Error::from_raw_os_error(libc::ENOBUFS));
+            }
+            _ => {}
+        }
+    }
 }
 
 fn closed() -> io::Error {
