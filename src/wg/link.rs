@@ -6,11 +6,11 @@ use std::net::{IpAddr, Ipv4Addr};
 
 use ipnet::IpNet;
 
-use netlink_packet_route::RouteNetlinkMessage;
 use netlink_packet_route::route::{
     RouteAddress, RouteAttribute, RouteMessage, RouteProtocol, RouteScope, RouteType,
 };
-use rtnetlink::{LinkUnspec, LinkWireguard, RouteMessageBuilder};
+use netlink_packet_route::{AddressFamily, RouteNetlinkMessage};
+use rtnetlink::{LinkUnspec, LinkWireguard};
 
 use super::error::{Error, errno};
 use crate::netlink::{Handle, NLM_F_CREATE, NLM_F_EXCL, NLM_F_REPLACE, local_address};
@@ -71,39 +71,27 @@ pub(crate) async fn configure(
 }
 
 fn route_message(index: u32, table: u32, net: IpNet) -> RouteMessage {
-    let mut builder = RouteMessageBuilder::<IpAddr>::new()
-        .table_id(table)
-        .protocol(RouteProtocol::Static)
-        .scope(RouteScope::Link)
-        .kind(RouteType::Unicast)
-        .output_interface(index);
-    // A prefix from an IpNet always fits its address.
-    if net.prefix_len() > 0
-        && let Ok(b) = builder
-            .clone()
-            .destination_prefix(net.addr(), net.prefix_len())
-    {
-        builder = b;
-    }
-    let mut msg = builder.build();
+    let mut msg = RouteMessage::default();
     msg.header.address_family = match net {
-        IpNet::V4(_) => netlink_packet_route::AddressFamily::Inet,
-        IpNet::V6(_) => netlink_packet_route::AddressFamily::Inet6,
+        IpNet::V4(_) => AddressFamily::Inet,
+        IpNet::V6(_) => AddressFamily::Inet6,
     };
-    // The table id always in the attribute: the header cannot hold ids above 255 (and the
-    // builder leaves `main` there for those).
+    msg.header.destination_prefix_length = net.prefix_len();
+    // The header cannot name tables above 255: the id always travels in RTA_TABLE.
     msg.header.table = u8::try_from(table).unwrap_or(0);
-    if !msg
-        .attributes
-        .iter()
-        .any(|a| matches!(a, RouteAttribute::Table(_)))
-    {
-        msg.attributes.push(RouteAttribute::Table(table));
+    msg.header.protocol = RouteProtocol::Static;
+    msg.header.scope = RouteScope::Link;
+    msg.header.kind = RouteType::Unicast;
+    if net.prefix_len() > 0 {
+        let dst = RouteAddress::from(net.addr());
+        msg.attributes.push(RouteAttribute::Destination(dst));
     }
+    msg.attributes.push(RouteAttribute::Table(table));
+    msg.attributes.push(RouteAttribute::Oif(index));
     msg
 }
 
-/// The destination of a dumped route, and whether it is a route via link `index` in `table`.
+/// The destination of a dumped route, if it is a route via link `index` in `table`.
 fn prefix_of(msg: &RouteMessage, index: u32, table: u32) -> Option<IpNet> {
     let (mut dst, mut oif, mut in_table) = (None, None, u32::from(msg.header.table));
     for attr in &msg.attributes {
@@ -121,9 +109,7 @@ fn prefix_of(msg: &RouteMessage, index: u32, table: u32) -> Option<IpNet> {
     let len = msg.header.destination_prefix_length;
     match (dst, msg.header.address_family) {
         (Some(a), _) => IpNet::new(a, len).ok(),
-        (None, netlink_packet_route::AddressFamily::Inet) => {
-            IpNet::new(Ipv4Addr::UNSPECIFIED.into(), 0).ok()
-        }
+        (None, AddressFamily::Inet) => IpNet::new(Ipv4Addr::UNSPECIFIED.into(), 0).ok(),
         (None, _) => IpNet::new(std::net::Ipv6Addr::UNSPECIFIED.into(), 0).ok(),
     }
 }
@@ -137,10 +123,7 @@ pub(crate) async fn routes(
     table: u32,
 ) -> Result<BTreeSet<IpNet>, Error> {
     let mut found = BTreeSet::new();
-    for family in [
-        netlink_packet_route::AddressFamily::Inet,
-        netlink_packet_route::AddressFamily::Inet6,
-    ] {
+    for family in [AddressFamily::Inet, AddressFamily::Inet6] {
         let mut filter = RouteMessage::default();
         filter.header.address_family = family;
         filter.attributes.push(RouteAttribute::Table(table));
