@@ -344,3 +344,49 @@ fn drift_watch_puts_a_deleted_rule_back() {
     assert!(restored, "the watch did not repair the deleted rule");
     assert!(arcway_rules(&lab, "-4").contains("7199:\tfrom all lookup 7112"));
 }
+
+/// Drift the planner cannot see in a gateway and device alone: a preferred source, a metric,
+/// a next hop of the other family (RTA_VIA) and a nexthop object. Each is replaced by the
+/// route arcway wants.
+#[test]
+fn repair_replaces_routes_with_a_source_metrics_a_via_or_a_nexthop_id() {
+    let lab = Lab::new(false);
+    let d = desired(&inputs(&lab, false)).unwrap();
+    let gw_name = lab.gw.name.clone();
+    let (repaired, again) = lab.gw.run(move || async move {
+        let r = Reconciler::spawn(d.layout.clone()).unwrap();
+        r.set(d).await.unwrap();
+        let drift = "ip route replace default via 192.0.2.1 dev wlan0 src 192.0.2.10 table 7102 \
+            && ip route replace default via 192.0.2.1 dev wlan0 mtu 1280 table 7111 \
+            && ip -4 route replace default via inet6 fe80::1 dev wlan0 table 7112 \
+            && ip nexthop add id 77 dev arc0 \
+            && ip route replace default nhid 77 table 7110";
+        let status = std::process::Command::new("sh")
+            .args(["-c", drift])
+            .status()
+            .unwrap();
+        assert!(status.success(), "drift in {gw_name}");
+        let repaired = r.repair().await.unwrap();
+        let again = r.repair().await.unwrap();
+        (repaired, again)
+    });
+    assert_eq!(repaired.len(), 4, "{repaired:?}");
+    assert!(
+        repaired
+            .iter()
+            .all(|c| matches!(c, Change::ReplaceRoute(_))),
+        "{repaired:?}"
+    );
+    assert_eq!(again, vec![]);
+    for table in [7102, 7111, 7112] {
+        assert_eq!(
+            lab.gw.sh(&format!("ip route show table {table}")),
+            "default via 192.0.2.1 dev wlan0 proto static \n",
+            "table {table}"
+        );
+    }
+    assert_eq!(
+        lab.gw.sh("ip route show table 7110"),
+        "default dev arc0 proto static scope link \n"
+    );
+}

@@ -2,8 +2,10 @@
 
 use std::io;
 
-use crate::rtnl::Handle;
-use crate::rtnl::msg::{self, AF_INET, AF_INET6};
+use netlink_packet_route::route::RouteMessage;
+use netlink_packet_route::{AddressFamily, RouteNetlinkMessage};
+
+use crate::netlink::Handle;
 
 use super::parse::parse_message;
 use super::table::{LinkTable, Update};
@@ -12,19 +14,23 @@ use super::table::{LinkTable, Update};
 /// the re-read.
 pub(crate) async fn dump(handle: &Handle) -> Result<LinkTable, io::Error> {
     let mut table = LinkTable::default();
-    let mut apply = |kind: u16, payload: &[u8]| {
-        for update in parse_message(kind, payload) {
-            if update != Update::Resync {
-                table.apply(update);
+    let mut requests = vec![
+        RouteNetlinkMessage::GetLink(Default::default()),
+        RouteNetlinkMessage::GetAddress(Default::default()),
+    ];
+    for family in [AddressFamily::Inet, AddressFamily::Inet6] {
+        let mut filter = RouteMessage::default();
+        filter.header.address_family = family;
+        requests.push(RouteNetlinkMessage::GetRoute(filter));
+    }
+    for request in requests {
+        for message in handle.dump(request).await? {
+            for update in parse_message(&message) {
+                if update != Update::Resync {
+                    table.apply(update);
+                }
             }
         }
-    };
-    handle.exchange(msg::dump_links(), &mut apply).await?;
-    handle.exchange(msg::dump_addresses(), &mut apply).await?;
-    for family in [AF_INET, AF_INET6] {
-        handle
-            .exchange(msg::dump_routes(family, None), &mut apply)
-            .await?;
     }
     Ok(table)
 }

@@ -1,196 +1,258 @@
-//! Netlink messages to table updates. Anything unexpected about a message we care about
-//! becomes `Update::Resync`: a re-dump is cheap, a wrong picture of the uplink is not.
+//! Route netlink messages to table updates. Anything unexpected about a message we care
+//! about becomes `Update::Resync`: a re-dump is cheap, a wrong picture of the uplink is not.
 
-use crate::nfnetlink::{NLMSG_ERROR, error_code};
-use crate::rtnl::msg::{
-    self, AF_INET, AF_INET6, IFF_LOWER_UP, IFF_UP, RT_SCOPE_HOST, RT_SCOPE_LINK, RT_SCOPE_NOWHERE,
-    RT_SCOPE_SITE, RT_SCOPE_UNIVERSE, RT_TABLE_MAIN, RTM_DELADDR, RTM_DELLINK, RTM_DELROUTE,
-    RTM_NEWADDR, RTM_NEWLINK, RTM_NEWROUTE, RTN_UNICAST,
+use std::net::IpAddr;
+
+use netlink_packet_route::address::{AddressAttribute, AddressMessage, AddressScope};
+use netlink_packet_route::link::{LinkAttribute, LinkFlags, LinkMessage, State};
+use netlink_packet_route::route::{
+    RouteAddress, RouteAttribute, RouteHeader, RouteMessage, RouteType, RouteVia,
 };
+use netlink_packet_route::{AddressFamily, RouteNetlinkMessage};
 
 use super::snapshot::{AddrScope, DefaultRoute, Family, IfAddr, OperState};
 use super::table::{LinkState, Update};
+use crate::netlink::Notice;
 
-/// Updates carried by one message (type, payload after the netlink header) from the
-/// multicast socket.
-pub(crate) fn parse_netlink(kind: u16, payload: &[u8]) -> Vec<Update> {
-    match kind {
-        // An error on a multicast socket means the kernel dropped something for us.
-        NLMSG_ERROR if error_code(payload) != 0 => vec![Update::Resync],
-        _ => parse_message(kind, payload),
+/// Updates carried by one notification from the multicast socket.
+pub(crate) fn parse_notice(notice: &Notice) -> Vec<Update> {
+    match notice {
+        Notice::Message(message) => parse_message(message),
+        // Unreadable, or an error report: the kernel dropped something for us.
+        Notice::Lost(_) => vec![Update::Resync],
     }
 }
 
-/// Updates carried by one link, address or route message; a message of one of those types
-/// that is too short to read asks for a re-read.
-pub(crate) fn parse_message(kind: u16, payload: &[u8]) -> Vec<Update> {
-    let parsed = match kind {
-        RTM_NEWLINK => msg::parse_link(payload).map(|m| vec![link(&m)]),
-        RTM_DELLINK => msg::parse_link(payload).map(|m| vec![Update::LinkGone(m.index)]),
-        RTM_NEWADDR => msg::parse_address(payload).map(|m| vec![address(&m, Update::AddrAdd)]),
-        RTM_DELADDR => msg::parse_address(payload).map(|m| vec![address(&m, Update::AddrDel)]),
-        RTM_NEWROUTE => msg::parse_route(payload).map(|m| default_routes(&m, Update::RouteAdd)),
-        RTM_DELROUTE => msg::parse_route(payload).map(|m| default_routes(&m, Update::RouteDel)),
-        _ => return Vec::new(),
-    };
-    parsed.unwrap_or_else(|| vec![Update::Resync])
+/// Updates carried by one link, address or route message.
+pub(crate) fn parse_message(msg: &RouteNetlinkMessage) -> Vec<Update> {
+    match msg {
+        RouteNetlinkMessage::NewLink(m) => vec![link(m)],
+        RouteNetlinkMessage::DelLink(m) => vec![Update::LinkGone(m.header.index)],
+        RouteNetlinkMessage::NewAddress(m) => vec![address(m, Update::AddrAdd)],
+        RouteNetlinkMessage::DelAddress(m) => vec![address(m, Update::AddrDel)],
+        RouteNetlinkMessage::NewRoute(m) => default_routes(m, Update::RouteAdd),
+        RouteNetlinkMessage::DelRoute(m) => default_routes(m, Update::RouteDel),
+        _ => Vec::new(),
+    }
 }
 
-fn link(m: &msg::Link) -> Update {
-    let Some(name) = m.name.clone() else {
+fn link(m: &LinkMessage) -> Update {
+    let mut name = None;
+    let mut carrier = None;
+    let mut oper = OperState::Unknown;
+    for attr in &m.attributes {
+        match attr {
+            LinkAttribute::IfName(n) => name = Some(n.clone()),
+            LinkAttribute::Carrier(c) => carrier = Some(*c != 0),
+            LinkAttribute::OperState(s) => oper = oper_state(*s),
+            _ => {}
+        }
+    }
+    let Some(name) = name else {
         return Update::Resync;
     };
+    let flags = m.header.flags;
     Update::Link(
-        m.index,
+        m.header.index,
         LinkState {
             name,
-            admin_up: m.flags & IFF_UP != 0,
-            carrier: m.carrier.map_or(m.flags & IFF_LOWER_UP != 0, |c| c != 0),
-            oper: m.operstate.map_or(OperState::Unknown, oper_state),
+            admin_up: flags.contains(LinkFlags::Up),
+            carrier: carrier.unwrap_or(flags.contains(LinkFlags::LowerUp)),
+            oper,
         },
     )
 }
 
-/// IF_OPER_* of linux/if.h.
-fn oper_state(s: u8) -> OperState {
+fn oper_state(s: State) -> OperState {
     match s {
-        0 => OperState::Unknown,
-        1 => OperState::NotPresent,
-        2 => OperState::Down,
-        3 => OperState::LowerLayerDown,
-        4 => OperState::Testing,
-        5 => OperState::Dormant,
-        6 => OperState::Up,
-        v => OperState::Other(v),
+        State::Unknown => OperState::Unknown,
+        State::NotPresent => OperState::NotPresent,
+        State::Down => OperState::Down,
+        State::LowerLayerDown => OperState::LowerLayerDown,
+        State::Testing => OperState::Testing,
+        State::Dormant => OperState::Dormant,
+        State::Up => OperState::Up,
+        State::Other(v) => OperState::Other(v),
+        _ => OperState::Other(u8::MAX),
     }
 }
 
-fn address(m: &msg::Address, make: fn(u32, IfAddr) -> Update) -> Update {
+fn address(m: &AddressMessage, make: fn(u32, IfAddr) -> Update) -> Update {
     // On point-to-point links IFA_ADDRESS is the peer and IFA_LOCAL our own address.
-    let Some(addr) = m.local.or(m.address) else {
+    let mut local = None;
+    let mut address = None;
+    for attr in &m.attributes {
+        match attr {
+            AddressAttribute::Local(a) => local = Some(*a),
+            AddressAttribute::Address(a) => address = Some(*a),
+            _ => {}
+        }
+    }
+    let Some(addr) = local.or(address) else {
         return Update::Resync;
     };
-    let scope = match m.scope {
-        RT_SCOPE_UNIVERSE => AddrScope::Global,
-        RT_SCOPE_SITE => AddrScope::Site,
-        RT_SCOPE_LINK => AddrScope::Link,
-        RT_SCOPE_HOST => AddrScope::Host,
-        RT_SCOPE_NOWHERE => AddrScope::Other(255),
-        v => AddrScope::Other(v),
+    let scope = match m.header.scope {
+        AddressScope::Universe => AddrScope::Global,
+        AddressScope::Site => AddrScope::Site,
+        AddressScope::Link => AddrScope::Link,
+        AddressScope::Host => AddrScope::Host,
+        AddressScope::Nowhere => AddrScope::Other(255),
+        AddressScope::Other(v) => AddrScope::Other(v),
+        _ => AddrScope::Other(0),
     };
     make(
-        m.index,
+        m.header.index,
         IfAddr {
             addr,
-            prefix_len: m.prefix_len,
+            prefix_len: m.header.prefix_len,
             scope,
         },
     )
 }
 
 /// Default unicast routes of the main table, one update per outgoing interface.
-fn default_routes(m: &msg::Route, make: fn(u32, DefaultRoute) -> Update) -> Vec<Update> {
+fn default_routes(m: &RouteMessage, make: fn(u32, DefaultRoute) -> Update) -> Vec<Update> {
     let h = &m.header;
-    let family = match h.family {
-        AF_INET => Family::V4,
-        AF_INET6 => Family::V6,
+    let family = match h.address_family {
+        AddressFamily::Inet => Family::V4,
+        AddressFamily::Inet6 => Family::V6,
         _ => return Vec::new(),
     };
-    if m.table != u32::from(RT_TABLE_MAIN) || h.dst_len != 0 || h.kind != RTN_UNICAST {
+    let mut table = u32::from(h.table);
+    let mut oif = None;
+    let mut gateway = None;
+    let mut metric = 0;
+    let mut hops = &[][..];
+    for attr in &m.attributes {
+        match attr {
+            RouteAttribute::Table(t) => table = *t,
+            RouteAttribute::Oif(i) => oif = Some(*i),
+            RouteAttribute::Priority(p) => metric = *p,
+            RouteAttribute::MultiPath(nh) => hops = nh,
+            other => gateway = gateway.or_else(|| next_hop(other)),
+        }
+    }
+    if table != u32::from(RouteHeader::RT_TABLE_MAIN)
+        || h.destination_prefix_length != 0
+        || h.kind != RouteType::Unicast
+    {
         return Vec::new();
     }
     let route = |gateway| DefaultRoute {
         family,
-        metric: m.priority.unwrap_or(0),
+        metric,
         gateway,
     };
-    if let Some(oif) = m.oif {
-        return vec![make(oif, route(m.gateway))];
+    if let Some(oif) = oif {
+        return vec![make(oif, route(gateway))];
     }
-    m.multipath
-        .iter()
-        .flatten()
-        .map(|(index, gw)| make(*index, route(*gw)))
+    hops.iter()
+        .map(|hop| {
+            let gw = hop.attributes.iter().find_map(next_hop);
+            make(hop.interface_index, route(gw))
+        })
         .collect()
+}
+
+/// RTA_GATEWAY, or RTA_VIA for a next hop of the other family.
+fn next_hop(attr: &RouteAttribute) -> Option<IpAddr> {
+    match attr {
+        RouteAttribute::Gateway(RouteAddress::Inet(v4)) => Some((*v4).into()),
+        RouteAttribute::Gateway(RouteAddress::Inet6(v6)) => Some((*v6).into()),
+        RouteAttribute::Via(RouteVia::Inet(v4)) => Some((*v4).into()),
+        RouteAttribute::Via(RouteVia::Inet6(v6)) => Some((*v6).into()),
+        _ => None,
+    }
 }
 
 #[cfg(test)]
 mod tests {
-    use crate::nfnetlink::{attr, attr_str, nest};
+    use netlink_packet_route::route::RouteNextHop;
 
     use super::*;
 
-    /// An RTM_NEWLINK payload as the kernel sends it: ifinfomsg, then attributes.
-    fn link_msg(name: Option<&str>, flags: u32, carrier: Option<u8>) -> Vec<u8> {
-        let mut p = vec![0, 0, 1, 0];
-        p.extend_from_slice(&7u32.to_ne_bytes());
-        p.extend_from_slice(&flags.to_ne_bytes());
-        p.extend_from_slice(&0u32.to_ne_bytes());
-        if let Some(n) = name {
-            attr_str(&mut p, 3, n);
-        }
-        attr(&mut p, 4, &1500u32.to_ne_bytes());
-        if let Some(c) = carrier {
-            attr(&mut p, 33, &[c]);
-        }
-        // IFLA_OPERSTATE: down (one byte, padded to four).
-        attr(&mut p, 16, &[2]);
-        p
+    fn link_msg(name: Option<&str>, flags: LinkFlags, carrier: Option<u8>) -> RouteNetlinkMessage {
+        let mut m = LinkMessage::default();
+        m.header.index = 7;
+        m.header.flags = flags;
+        m.attributes
+            .extend(name.map(|n| LinkAttribute::IfName(n.into())));
+        m.attributes.push(LinkAttribute::Mtu(1500));
+        m.attributes.extend(carrier.map(LinkAttribute::Carrier));
+        m.attributes.push(LinkAttribute::OperState(State::Down));
+        RouteNetlinkMessage::NewLink(m)
     }
 
     #[test]
     fn links() {
-        let up = IFF_UP | IFF_LOWER_UP;
-        let [Update::Link(7, s)] =
-            &parse_message(RTM_NEWLINK, &link_msg(Some("w0"), up, Some(0)))[..]
-        else {
+        let up = LinkFlags::Up | LinkFlags::LowerUp;
+        let [Update::Link(7, s)] = &parse_message(&link_msg(Some("w0"), up, Some(0)))[..] else {
             panic!()
         };
         assert_eq!(
             (s.name.as_str(), s.admin_up, s.carrier, s.oper),
             ("w0", true, false, OperState::Down)
         );
-        let [Update::Link(7, s)] = &parse_message(RTM_NEWLINK, &link_msg(Some("w0"), up, None))[..]
-        else {
+        let [Update::Link(7, s)] = &parse_message(&link_msg(Some("w0"), up, None))[..] else {
             panic!()
         };
         assert!(s.carrier);
-        let [Update::Link(7, s)] = &parse_message(RTM_NEWLINK, &link_msg(Some("w0"), 0, None))[..]
+        let [Update::Link(7, s)] =
+            &parse_message(&link_msg(Some("w0"), LinkFlags::empty(), None))[..]
         else {
             panic!()
         };
         assert!(!s.admin_up && !s.carrier);
         assert_eq!(
-            parse_message(RTM_NEWLINK, &link_msg(None, up, None)),
+            parse_message(&link_msg(None, up, None)),
             vec![Update::Resync]
         );
+        let RouteNetlinkMessage::NewLink(m) = link_msg(Some("w0"), up, None) else {
+            unreachable!()
+        };
         assert_eq!(
-            parse_message(RTM_DELLINK, &link_msg(Some("w0"), 0, None)),
+            parse_message(&RouteNetlinkMessage::DelLink(m)),
             vec![Update::LinkGone(7)]
         );
-        // Too short for ifinfomsg.
-        assert_eq!(parse_message(RTM_NEWLINK, &[0; 8]), vec![Update::Resync]);
         // Other message types are not ours.
-        assert!(parse_message(msg::RTM_NEWRULE, &[0; 12]).is_empty());
+        let rule = RouteNetlinkMessage::NewRule(Default::default());
+        assert!(parse_message(&rule).is_empty());
     }
 
-    /// A captured RTM_NEWLINK of a veth (ip monitor link): the name, operstate and the
-    /// flags must come out right past the nested and padded attributes before them.
+    /// A captured RTM_NEWLINK of a veth (ip monitor link), read by netlink-packet-route: the
+    /// name, operstate and flags must come out right past the nested and padded attributes.
     #[test]
     fn captured_link_message() {
-        let mut p = vec![0, 0, 1, 0];
+        let mut p = vec![0u8, 0, 1, 0];
         p.extend_from_slice(&12u32.to_ne_bytes());
         p.extend_from_slice(&0x11043u32.to_ne_bytes()); // UP|BROADCAST|RUNNING|MULTICAST|LOWER_UP
         p.extend_from_slice(&0u32.to_ne_bytes());
-        attr_str(&mut p, 3, "veth-w0"); // 8 bytes + NUL: padded
-        attr(&mut p, 13, &1000u32.to_ne_bytes()); // IFLA_TXQLEN
-        attr(&mut p, 16, &[6]); // IFLA_OPERSTATE up
-        attr(&mut p, 17, &[0]); // IFLA_LINKMODE
-        nest(&mut p, 18, |b| attr(b, 1, b"veth")); // IFLA_LINKINFO
-        attr(&mut p, 1, &[2, 0, 0, 0, 0, 1]); // IFLA_ADDRESS: 6 bytes, padded
-        attr(&mut p, 33, &[1]);
-        let [Update::Link(12, s)] = &parse_message(RTM_NEWLINK, &p)[..] else {
-            panic!()
+        let mut attr = |kind: u16, value: &[u8]| {
+            p.extend_from_slice(&(4 + value.len() as u16).to_ne_bytes());
+            p.extend_from_slice(&kind.to_ne_bytes());
+            p.extend_from_slice(value);
+            p.resize(p.len().next_multiple_of(4), 0);
+        };
+        attr(3, b"veth-w0\0"); // IFLA_IFNAME
+        attr(13, &1000u32.to_ne_bytes()); // IFLA_TXQLEN
+        attr(16, &[6]); // IFLA_OPERSTATE up
+        attr(17, &[0]); // IFLA_LINKMODE
+        attr(18, &[12, 0, 1, 0, b'v', b'e', b't', b'h', 0, 0, 0, 0]); // IFLA_LINKINFO kind veth
+        attr(1, &[2, 0, 0, 0, 0, 1]); // IFLA_ADDRESS: 6 bytes, padded
+        attr(33, &[1]); // IFLA_CARRIER
+        let mut datagram = Vec::new();
+        datagram.extend_from_slice(&(16 + p.len() as u32).to_ne_bytes());
+        datagram.extend_from_slice(&16u16.to_ne_bytes()); // RTM_NEWLINK
+        datagram.extend_from_slice(&[0; 10]);
+        datagram.extend_from_slice(&p);
+        let crate::netlink::Event::Notices(notices) = crate::netlink::notices(&datagram) else {
+            panic!("not an overrun")
+        };
+        let [notice] = &notices[..] else {
+            panic!("{notices:?}")
+        };
+        let [Update::Link(12, s)] = &parse_notice(notice)[..] else {
+            panic!("{notice:?}")
         };
         assert_eq!(
             (s.name.as_str(), s.admin_up, s.carrier, s.oper),
@@ -198,89 +260,116 @@ mod tests {
         );
     }
 
-    fn addr_msg(family: u8, prefix: u8, scope: u8, attrs: &[(u16, &[u8])]) -> Vec<u8> {
-        let mut p = vec![family, prefix, 0, scope];
-        p.extend_from_slice(&4u32.to_ne_bytes());
-        for (k, v) in attrs {
-            attr(&mut p, *k, v);
-        }
-        p
-    }
-
     #[test]
     fn addresses_prefer_local() {
-        let m = addr_msg(
-            AF_INET,
-            32,
-            RT_SCOPE_LINK,
-            &[(1, &[192, 0, 2, 1]), (2, &[192, 0, 2, 2])],
-        );
+        let mut m = AddressMessage::default();
+        m.header.index = 4;
+        m.header.prefix_len = 32;
+        m.header.scope = AddressScope::Link;
+        m.attributes
+            .push(AddressAttribute::Address("192.0.2.1".parse().unwrap()));
+        m.attributes
+            .push(AddressAttribute::Local("192.0.2.2".parse().unwrap()));
+        let got = parse_message(&RouteNetlinkMessage::DelAddress(m.clone()));
         let a = IfAddr {
             addr: "192.0.2.2".parse().unwrap(),
             prefix_len: 32,
             scope: AddrScope::Link,
         };
-        assert_eq!(parse_message(RTM_DELADDR, &m), vec![Update::AddrDel(4, a)]);
+        assert_eq!(got, vec![Update::AddrDel(4, a)]);
         let v6: std::net::Ipv6Addr = "2001:db8::5".parse().unwrap();
-        let m = addr_msg(AF_INET6, 64, RT_SCOPE_UNIVERSE, &[(1, &v6.octets())]);
+        let mut m6 = AddressMessage::default();
+        m6.header.family = AddressFamily::Inet6;
+        m6.header.index = 4;
+        m6.header.prefix_len = 64;
+        m6.header.scope = AddressScope::Universe;
+        m6.attributes.push(AddressAttribute::Address(v6.into()));
         let a = IfAddr {
             addr: v6.into(),
             prefix_len: 64,
             scope: AddrScope::Global,
         };
-        assert_eq!(parse_message(RTM_NEWADDR, &m), vec![Update::AddrAdd(4, a)]);
-        let m = addr_msg(AF_INET, 32, 0, &[]);
-        assert_eq!(parse_message(RTM_NEWADDR, &m), vec![Update::Resync]);
+        assert_eq!(
+            parse_message(&RouteNetlinkMessage::NewAddress(m6)),
+            vec![Update::AddrAdd(4, a)]
+        );
+        m.attributes.clear();
+        assert_eq!(
+            parse_message(&RouteNetlinkMessage::NewAddress(m)),
+            vec![Update::Resync]
+        );
     }
 
-    fn route(table: u8, prefix: u8, attrs: &[(u16, &[u8])]) -> Vec<u8> {
-        let mut p = vec![AF_INET, prefix, 0, 0, table, 3, 0, RTN_UNICAST];
-        p.extend_from_slice(&0u32.to_ne_bytes());
-        attr(&mut p, 6, &700u32.to_ne_bytes());
-        for (k, v) in attrs {
-            attr(&mut p, *k, v);
-        }
-        p
+    fn route(table: u8, prefix: u8) -> RouteMessage {
+        let mut m = RouteMessage::default();
+        m.header.address_family = AddressFamily::Inet;
+        m.header.table = table;
+        m.header.kind = RouteType::Unicast;
+        m.header.destination_prefix_length = prefix;
+        m.attributes.push(RouteAttribute::Priority(700));
+        m
     }
 
     #[test]
     fn main_table_defaults_only() {
-        let oif3 = 3u32.to_ne_bytes();
-        let m = route(254, 0, &[(4, &oif3), (5, &[198, 51, 100, 129])]);
+        let mut m = route(254, 0);
+        m.attributes.push(RouteAttribute::Oif(3));
+        m.attributes
+            .push(RouteAttribute::Gateway(RouteAddress::Inet(
+                "198.51.100.129".parse().unwrap(),
+            )));
         let expected = DefaultRoute {
             family: Family::V4,
             metric: 700,
             gateway: Some("198.51.100.129".parse().unwrap()),
         };
         assert_eq!(
-            parse_message(RTM_NEWROUTE, &m),
+            parse_message(&RouteNetlinkMessage::NewRoute(m.clone())),
             vec![Update::RouteAdd(3, expected)]
         );
         assert_eq!(
-            parse_message(RTM_DELROUTE, &m),
+            parse_message(&RouteNetlinkMessage::DelRoute(m.clone())),
             vec![Update::RouteDel(3, expected)]
         );
         // Table id beyond 255 lives in the attribute.
-        let other = route(254, 0, &[(4, &oif3), (15, &7102u32.to_ne_bytes())]);
-        assert!(parse_message(RTM_NEWROUTE, &other).is_empty());
-        let subnet = route(254, 24, &[(4, &oif3), (1, &[192, 0, 2, 0])]);
-        assert!(parse_message(RTM_NEWROUTE, &subnet).is_empty());
-        // A device route (no gateway) and a multipath default.
-        let dev = route(254, 0, &[(4, &5u32.to_ne_bytes())]);
-        let [Update::RouteAdd(5, r)] = &parse_message(RTM_NEWROUTE, &dev)[..] else {
+        let mut other = m.clone();
+        other.attributes.push(RouteAttribute::Table(7102));
+        assert!(parse_message(&RouteNetlinkMessage::NewRoute(other)).is_empty());
+        let mut subnet = route(254, 24);
+        subnet.attributes.push(RouteAttribute::Oif(3));
+        assert!(parse_message(&RouteNetlinkMessage::NewRoute(subnet)).is_empty());
+        // A device route (no gateway), an IPv4 default via an IPv6 next hop, a multipath one.
+        let mut dev = route(254, 0);
+        dev.attributes.push(RouteAttribute::Oif(5));
+        let [Update::RouteAdd(5, r)] =
+            &parse_message(&RouteNetlinkMessage::NewRoute(dev.clone()))[..]
+        else {
             panic!()
         };
         assert_eq!(r.gateway, None);
-        let mut hops = Vec::new();
-        for (index, gw) in [(3u32, [192, 0, 2, 1]), (4, [198, 51, 100, 1])] {
-            // rtnexthop: len, flags, hops, ifindex; then RTA_GATEWAY.
-            hops.extend_from_slice(&16u16.to_ne_bytes());
-            hops.extend_from_slice(&[0, 0]);
-            hops.extend_from_slice(&index.to_ne_bytes());
-            attr(&mut hops, 5, &gw);
-        }
-        let multi = route(254, 0, &[(9, &hops)]);
-        let got = parse_message(RTM_NEWROUTE, &multi);
+        let mut via = dev;
+        via.attributes.push(RouteAttribute::Via(RouteVia::Inet6(
+            "fe80::1".parse().unwrap(),
+        )));
+        let [Update::RouteAdd(5, r)] = &parse_message(&RouteNetlinkMessage::NewRoute(via))[..]
+        else {
+            panic!()
+        };
+        assert_eq!(r.gateway, Some("fe80::1".parse().unwrap()));
+        let mut multi = route(254, 0);
+        let hop = |i, gw: &str| {
+            let mut h = RouteNextHop::default();
+            h.interface_index = i;
+            h.attributes = vec![RouteAttribute::Gateway(RouteAddress::Inet(
+                gw.parse().unwrap(),
+            ))];
+            h
+        };
+        multi.attributes.push(RouteAttribute::MultiPath(vec![
+            hop(3, "192.0.2.1"),
+            hop(4, "198.51.100.1"),
+        ]));
+        let got = parse_message(&RouteNetlinkMessage::NewRoute(multi));
         let gw = |s: &str| Some(s.parse().unwrap());
         assert!(matches!(
             &got[..],
@@ -290,11 +379,10 @@ mod tests {
     }
 
     #[test]
-    fn errors_mean_resync() {
+    fn lost_notices_mean_resync() {
         assert_eq!(
-            parse_netlink(NLMSG_ERROR, &(-105i32).to_ne_bytes()),
+            parse_notice(&Notice::Lost("error report".into())),
             vec![Update::Resync]
         );
-        assert!(parse_netlink(NLMSG_ERROR, &0i32.to_ne_bytes()).is_empty());
     }
 }

@@ -47,7 +47,8 @@ pub struct DefaultRoute {
     pub family: Family,
     /// Metric (RTA_PRIORITY); 0 when the route has none.
     pub metric: u32,
-    /// `None` for a device route (`default dev wwan0`, point-to-point bearers).
+    /// `None` for a device route (`default dev wwan0`, point-to-point bearers). May be of
+    /// the other family: an IPv4 default via an IPv6 next hop (RTA_VIA).
     pub gateway: Option<IpAddr>,
 }
 

@@ -8,23 +8,22 @@ use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
 
-use crate::rtnl::{
-    self, Event, Handle, Monitor, RTNLGRP_IPV4_IFADDR, RTNLGRP_IPV4_ROUTE, RTNLGRP_IPV6_IFADDR,
-    RTNLGRP_IPV6_ROUTE, RTNLGRP_LINK,
-};
+use rtnetlink::MulticastGroup;
+
+use crate::netlink::{Event, Handle, Monitor};
 
 use super::dump::dump;
-use super::parse::parse_netlink;
+use super::parse::parse_notice;
 use super::table::{LinkTable, Update};
 use super::tracker::{Pending, Tracker};
 use super::{LinkEvent, LinkMonError, LinkMonitorConfig, LinkSnapshot};
 
-const GROUPS: [u32; 5] = [
-    RTNLGRP_LINK,
-    RTNLGRP_IPV4_IFADDR,
-    RTNLGRP_IPV6_IFADDR,
-    RTNLGRP_IPV4_ROUTE,
-    RTNLGRP_IPV6_ROUTE,
+const GROUPS: [MulticastGroup; 5] = [
+    MulticastGroup::Link,
+    MulticastGroup::Ipv4Ifaddr,
+    MulticastGroup::Ipv6Ifaddr,
+    MulticastGroup::Ipv4Route,
+    MulticastGroup::Ipv6Route,
 ];
 /// Back-off before retrying a failed re-dump.
 const RETRY: Duration = Duration::from_millis(100);
@@ -190,12 +189,12 @@ impl LinkMonitor {
                 tracing::warn!("netlink events were lost (receive buffer overrun); re-reading");
                 self.on_update(Update::Resync, hints);
             }
-            Event::Messages(data) => {
-                for msg in rtnl::messages(&data) {
+            Event::Notices(notices) => {
+                for notice in notices {
                     self.stats.messages.fetch_add(1, Ordering::Relaxed);
-                    for update in parse_netlink(msg.kind, msg.payload) {
+                    for update in parse_notice(&notice) {
                         if update == Update::Resync {
-                            tracing::debug!(kind = msg.kind, "netlink message needs a re-read");
+                            tracing::debug!(?notice, "netlink message needs a re-read");
                         }
                         self.on_update(update, hints);
                     }

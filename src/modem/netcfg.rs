@@ -6,8 +6,9 @@ use std::net::{IpAddr, Ipv4Addr};
 use ipnet::Ipv4Net;
 
 use super::ModemError;
-use crate::rtnl::Handle;
-use crate::rtnl::msg::{self, AF_INET, RTM_NEWADDR};
+use netlink_packet_route::address::AddressMessage;
+
+use crate::netlink::{Handle, local_address};
 
 /// What arcway put on the bearer interface.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -54,23 +55,19 @@ async fn ipv4_addresses(
     handle: &Handle,
     index: u32,
     ifname: &str,
-) -> Result<Vec<msg::Address>, ModemError> {
-    let mut out = Vec::new();
-    handle
-        .exchange(msg::dump_addresses(), |kind, payload| {
-            if kind == RTM_NEWADDR {
-                out.extend(
-                    msg::parse_address(payload).filter(|a| a.index == index && a.family == AF_INET),
-                );
-            }
-        })
+) -> Result<Vec<AddressMessage>, ModemError> {
+    let all = handle
+        .addresses(index)
         .await
         .map_err(nl("list addresses", ifname))?;
-    Ok(out)
+    Ok(all
+        .into_iter()
+        .filter(|a| matches!(local_address(a), Some(IpAddr::V4(_))))
+        .collect())
 }
 
-fn local_of(msg: &msg::Address) -> Option<Ipv4Addr> {
-    match msg.local {
+fn local_of(msg: &AddressMessage) -> Option<Ipv4Addr> {
+    match local_address(msg) {
         Some(IpAddr::V4(v4)) => Some(v4),
         _ => None,
     }
@@ -90,20 +87,20 @@ pub async fn apply(handle: &Handle, cfg: &Applied) -> Result<(), ModemError> {
     };
     let peer = cfg.peer().map(IpAddr::V4);
     handle
-        .request(msg::add_address(index, IpAddr::V4(addr), prefix, peer))
+        .add_address(index, IpAddr::V4(addr), prefix, peer)
         .await
         .map_err(nl("set the bearer address", ifname))?;
     for a in ipv4_addresses(handle, index, ifname).await? {
-        let same = local_of(&a) == Some(addr) && a.prefix_len == prefix;
+        let same = local_of(&a) == Some(addr) && a.header.prefix_len == prefix;
         if !same {
             handle
-                .request(msg::del_address(&a))
+                .delete_address(a)
                 .await
                 .map_err(nl("remove an old bearer address", ifname))?;
         }
     }
     handle
-        .request(msg::set_link_up(index, cfg.mtu))
+        .set_link_up(index, cfg.mtu)
         .await
         .map_err(nl("set MTU and bring the link up", ifname))
 }
@@ -116,7 +113,7 @@ pub async fn remove(handle: &Handle, cfg: &Applied) -> Result<(), ModemError> {
     };
     for a in ipv4_addresses(handle, index, ifname).await? {
         if local_of(&a) == Some(cfg.address.addr()) {
-            match handle.request(msg::del_address(&a)).await {
+            match handle.delete_address(a).await {
                 Ok(()) => {}
                 Err(e) if errno(&e) == Some(libc::EADDRNOTAVAIL) => {}
                 Err(e) => return Err(nl("remove the bearer address", ifname)(e)),

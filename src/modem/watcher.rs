@@ -125,7 +125,7 @@ struct Watcher {
     fetch_failed: BTreeSet<String>,
     manager: Option<Manager>,
     op_tx: mpsc::UnboundedSender<OpResult>,
-    netlink: Option<crate::rtnl::Handle>,
+    netlink: Option<crate::netlink::Handle>,
     applied: Option<Applied>,
     failed_apply: Option<Applied>,
     last_error: Option<String>,

@@ -1,24 +1,27 @@
-//! Dumps and changes through a strict-check route netlink socket.
+//! Dumps and changes through a strict-check route netlink connection.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io;
 
+use netlink_packet_route::RouteNetlinkMessage;
+use netlink_packet_route::rule::RuleMessage;
+
 use super::convert::{
-    address_family, parse_route, parse_rule, route_delete_message, route_message, rule_message,
+    address_family, parse_route, parse_rule, route_delete_message, route_dump_message,
+    route_message, rule_message,
 };
 use super::layout::Layout;
 use super::model::{Change, Family, KernelRouting, Rule};
 use super::render::render_changes;
 use super::{ChangeError, RoutingError};
-use crate::rtnl::Handle;
-use crate::rtnl::msg::{self, RTM_NEWROUTE, RTM_NEWRULE};
+use crate::netlink::{Handle, NLM_F_CREATE, NLM_F_EXCL, NLM_F_REPLACE};
 
-/// A dump of arcway's objects plus the raw rule messages, so that a rule carrying
+/// A dump of arcway's objects plus the dumped rule messages, so that a rule carrying
 /// attributes arcway does not model is deleted exactly as the kernel reported it.
 #[derive(Debug, Default)]
 pub struct Dump {
     pub objects: KernelRouting,
-    raw_rules: BTreeMap<Rule, Vec<u8>>,
+    raw_rules: BTreeMap<Rule, RuleMessage>,
 }
 
 fn errno_is(err: &io::Error, errno: i32) -> bool {
@@ -35,20 +38,20 @@ pub async fn dump(
     let mut dump = Dump::default();
     let mut owned: BTreeSet<u32> = tables.clone();
     for family in [Family::V4, Family::V6] {
-        let mut answers = Vec::new();
-        handle
-            .exchange(msg::dump_rules(address_family(family)), |kind, payload| {
-                if kind == RTM_NEWRULE {
-                    answers.push(payload.to_vec());
-                }
-            })
+        let mut filter = RuleMessage::default();
+        filter.header.family = address_family(family);
+        let answers = handle
+            .dump(RouteNetlinkMessage::GetRule(filter))
             .await
             .map_err(|source| RoutingError::Dump {
                 what: "rules".into(),
                 source,
             })?;
-        for raw in answers {
-            let Some(rule) = msg::parse_rule(&raw).as_ref().and_then(parse_rule) else {
+        for answer in answers {
+            let RouteNetlinkMessage::NewRule(raw) = answer else {
+                continue;
+            };
+            let Some(rule) = parse_rule(&raw) else {
                 continue;
             };
             if !layouts.iter().any(|l| l.owns_priority(rule.priority)) {
@@ -79,16 +82,8 @@ async fn dump_table(
     table: u32,
     dump: &mut Dump,
 ) -> Result<(), RoutingError> {
-    let mut answers = Vec::new();
-    let request = msg::dump_routes(address_family(family), Some(table));
-    let result = handle
-        .exchange(request, |kind, payload| {
-            if kind == RTM_NEWROUTE {
-                answers.extend(msg::parse_route(payload));
-            }
-        })
-        .await;
-    match result {
+    let request = RouteNetlinkMessage::GetRoute(route_dump_message(family, table));
+    let answers = match handle.dump(request).await {
         // A table that holds nothing does not exist for the kernel.
         Err(e) if errno_is(&e, libc::ENOENT) => return Ok(()),
         Err(source) => {
@@ -97,9 +92,12 @@ async fn dump_table(
                 source,
             });
         }
-        Ok(()) => {}
-    }
-    for raw in answers {
+        Ok(answers) => answers,
+    };
+    for answer in answers {
+        let RouteNetlinkMessage::NewRoute(raw) = answer else {
+            continue;
+        };
         // Strict dumps filter by table; the check keeps a lax kernel from leaking others in.
         match parse_route(&raw) {
             Some(route) if route.key.table == table => {
@@ -114,18 +112,29 @@ async fn dump_table(
 /// Applies one change. Races with another writer are absorbed: adding a rule that is
 /// already there (EEXIST) or deleting something already gone (ENOENT, ESRCH) succeeds.
 async fn apply_one(handle: &Handle, change: &Change, dump: &Dump) -> Result<(), io::Error> {
-    let request = match change {
-        Change::AddRoute(route) | Change::ReplaceRoute(route) => {
-            msg::route_request(&route_message(route), false)
+    let (request, flags) = match change {
+        Change::AddRoute(route) | Change::ReplaceRoute(route) => (
+            RouteNetlinkMessage::NewRoute(route_message(route)),
+            NLM_F_CREATE | NLM_F_REPLACE,
+        ),
+        Change::DelRoute(route) => (
+            RouteNetlinkMessage::DelRoute(route_delete_message(&route.key)),
+            0,
+        ),
+        Change::AddRule(rule) => (
+            RouteNetlinkMessage::NewRule(rule_message(rule)),
+            NLM_F_CREATE | NLM_F_EXCL,
+        ),
+        Change::DelRule(rule) => {
+            let raw = dump
+                .raw_rules
+                .get(rule)
+                .cloned()
+                .unwrap_or_else(|| rule_message(rule));
+            (RouteNetlinkMessage::DelRule(raw), 0)
         }
-        Change::DelRoute(route) => msg::route_request(&route_delete_message(&route.key), true),
-        Change::AddRule(rule) => msg::rule_request(&rule_message(rule), false),
-        Change::DelRule(rule) => match dump.raw_rules.get(rule) {
-            Some(raw) => msg::delete_raw_rule(raw),
-            None => msg::rule_request(&rule_message(rule), true),
-        },
     };
-    let result = handle.request(request).await;
+    let result = handle.request(request, flags).await;
     match (change, result) {
         (_, Ok(_)) => Ok(()),
         (Change::AddRule(_), Err(e)) if errno_is(&e, libc::EEXIST) => Ok(()),

@@ -18,7 +18,7 @@ use super::layout::Layout;
 use super::model::{Change, KernelRouting};
 use super::plan::plan;
 use super::render::render_changes;
-use crate::rtnl::Handle;
+use crate::netlink::Handle;
 
 type Reply<T> = oneshot::Sender<Result<T, RoutingError>>;
 
@@ -36,7 +36,7 @@ pub struct Reconciler {
 }
 
 impl Reconciler {
-    /// Opens a strict-check route netlink socket and starts the owner task on the current
+    /// Opens a strict-check route netlink connection and starts the owner task on the current
     /// tokio runtime. `layout` says what arcway owns before the first `set` (for `repair`
     /// and `teardown` after a restart).
     pub fn spawn(layout: Layout) -> Result<Reconciler, RoutingError> {

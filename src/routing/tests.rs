@@ -268,22 +268,107 @@ fn layout_checks() {
     assert_eq!(layout.mark(1), 0x10000);
 }
 
+/// A message through the bytes the kernel gets and back, serialized and parsed by
+/// netlink-packet-route.
+fn through_bytes(
+    message: netlink_packet_route::RouteNetlinkMessage,
+) -> netlink_packet_route::RouteNetlinkMessage {
+    use netlink_packet_core::{NetlinkMessage, NetlinkPayload};
+    let mut nl = NetlinkMessage::from(message);
+    nl.finalize();
+    let mut bytes = vec![0; nl.buffer_len()];
+    nl.serialize(&mut bytes);
+    match NetlinkMessage::deserialize(&bytes).unwrap().payload {
+        NetlinkPayload::InnerMessage(inner) => inner,
+        other => panic!("{other:?}"),
+    }
+}
+
 #[test]
 fn netlink_messages_round_trip() {
     use super::convert::{parse_route, parse_rule, route_message, rule_message};
-    use crate::rtnl::msg;
+    use netlink_packet_route::RouteNetlinkMessage::{NewRoute, NewRule};
     let d = desired(&lab_inputs(true)).unwrap();
     for rule in &d.objects.rules {
         assert_eq!(parse_rule(&rule_message(rule)).as_ref(), Some(rule));
-        // Through the bytes the kernel gets (after the 16-byte netlink header).
-        let bytes = msg::rule_request(&rule_message(rule), false);
-        let back = msg::parse_rule(&bytes[16..]).unwrap();
+        let NewRule(back) = through_bytes(NewRule(rule_message(rule))) else {
+            panic!()
+        };
         assert_eq!(parse_rule(&back).as_ref(), Some(rule));
     }
     for route in d.objects.route_list() {
         assert_eq!(parse_route(&route_message(&route)), Some(route.clone()));
-        let bytes = msg::route_request(&route_message(&route), false);
-        let back = msg::parse_route(&bytes[16..]).unwrap();
+        let NewRoute(back) = through_bytes(NewRoute(route_message(&route))) else {
+            panic!()
+        };
         assert_eq!(parse_route(&back), Some(route.clone()));
+    }
+}
+
+/// An IPv4 default via an IPv6 next hop (RTA_VIA) is carried and compared like any gateway.
+#[test]
+fn a_gateway_of_the_other_family_travels_in_rta_via() {
+    use super::convert::{parse_route, route_message};
+    use netlink_packet_route::RouteNetlinkMessage::NewRoute;
+    use netlink_packet_route::route::{RouteAttribute, RouteVia};
+    let route = Route::new(
+        7102,
+        Family::V4.default_net(),
+        RouteKind::Unicast {
+            gateway: Some("fe80::1".parse().unwrap()),
+            oif: 3,
+        },
+    );
+    let msg = route_message(&route);
+    assert!(
+        msg.attributes
+            .iter()
+            .any(|a| matches!(a, RouteAttribute::Via(RouteVia::Inet6(_)))),
+        "{msg:?}"
+    );
+    let NewRoute(back) = through_bytes(NewRoute(msg)) else {
+        panic!()
+    };
+    assert_eq!(parse_route(&back), Some(route.clone()));
+    let links = BTreeMap::from([(3, "wlan0".to_string())]);
+    assert_eq!(
+        route_text(&route, &links),
+        "default via fe80::1 dev wlan0 table 7102"
+    );
+}
+
+/// Attributes arcway never sets make a dumped route differ from the desired one, so the
+/// plan replaces it (and a replace writes exactly what arcway wants).
+#[test]
+fn drift_in_source_nexthop_id_and_metrics_is_replaced() {
+    use super::convert::{parse_route, route_message};
+    use netlink_packet_route::route::{RouteAddress, RouteAttribute, RouteMetric};
+    let d = desired(&lab_inputs(false)).unwrap();
+    let mut kernel = KernelRouting::default();
+    let first = plan(&kernel, &d);
+    simulate(&mut kernel, &first);
+    let wifi = d
+        .objects
+        .route_list()
+        .find(|r| r.key.table == 7102)
+        .unwrap();
+    let extras = [
+        RouteAttribute::PrefSource(RouteAddress::Inet("192.0.2.10".parse().unwrap())),
+        RouteAttribute::NhId(7),
+        RouteAttribute::Metrics(vec![RouteMetric::Mtu(1280)]),
+    ];
+    for extra in extras {
+        let mut msg = route_message(&wifi);
+        msg.attributes.push(extra.clone());
+        let drifted = parse_route(&msg).unwrap();
+        assert_eq!(drifted.key, wifi.key);
+        assert!(matches!(drifted.kind, RouteKind::Other(_)), "{extra:?}");
+        let mut k = kernel.clone();
+        k.add_route(drifted);
+        assert_eq!(
+            render_changes(&plan(&k, &d), &d.links),
+            "ip -4 route replace default via 192.0.2.1 dev wlan0 table 7102\n",
+            "{extra:?}"
+        );
     }
 }

@@ -9,9 +9,9 @@ use tracing::warn;
 
 use super::RoutingError;
 use super::reconciler::Reconciler;
-use crate::rtnl::{
-    Monitor, RTNLGRP_IPV4_ROUTE, RTNLGRP_IPV4_RULE, RTNLGRP_IPV6_ROUTE, RTNLGRP_IPV6_RULE,
-};
+use rtnetlink::MulticastGroup;
+
+use crate::netlink::Monitor;
 
 /// Starts a task that calls `reconciler.repair()` `debounce` after the last rule/route event
 /// and at least every `period`. Events caused by arcway's own changes cost one no-op repair.
@@ -21,10 +21,10 @@ pub fn spawn_drift_watch(
     period: Duration,
 ) -> Result<JoinHandle<()>, RoutingError> {
     let groups = [
-        RTNLGRP_IPV4_RULE,
-        RTNLGRP_IPV6_RULE,
-        RTNLGRP_IPV4_ROUTE,
-        RTNLGRP_IPV6_ROUTE,
+        MulticastGroup::Ipv4Rule,
+        MulticastGroup::Ipv6Rule,
+        MulticastGroup::Ipv4Route,
+        MulticastGroup::Ipv6Route,
     ];
     let events = Monitor::new(&groups).map_err(RoutingError::Connect)?;
     Ok(tokio::spawn(async move {

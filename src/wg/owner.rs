@@ -13,7 +13,7 @@ use super::supervisor::{ChildEvent, Supervisor, connectable, socket_path};
 use super::tunnel::{ActiveBackend, Command, START_TIMEOUT, TunnelSpec, WgSample, new_watch};
 use super::{Backend, OnStop, WgSettings, link};
 use crate::credentials::{Credentials, Endpoint};
-use crate::rtnl::Handle;
+use crate::netlink::Handle;
 
 /// How long a userspace child gets between SIGTERM and SIGKILL.
 pub(super) const STOP_GRACE: Duration = Duration::from_secs(3);
