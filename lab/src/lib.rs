@@ -22,6 +22,7 @@ pub mod http;
 pub mod inject;
 mod lab;
 pub mod measure;
+pub mod mm;
 pub mod pathtag;
 pub mod pingstream;
 pub mod plan;

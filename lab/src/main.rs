@@ -118,6 +118,9 @@ enum Cmd {
     },
     /// Serve a fake ModemManager; commands on standard input drive it.
     FakeMm(fakemm::cli::FakeMmArgs),
+    /// Run Debian's ModemManager on a private bus with an emulated modem; commands on
+    /// standard input drive the modem and the daemon.
+    Modem(arcway_lab::mm::cli::ModemArgs),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -220,6 +223,7 @@ fn main() -> anyhow::Result<()> {
             auth_key_out.as_deref(),
         )?,
         Cmd::FakeMm(args) => fakemm::cli::main(args)?,
+        Cmd::Modem(args) => arcway_lab::mm::cli::main(args)?,
     }
     Ok(())
 }
