@@ -14,6 +14,7 @@
 pub mod at;
 mod bus;
 pub mod cli;
+mod lab;
 mod pty;
 mod sysfs;
 
