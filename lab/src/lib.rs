@@ -16,7 +16,6 @@ mod cmd;
 pub mod demo;
 mod describe;
 pub mod error;
-pub mod fakemm;
 mod faults;
 pub mod http;
 pub mod inject;
