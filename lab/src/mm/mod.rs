@@ -30,8 +30,24 @@ use crate::error::{LabError, Result};
 use crate::process::{ChildGuard, PidRecord};
 use bus::{in_ns, spawn_logged};
 
-const PLUGIN_DIR: &str = "/usr/lib/x86_64-linux-gnu/ModemManager";
 const PLUGINS: [&str; 2] = ["libmm-plugin-generic.so", "libmm-plugin-ublox.so"];
+
+/// ModemManager's plugin directory (`/usr/lib/<multiarch triple>/ModemManager` on Debian).
+fn plugin_dir() -> Result<PathBuf> {
+    let missing = || LabError::Command {
+        command: "ModemManager".into(),
+        status: "not installed".into(),
+        stderr: "no /usr/lib/*/ModemManager/libmm-plugin-ublox.so: install the modemmanager \
+                 package (scripts/install-deps)"
+            .into(),
+    };
+    std::fs::read_dir("/usr/lib")
+        .map_err(|_| missing())?
+        .flatten()
+        .map(|e| e.path().join("ModemManager"))
+        .find(|d| d.join(PLUGINS[1]).exists())
+        .ok_or_else(missing)
+}
 
 /// One emulated modem's identity and what the network hands it.
 #[derive(Debug, Clone)]
@@ -207,8 +223,9 @@ impl ModemManager {
             sysfs::Sysfs::create(&dir.path().join("sys")).map_err(LabError::io(dir.path()))?;
         let plugins = dir.path().join("plugins");
         std::fs::create_dir_all(&plugins).map_err(LabError::io(&plugins))?;
+        let from = plugin_dir()?;
         for p in PLUGINS {
-            let target = Path::new(PLUGIN_DIR).join(p);
+            let target = from.join(p);
             std::os::unix::fs::symlink(&target, plugins.join(p)).map_err(LabError::io(&target))?;
         }
         let bus = SystemBus::start(dir.path(), opts.netns.as_deref())?;
