@@ -7,6 +7,10 @@
 //! `Lab::build` creates it (as root) in namespaces `<prefix>-<role>`; dropping the `Lab` ends
 //! every process it started and deletes the namespaces, also while a test panics. arcway itself
 //! is not started: tests run it in `lab.ns(Role::Gw)`.
+//!
+//! [`mm`] runs Debian's ModemManager with emulated modems (`Lab::start_modem_manager` puts it
+//! in the gateway, its modem's network port being `wwan0`); every process it starts ends when
+//! the value is dropped.
 mod access;
 pub mod arcway;
 pub mod bench;
