@@ -1,128 +1,204 @@
-//! ModemManager as the cellular path's truth, through `arcway run` in the lab: a bearer drop
-//! while Wi-Fi is also down leaves the platform unreachable, and the bearer's return brings it
-//! back over cellular (root). The fake ModemManager runs as `arcway-lab fake-mm` on its own
-//! private bus, driven over its standard input.
+//! ModemManager as the cellular path's truth, through `arcway run` in the lab (root): Debian's
+//! ModemManager runs in the gateway namespace and drives an emulated modem whose network port
+//! is the gateway's `wwan0`.
 
-use std::io::{BufRead, BufReader, Write};
-use std::process::{Child, ChildStdin, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use arcway_lab::{Arcway, Health, Lab, LabOptions, bin_path};
+use arcway_lab::mm::ModemManager;
+use arcway_lab::{Arcway, Health, Lab, LabOptions, Role};
 
-struct FakeMm {
-    child: Child,
-    stdin: ChildStdin,
-    lines: std::io::Lines<BufReader<std::process::ChildStdout>>,
-    bus: String,
-}
-
-impl FakeMm {
-    fn start() -> FakeMm {
-        let mut child = Command::new(bin_path("arcway-lab").expect("arcway-lab is built"))
-            .args(["fake-mm", "--interface", "wwan0", "--connected"])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("fake-mm starts");
-        let stdin = child.stdin.take().unwrap();
-        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-        let mut bus = String::new();
-        for line in lines.by_ref() {
-            let line = line.unwrap();
-            if let Some(addr) = line.strip_prefix("bus ") {
-                bus = addr.to_owned();
-            }
-            if line == "ready" {
-                break;
-            }
-        }
-        assert!(!bus.is_empty(), "fake-mm printed no bus address");
-        FakeMm {
-            child,
-            stdin,
-            lines,
-            bus,
-        }
-    }
-
-    fn say(&mut self, command: &str) -> String {
-        writeln!(self.stdin, "{command}").unwrap();
-        let answer = self.lines.next().unwrap().unwrap();
-        assert!(answer.starts_with("ok"), "{command}: {answer}");
-        answer
-    }
-}
-
-impl Drop for FakeMm {
-    fn drop(&mut self) {
-        let _ = writeln!(self.stdin, "quit");
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn wait(arcway: &Arcway, what: &str, check: impl Fn(&Arcway) -> bool) -> Duration {
-    match arcway.wait_until(Duration::from_secs(10), check) {
+fn wait(
+    arcway: &Arcway,
+    mm: &ModemManager,
+    what: &str,
+    check: impl Fn(&Arcway) -> bool,
+) -> Duration {
+    match arcway.wait_until(Duration::from_secs(30), check) {
         Some(took) => took,
-        None => panic!("{what} never happened:\n{}", arcway.log()),
+        None => panic!(
+            "{what} never happened:\n{}\n{}",
+            arcway.log(),
+            mm.logs()
+                .lines()
+                .rev()
+                .take(60)
+                .collect::<Vec<_>>()
+                .join("\n")
+        ),
     }
+}
+
+fn via(class: &'static str, route: &'static str) -> impl Fn(&Arcway) -> bool {
+    move |a| a.class_route(class).as_deref() == Some(route)
+}
+
+fn start(lab: &Lab, mm: &ModemManager, cellular: &str) -> Arcway {
+    let config = lab.arcway_config(&Health::FAST).replace(
+        "cellular: {interface: wwan0}",
+        &format!("cellular: {cellular}"),
+    );
+    assert!(config.contains(cellular), "{config}");
+    lab.start_arcway_with(&config, &[("DBUS_SYSTEM_BUS_ADDRESS", mm.address())])
+        .expect("arcway starts")
+}
+
+/// Default routes over the cellular link in any table of the gateway.
+fn cellular_defaults(lab: &Lab) -> String {
+    lab.ip(
+        Role::Gw,
+        &["-4", "route", "show", "table", "all", "dev", "wwan0"],
+    )
+    .unwrap_or_default()
+    .lines()
+    .filter(|l| l.starts_with("default"))
+    .collect::<Vec<_>>()
+    .join("\n")
 }
 
 #[test]
-fn bearer_drop_with_wifi_down_leaves_the_platform_unreachable_until_it_returns() {
-    let mut fake = FakeMm::start();
+fn manage_mode_carries_lan_platform_traffic_over_cellular_through_drops_and_restarts() {
     let lab = Lab::build(LabOptions::default()).expect("lab builds");
-    let config = lab.arcway_config(&Health::FAST).replace(
-        "cellular: {interface: wwan0}",
-        "cellular: {interface: wwan0, modem: {}}",
+    // The bearer interface has nothing until arcway applies the bearer's STATIC config.
+    lab.unconfigure_cellular().unwrap();
+    let mm = lab.start_modem_manager().expect("ModemManager starts");
+    let arcway = start(
+        &lab,
+        &mm,
+        "{interface: wwan0, modem: {}, manage: true, apn: soracom.io, user: sora, password: sora}",
     );
-    assert!(config.contains("modem: {}"), "{config}");
-    let arcway = lab
-        .start_arcway_with(&config, &[("DBUS_SYSTEM_BUS_ADDRESS", fake.bus.as_str())])
-        .expect("arcway starts");
-    wait(&arcway, "arc up", |a| {
-        a.class_route("platform").as_deref() == Some("via arc")
+    wait(&arcway, &mm, "arc up", via("platform", "via arc"));
+    wait(&arcway, &mm, "bearer connected", |a| {
+        a.status().is_ok_and(|s| {
+            s["modem"]["bearer_connected"] == true && s["modem"]["address"] == "198.51.100.130/26"
+        })
     });
+    let addr = lab
+        .ip(Role::Gw, &["-4", "-o", "addr", "show", "dev", "wwan0"])
+        .unwrap();
+    assert!(addr.contains("inet 198.51.100.130/26"), "{addr}");
     let status = arcway.status().unwrap();
-    assert!(
-        status["modem"].to_string().contains("wwan0"),
-        "modem missing from status: {status:#}"
-    );
+    assert_eq!(status["modem"]["mode"], "manage", "{status:#}");
+    assert_eq!(status["modem"]["model"], "LARA-R280", "{status:#}");
+    assert!(mm.modem(0).at_log().contains("\"sora\",\"sora\""));
 
+    // Wi-Fi (and Arc over it) gone: LAN platform traffic goes over the bearer.
     lab.wifi_carrier(false).unwrap();
-    wait(&arcway, "failover to cellular", |a| {
-        a.class_route("platform").as_deref() == Some("via cellular")
-    });
+    wait(
+        &arcway,
+        &mm,
+        "failover to cellular",
+        via("platform", "via cellular"),
+    );
+    let before = lab.link_tx_rx(Role::Gw, "wwan0").unwrap();
+    assert!(lab.ping(Role::Lan, "100.127.100.127", 5, Duration::from_secs(1)));
+    let after = lab.link_tx_rx(Role::Gw, "wwan0").unwrap();
+    assert!(after.tx_packets > before.tx_packets, "{before:?} {after:?}");
 
+    // The network drops the bearer: the path is down at once, then arcway reconnects.
     let dropped = Instant::now();
-    fake.say("drop");
-    let took = wait(&arcway, "platform unreachable", |a| {
+    assert!(mm.modem(0).drop_bearer());
+    let took = wait(&arcway, &mm, "platform unreachable", |a| {
         a.class_route("platform").as_deref() == Some("unreachable")
             && a.path_state("cellular").as_deref() == Some("down")
     });
     eprintln!(
-        "bearer drop seen as platform unreachable in status within {took:?} ({:?} since the drop; status polled every 50 ms)",
+        "network-side drop seen as platform unreachable within {took:?} ({:?} since the drop; status polled every 50 ms)",
         dropped.elapsed()
     );
+    wait(
+        &arcway,
+        &mm,
+        "platform back over cellular",
+        via("platform", "via cellular"),
+    );
+    assert_eq!(mm.modem(0).activations(), 2);
+    assert!(lab.ping(Role::Lan, "100.127.100.127", 3, Duration::from_secs(1)));
 
-    fake.say("restore");
-    wait(&arcway, "platform back over cellular", |a| {
-        a.class_route("platform").as_deref() == Some("via cellular")
+    // ModemManager killed: down, no route left behind; restarted: back without restarting
+    // arcway.
+    mm.kill_daemon();
+    wait(&arcway, &mm, "cellular down without ModemManager", |a| {
+        a.path_state("cellular").as_deref() == Some("down")
     });
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !cellular_defaults(&lab).is_empty() {
+        assert!(
+            Instant::now() < deadline,
+            "stale route: {}",
+            cellular_defaults(&lab)
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    mm.start_daemon().expect("ModemManager starts again");
+    wait(
+        &arcway,
+        &mm,
+        "platform over cellular after the restart",
+        via("platform", "via cellular"),
+    );
+    assert!(lab.ping(Role::Lan, "100.127.100.127", 3, Duration::from_secs(1)));
     let events = arcway.events().unwrap().to_string();
     assert!(
         events.contains("bearer"),
         "no bearer evidence in the log: {events}"
     );
     lab.wifi_carrier(true).unwrap();
+    drop(arcway);
+    let pids = mm.pids();
+    drop(mm);
+    assert!(pids.iter().all(|p| !p.is_alive()), "{pids:?}");
+}
+
+#[test]
+fn observe_mode_follows_a_bearer_someone_else_connected() {
+    let lab = Lab::build(LabOptions::default()).expect("lab builds");
+    let mm = lab.start_modem_manager().expect("ModemManager starts");
+    // Someone else connects the modem and configures wwan0 (the lab already did).
+    mm.connect_with_mmcli(0).expect("mmcli connects");
+    let arcway = start(&lab, &mm, "{interface: wwan0, modem: {}}");
+    wait(&arcway, &mm, "arc up", via("platform", "via arc"));
+    wait(&arcway, &mm, "modem in status", |a| {
+        a.status().is_ok_and(|s| {
+            s["modem"]["bearer_connected"] == true && s["modem"]["mode"] == "observe"
+        })
+    });
+
+    lab.wifi_carrier(false).unwrap();
+    wait(
+        &arcway,
+        &mm,
+        "failover to cellular",
+        via("platform", "via cellular"),
+    );
+    let dropped = Instant::now();
+    assert!(mm.modem(0).drop_bearer());
+    wait(&arcway, &mm, "platform unreachable", |a| {
+        a.class_route("platform").as_deref() == Some("unreachable")
+            && a.path_state("cellular").as_deref() == Some("down")
+    });
+    eprintln!(
+        "network-side drop -> platform unreachable: {:?}",
+        dropped.elapsed()
+    );
+    // Observe mode never dials.
+    std::thread::sleep(Duration::from_millis(1500));
+    assert_eq!(mm.modem(0).activations(), 1);
+    mm.connect_with_mmcli(0).expect("mmcli reconnects");
+    wait(
+        &arcway,
+        &mm,
+        "platform back over cellular",
+        via("platform", "via cellular"),
+    );
+    lab.wifi_carrier(true).unwrap();
 }
 
 /// Rewrites the configuration, sends SIGHUP and waits until the reload is in force.
-fn reload(arcway: &Arcway, config: &str) {
+fn reload(arcway: &Arcway, mm: &ModemManager, config: &str) {
     let before = arcway.status().unwrap()["config"]["loaded_at"].clone();
     std::fs::write(arcway.config_path(), config).unwrap();
     arcway.signal(libc::SIGHUP);
-    wait(arcway, "reload", |a| {
+    wait(arcway, mm, "reload", |a| {
         a.status().is_ok_and(|s| {
             s["config"]["loaded_at"] != before && s["config"]["reload_error"].is_null()
         })
@@ -131,8 +207,9 @@ fn reload(arcway: &Arcway, config: &str) {
 
 #[test]
 fn reload_starts_and_stops_the_modem_watcher() {
-    let mut fake = FakeMm::start();
     let lab = Lab::build(LabOptions::default()).expect("lab builds");
+    let mm = lab.start_modem_manager().expect("ModemManager starts");
+    mm.connect_with_mmcli(0).expect("mmcli connects");
     let plain = lab.arcway_config(&Health::FAST);
     let watched = plain.replace(
         "cellular: {interface: wwan0}",
@@ -140,31 +217,31 @@ fn reload_starts_and_stops_the_modem_watcher() {
     );
     assert_ne!(plain, watched);
     let arcway = lab
-        .start_arcway_with(&plain, &[("DBUS_SYSTEM_BUS_ADDRESS", fake.bus.as_str())])
+        .start_arcway_with(&plain, &[("DBUS_SYSTEM_BUS_ADDRESS", mm.address())])
         .expect("arcway starts");
-    wait(&arcway, "cellular up", |a| {
+    wait(&arcway, &mm, "cellular up", |a| {
         a.path_state("cellular").as_deref() == Some("up")
     });
     assert!(arcway.status().unwrap()["modem"].is_null());
 
-    // Turned on by a reload: the watcher reports the modem and its bearer counts.
-    reload(&arcway, &watched);
-    wait(&arcway, "modem in status", |a| {
+    // Turned on by a reload: the watcher reports the modem and its bearer.
+    reload(&arcway, &mm, &watched);
+    wait(&arcway, &mm, "modem in status", |a| {
         a.status()
             .is_ok_and(|s| s["modem"].to_string().contains("wwan0"))
     });
-    fake.say("drop");
-    wait(&arcway, "cellular down on the bearer drop", |a| {
+    assert!(mm.modem(0).drop_bearer());
+    wait(&arcway, &mm, "cellular down on the bearer drop", |a| {
         a.path_state("cellular").as_deref() == Some("down")
     });
 
     // Turned off again: the stopped watcher's last word (disconnected) no longer holds the
     // path down, and the probes over the interface bring it back.
-    reload(&arcway, &plain);
-    wait(&arcway, "modem gone from status", |a| {
+    reload(&arcway, &mm, &plain);
+    wait(&arcway, &mm, "modem gone from status", |a| {
         a.status().is_ok_and(|s| s["modem"].is_null())
     });
-    wait(&arcway, "cellular up without ModemManager", |a| {
+    wait(&arcway, &mm, "cellular up without ModemManager", |a| {
         a.path_state("cellular").as_deref() == Some("up")
     });
     assert!(

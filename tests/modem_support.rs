@@ -1,5 +1,6 @@
 //! Shared pieces of the modem tests (included with `#[path]`; on its own this target holds no
-//! tests): a private bus with a fake ModemManager, event helpers, throwaway namespaces.
+//! tests): Debian's ModemManager on a private bus with emulated modems, event helpers,
+//! throwaway namespaces.
 #![allow(dead_code)]
 
 use std::collections::hash_map::RandomState;
@@ -8,42 +9,93 @@ use std::future::Future;
 use std::hash::{BuildHasher, Hasher};
 use std::os::fd::AsRawFd;
 use std::process::Command;
+use std::sync::Arc;
 use std::time::Duration;
 
 use arcway::config::ModemSelector;
 use arcway::modem::{Bus, ModemEvent, WatcherSettings};
-use arcway_lab::fakemm::{FakeModemManager, ModemSpec, PrivateBus};
+use arcway_lab::mm::{ModemManager, ModemSpec, Options};
+use arcway_lab::process::PidRecord;
 use tokio::sync::mpsc;
 use tokio::time::{Instant, timeout};
 
-pub const WAIT: Duration = Duration::from_secs(5);
+/// ModemManager probes a new modem for about three seconds (more on a loaded machine).
+pub const WAIT: Duration = Duration::from_secs(30);
 
-/// A private dbus-daemon with a fake ModemManager on it. The daemon dies with the value.
+/// ModemManager with emulated modems on a private bus. Everything it started ends with the
+/// value; `Drop` checks that nothing survives.
 pub struct Harness {
-    pub fake: FakeModemManager,
-    pub bus: PrivateBus,
+    pub mm: Option<Arc<ModemManager>>,
 }
 
 impl Harness {
-    pub async fn new() -> Harness {
-        let bus = PrivateBus::start().expect("private dbus-daemon");
-        let fake = FakeModemManager::start(bus.address())
+    pub fn new(modems: Vec<ModemSpec>) -> Harness {
+        let mm = ModemManager::start(Options::default(), modems).expect("ModemManager starts");
+        Harness {
+            mm: Some(Arc::new(mm)),
+        }
+    }
+
+    /// Runs a blocking call on ModemManager (mmcli, waits, restarts) off the test's runtime
+    /// thread, so the watcher keeps reading meanwhile.
+    pub async fn run<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&ModemManager) -> T + Send + 'static,
+    ) -> T {
+        let mm = self.mm.clone().expect("running");
+        tokio::task::spawn_blocking(move || f(&mm))
             .await
-            .expect("fake ModemManager");
-        Harness { fake, bus }
+            .expect("blocking call")
+    }
+
+    pub fn mm(&self) -> &ModemManager {
+        self.mm.as_ref().expect("running")
     }
 
     pub fn settings(&self, selector: ModemSelector) -> WatcherSettings {
-        let mut s = WatcherSettings::new(Bus::Address(self.bus.address().to_owned()), selector);
+        let mut s = WatcherSettings::new(Bus::Address(self.mm().address().to_owned()), selector);
         s.retry = Duration::from_millis(200);
-        s.call_timeout = Duration::from_secs(2);
+        s.call_timeout = Duration::from_secs(5);
         s
+    }
+
+    /// Stops everything and asserts that no process started for the test is left.
+    pub fn close(&mut self) {
+        if let Some(mm) = self.mm.take() {
+            let pids: Vec<PidRecord> = mm.pids();
+            drop(Arc::try_unwrap(mm).ok().expect("no call still running"));
+            let alive: Vec<_> = pids.iter().filter(|p| p.is_alive()).collect();
+            assert!(alive.is_empty(), "still running: {alive:?}");
+        }
     }
 }
 
-/// A modem whose identifiers all derive from `id` (a digit string).
-pub fn spec(interface: &str, id: &str) -> ModemSpec {
-    ModemSpec::new(interface, id)
+impl Drop for Harness {
+    fn drop(&mut self) {
+        if let Some(mm) = &self.mm
+            && std::thread::panicking()
+        {
+            eprintln!(
+                "{}",
+                mm.logs()
+                    .lines()
+                    .rev()
+                    .take(80)
+                    .collect::<Vec<_>>()
+                    .into_iter()
+                    .rev()
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            );
+        }
+        if !std::thread::panicking() {
+            self.close();
+        }
+    }
+}
+
+pub fn spec(id: u32, net: &str) -> ModemSpec {
+    ModemSpec::new(id, net)
 }
 
 pub async fn next(rx: &mut mpsc::Receiver<ModemEvent>) -> ModemEvent {
@@ -83,6 +135,10 @@ pub async fn drain(rx: &mut mpsc::Receiver<ModemEvent>, quiet: Duration) -> Vec<
 
 pub fn is_bearer(connected: bool) -> impl Fn(&ModemEvent) -> bool {
     move |e| *e == ModemEvent::Bearer { connected }
+}
+
+pub fn is_found(e: &ModemEvent) -> bool {
+    matches!(e, ModemEvent::ModemFound { .. })
 }
 
 pub fn percentile(sorted: &[Duration], p: f64) -> Duration {
@@ -133,7 +189,7 @@ impl Netns {
         ip(&all)
     }
 
-    /// Runs `f` on a thread inside the namespace, on its own current-thread runtime.
+    /// Runs `f` on a thread inside the namespace, on its own multi-thread runtime.
     pub fn run<F, Fut>(&self, f: F)
     where
         F: FnOnce() -> Fut + Send + 'static,
@@ -145,6 +201,7 @@ impl Netns {
             // SAFETY: setns on this thread only; the file descriptor is valid while `file` lives.
             let rc = unsafe { libc::setns(file.as_raw_fd(), libc::CLONE_NEWNET) };
             assert_eq!(rc, 0, "setns: {}", std::io::Error::last_os_error());
+            // One thread: the watcher's netlink sockets must be opened in this namespace.
             let rt = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
                 .build()

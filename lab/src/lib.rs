@@ -7,6 +7,10 @@
 //! `Lab::build` creates it (as root) in namespaces `<prefix>-<role>`; dropping the `Lab` ends
 //! every process it started and deletes the namespaces, also while a test panics. arcway itself
 //! is not started: tests run it in `lab.ns(Role::Gw)`.
+//!
+//! [`mm`] runs Debian's ModemManager with emulated modems (`Lab::start_modem_manager` puts it
+//! in the gateway, its modem's network port being `wwan0`); every process it starts ends when
+//! the value is dropped.
 mod access;
 pub mod arcway;
 pub mod bench;
@@ -16,12 +20,12 @@ mod cmd;
 pub mod demo;
 mod describe;
 pub mod error;
-pub mod fakemm;
 mod faults;
 pub mod http;
 pub mod inject;
 mod lab;
 pub mod measure;
+pub mod mm;
 pub mod pathtag;
 pub mod pingstream;
 pub mod plan;

@@ -10,7 +10,7 @@ use arcway_lab::state::LabState;
 use std::time::Duration;
 
 use arcway_lab::demo::{self, Fault};
-use arcway_lab::{Lab, LabOptions, bench, cleanup, fakemm, http, plan};
+use arcway_lab::{Lab, LabOptions, bench, cleanup, http, plan};
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
@@ -52,6 +52,9 @@ enum Cmd {
     Config {
         #[arg(long)]
         prefix: String,
+        /// With ModemManager as the cellular path's source of truth (`modem: {}`).
+        #[arg(long)]
+        modem: bool,
     },
     /// Inject one fault in a running lab (carrier-down, carrier-up, blackhole-on,
     /// blackhole-off) and time the LAN host's platform traffic moving to the other path.
@@ -81,7 +84,7 @@ enum Cmd {
         /// Seconds of carrier flapping (down/up every second).
         #[arg(long, default_value_t = 20)]
         flap_secs: u32,
-        /// Bearer-drop trials with a fake ModemManager.
+        /// Bearer-drop trials against ModemManager and an emulated modem.
         #[arg(long, default_value_t = 5)]
         bearer_trials: usize,
         /// Extra arc health keys to compare settings, e.g. "interval: 500ms, down_after: 1s".
@@ -119,8 +122,9 @@ enum Cmd {
         #[arg(long, default_value = "japan", value_parser = parse_coverage)]
         coverage: arcway_lab::soracom::FakeCoverage,
     },
-    /// Serve a fake ModemManager; commands on standard input drive it.
-    FakeMm(fakemm::cli::FakeMmArgs),
+    /// Run Debian's ModemManager on a private bus with an emulated modem; commands on
+    /// standard input drive the modem and the daemon.
+    Modem(arcway_lab::mm::cli::ModemArgs),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -166,9 +170,9 @@ fn main() -> anyhow::Result<()> {
                 println!("removed {p}");
             }
         }
-        Cmd::Config { prefix } => print!(
+        Cmd::Config { prefix, modem } => print!(
             "{}",
-            bench::daemon::config(&prefix, &bench::daemon::HealthOverride::default())
+            bench::daemon::config_with(&prefix, &bench::daemon::HealthOverride::default(), modem)
         ),
         Cmd::Measure {
             prefix,
@@ -224,7 +228,7 @@ fn main() -> anyhow::Result<()> {
             auth_key_out.as_deref(),
             coverage,
         )?,
-        Cmd::FakeMm(args) => fakemm::cli::main(args)?,
+        Cmd::Modem(args) => arcway_lab::mm::cli::main(args)?,
     }
     Ok(())
 }

@@ -74,7 +74,7 @@ impl Lab {
         Ok(wg)
     }
 
-    fn record(&self, rec: PidRecord) {
+    pub(crate) fn record(&self, rec: PidRecord) {
         let mut state = lock(&self.state);
         state.pids.push(rec);
         if let Err(e) = state.save() {

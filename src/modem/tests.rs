@@ -232,3 +232,32 @@ fn a_bearer_interface_nft_would_parse_is_ignored() {
         );
     }
 }
+
+/// What ModemManager itself never sends (the lab's real daemon cannot be made to): values of
+/// the wrong type are refused and the fact keeps its last good value.
+#[test]
+fn malformed_properties_keep_the_last_good_value() {
+    use super::props::{GppProps, Props};
+    let mut m = ModemProps::default();
+    m.set("State", &Variant::from(11i32)).unwrap();
+    m.set("SignalQuality", &Variant::from((70u32, true)))
+        .unwrap();
+    assert!(m.set("State", &Variant::from("connected")).is_err());
+    assert!(m.set("SignalQuality", &Variant::from(70u32)).is_err());
+    assert!(m.set("Bearers", &Variant::from(3u32)).is_err());
+    assert_eq!(m.state, Some(ModemState::Connected));
+    assert_eq!(m.signal, Some(70));
+    let mut b = BearerProps::default();
+    b.set("Connected", &Variant::from(true)).unwrap();
+    assert!(b.set("Connected", &Variant::from(0u32)).is_err());
+    assert!(
+        b.set("Ip4Config", &Variant::from("198.51.100.130"))
+            .is_err()
+    );
+    assert!(b.connected);
+    let mut g = GppProps::default();
+    assert!(g.set("RegistrationState", &Variant::from(-1i32)).is_err());
+    assert_eq!(g.registration, None);
+    // Unknown keys are not errors: newer daemons add properties.
+    assert!(m.set("FutureProperty", &Variant::from(1u8)).is_ok());
+}

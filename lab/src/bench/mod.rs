@@ -141,7 +141,8 @@ pub fn run(opts: &Options) -> anyhow::Result<Report> {
     drop(stream);
     if opts.bearer_trials > 0 {
         drop(arcway);
-        report.bearer = bearer::trials(&lab, &opts.health, &wifi, opts.bearer_trials)?;
+        (report.bearer_daemon, report.bearer) =
+            bearer::trials(&lab, &opts.health, &wifi, opts.bearer_trials)?;
     }
     lab.close().context("failed to remove the lab")?;
     Ok(report)

@@ -25,8 +25,11 @@ pub struct Report {
     pub cpu_pct_idle: f64,
     /// wireguard-go (userspace backend here): RSS and idle CPU, for context.
     pub wg: Option<(u64, f64)>,
-    /// Bearer drop (D-Bus signal) to the platform route switch, per trial, in ms.
+    /// Network-side bearer drop (written by the emulated modem) to the platform route
+    /// switch, per trial, in ms.
     pub bearer: Vec<f64>,
+    /// The ModemManager the bearer trials ran against, e.g. `ModemManager 1.20.4`.
+    pub bearer_daemon: String,
 }
 
 #[derive(Debug, Clone, Copy, Default)]
@@ -80,7 +83,7 @@ fn cell(x: Option<f64>) -> String {
 
 impl Report {
     /// The figures, named as scripts read them.
-    pub fn json(&self) -> [(&'static str, Value); 13] {
+    pub fn json(&self) -> [(&'static str, Value); 14] {
         let (c50, cmax) = stats(&self.carrier);
         let lost = self.carrier.iter().map(|s| s.lost).max();
         [
@@ -94,6 +97,10 @@ impl Report {
             ("failback_ms_p50", round1(stats(&self.carrier_back).0)),
             ("switches_during_flap", json!(self.flap.switches)),
             ("bearer_failover_ms_p50", round1(median(&self.bearer))),
+            (
+                "bearer_daemon",
+                json!((!self.bearer_daemon.is_empty()).then_some(&self.bearer_daemon)),
+            ),
             ("rss_kib", json!(self.rss_kib)),
             (
                 "cpu_pct_idle",
@@ -183,7 +190,8 @@ impl Report {
             let times: Vec<String> = self.bearer.iter().map(|ms| format!("{ms:.1}")).collect();
             let _ = writeln!(
                 out,
-                "bearer drop (ModemManager) -> platform route switched p50 {} ms\n    trials (ms): {}",
+                "bearer drop (network side, {}) -> platform route switched p50 {} ms\n    trials (ms): {}",
+                self.bearer_daemon,
                 cell(median(&self.bearer)),
                 times.join(" ")
             );
