@@ -55,7 +55,7 @@ pub fn run(opts: Options) -> ExitCode {
             return ExitCode::from(exit::BAD_INPUT);
         }
     };
-    logging::init(cfg.logging.level.as_str(), log_style(&cfg));
+    logging::init(cfg.logging.level.as_str(), log_style(&cfg.logging));
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -88,8 +88,14 @@ pub fn run(opts: Options) -> ExitCode {
     })
 }
 
-fn log_style(cfg: &Config) -> logging::Style {
-    match cfg.logging.format {
+fn reconfigure_logging(settings: &config::LoggingConfig) {
+    if let Err(err) = logging::reconfigure(settings.level.as_str(), log_style(settings)) {
+        warn!(error = %err, "the log settings stay as they were");
+    }
+}
+
+fn log_style(settings: &config::LoggingConfig) -> logging::Style {
+    match settings.format {
         config::LogFormat::Auto => logging::Style::Auto,
         config::LogFormat::Plain => logging::Style::Plain,
         config::LogFormat::Json => logging::Style::Json,
@@ -108,6 +114,8 @@ struct Channels {
     probes: mpsc::Receiver<ProbeRound>,
     wg: mpsc::Receiver<WgSample>,
     budgets: mpsc::UnboundedReceiver<BudgetTransition>,
+    /// Reloads asked for on the status socket (`arcway reload`), each waiting for its answer.
+    reloads: mpsc::Receiver<status::ReloadAnswer>,
 }
 
 struct Daemon {
@@ -161,6 +169,8 @@ struct Daemon {
     publisher: status::Publisher,
     server_stop: Option<oneshot::Sender<()>>,
     notifier: Notifier,
+    /// The STATUS= line last sent, so an unchanged one is not sent again.
+    status_line: String,
     watchdog: Option<Watchdog>,
     last_watchdog: Instant,
     channels: Option<Channels>,
@@ -199,6 +209,8 @@ impl Daemon {
                 )
             })
             .map_err(failed)?;
+        let (reload_tx, reload_rx) = mpsc::channel(4);
+        let server = server.accept_reloads(reload_tx);
         let (server_stop, stop_rx) = oneshot::channel::<()>();
         tokio::spawn(server.run(async move {
             let _ = stop_rx.await;
@@ -278,6 +290,7 @@ impl Daemon {
             publisher,
             server_stop: Some(server_stop),
             notifier,
+            status_line: String::new(),
             watchdog: Watchdog::from_env(),
             last_watchdog: Instant::now(),
             channels: Some(Channels {
@@ -285,6 +298,7 @@ impl Daemon {
                 probes: probe_rx,
                 wg: wg_rx,
                 budgets: budget_rx,
+                reloads: reload_rx,
                 creds: creds_rx,
                 modem: None,
             }),
@@ -368,7 +382,13 @@ impl Daemon {
                 }
                 () = sleep_until(deadline) => self.feed(Event::Tick).await,
                 _ = hup.recv() => {
-                    self.reload().await;
+                    let _ = self.reload().await;
+                    if let Some(events) = self.modem_rx_swap.take() {
+                        channels.modem = events;
+                    }
+                }
+                Some(answer) = channels.reloads.recv() => {
+                    let _ = answer.send(self.reload().await);
                     if let Some(events) = self.modem_rx_swap.take() {
                         channels.modem = events;
                     }
@@ -967,29 +987,46 @@ impl Daemon {
         self.publish();
     }
 
-    async fn reload(&mut self) {
+    /// Reloads the configuration file: the path now in force, or why the new file was refused
+    /// (the running configuration stays).
+    async fn reload(&mut self) -> Result<String, String> {
         let _ = self.notifier.reloading();
-        match config::load(&self.opts.config_path) {
+        let path = self.opts.config_path.display().to_string();
+        let outcome = match config::load(&self.opts.config_path) {
             Ok(cfg) => {
-                self.apply_config(cfg).await;
+                // The new log settings apply to the reload's own lines; a refusal restores the old.
+                let old = self.cfg.logging.clone();
+                reconfigure_logging(&cfg.logging);
+                let applied = self.apply_config(cfg).await;
+                if applied.is_err() {
+                    reconfigure_logging(&old);
+                }
+                applied
+            }
+            Err(err) => Err(err.to_string()),
+        };
+        match &outcome {
+            Ok(()) => {
                 self.reload_error = None;
                 self.loaded_at = WallTime::now();
-                info!(config = %self.opts.config_path.display(), "configuration reloaded");
+                info!(config = %path, "configuration reloaded");
             }
-            Err(err) => {
-                let message = err.to_string();
+            Err(message) => {
                 error!(error = %message, "reload refused; the running configuration stays");
                 self.reload_error = Some(status::ReloadError {
                     at: WallTime::now(),
-                    message,
+                    message: message.clone(),
                 });
             }
         }
         let _ = self.notifier.ready();
         self.publish();
+        outcome.map(|()| path)
     }
 
-    async fn apply_config(&mut self, cfg: Config) {
+    /// Puts a loaded configuration in force, or refuses it (bad Arc credentials) and keeps
+    /// the running one.
+    async fn apply_config(&mut self, cfg: Config) -> Result<(), String> {
         if cfg.status.socket != self.cfg.status.socket {
             warn!("status.socket changes take effect at the next start");
         }
@@ -997,17 +1034,7 @@ impl Daemon {
         let new_creds = match &cfg.arc {
             Some(arc) if arc_changed => match credentials::load(&arc.credentials) {
                 Ok(c) => Some(c),
-                Err(err) => {
-                    error!(
-                        error = format!("{err:#}"),
-                        "reload refused: bad Arc credentials"
-                    );
-                    self.reload_error = Some(status::ReloadError {
-                        at: WallTime::now(),
-                        message: format!("{err:#}"),
-                    });
-                    return;
-                }
+                Err(err) => return Err(format!("bad Arc credentials: {err:#}")),
             },
             Some(_) => self.creds.clone(),
             None => None,
@@ -1051,6 +1078,7 @@ impl Daemon {
             .await;
         }
         self.sync_routing().await;
+        Ok(())
     }
 
     fn publish(&mut self) {
@@ -1072,6 +1100,11 @@ impl Daemon {
             modem: self.modem.as_ref().map(ModemWatcher::status),
             ..snap
         };
+        let line = status::status_line(&snap);
+        if line != self.status_line {
+            let _ = self.notifier.status(&line);
+            self.status_line = line;
+        }
         self.publisher.send_replace(Arc::new(snap));
     }
 

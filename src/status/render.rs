@@ -67,6 +67,26 @@ pub fn render_events(log: &EventLog) -> String {
     table(&rows)
 }
 
+/// One line for the service manager (sd_notify `STATUS=`, shown by `systemctl status`): each
+/// class's route, each path's state, and a refused reload.
+pub fn status_line(s: &Snapshot) -> String {
+    let classes: Vec<String> = s
+        .classes
+        .iter()
+        .map(|c| format!("{} {}", c.name, c.route))
+        .collect();
+    let paths: Vec<String> = s
+        .paths
+        .iter()
+        .map(|p| format!("{} {}", p.name, p.state))
+        .collect();
+    let mut line = format!("{}; paths: {}", classes.join(", "), paths.join(", "));
+    if s.config.reload_error.is_some() {
+        line.push_str("; last reload refused");
+    }
+    line
+}
+
 fn header(s: &Snapshot) -> String {
     let mut out = format!("arcway {}", clean(&s.arcway_version));
     if let Some(pid) = s.pid {
