@@ -304,7 +304,10 @@ async fn reload_waits_for_the_daemons_answer() {
     let started = std::time::Instant::now();
     let text = status::reload_command(&path).await.unwrap();
     assert_eq!(text, "reloaded /etc/arcway/arcway.yaml\n");
-    assert!(started.elapsed() >= Duration::from_millis(300), "answered before the daemon");
+    assert!(
+        started.elapsed() >= Duration::from_millis(300),
+        "answered before the daemon"
+    );
     let err = status::reload_command(&path).await.unwrap_err();
     match err {
         ClientError::Refused(reasons) => assert!(reasons.contains("unknown key"), "{reasons}"),

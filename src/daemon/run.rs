@@ -664,7 +664,19 @@ impl Daemon {
 
     fn log_engine_entries(&mut self) {
         for entry in self.engine.log().filter(|e| e.seq >= self.logged_seq) {
-            info!(seq = entry.seq, "{}", entry.summary());
+            // A path lost is what an operator filtering for warnings wants to see.
+            let lost = matches!(
+                entry.change,
+                engine::Change::Path {
+                    to: Health::Down { .. },
+                    ..
+                }
+            );
+            if lost {
+                warn!(seq = entry.seq, "{}", entry.summary());
+            } else {
+                info!(seq = entry.seq, "{}", entry.summary());
+            }
         }
         self.logged_seq = self.engine.log_next_seq();
     }
