@@ -103,16 +103,21 @@ fn reload(config: &Path, args: &ReloadArgs) -> ExitCode {
             ExitCode::SUCCESS
         }
         Err(arcway::status::ClientError::Refused(reasons)) => {
-            eprintln!("arcway kept its running configuration; the new one was refused:\n{reasons}");
+            arcway::logging::report_error(&format!(
+                "arcway kept its running configuration; the new one was refused:\n{reasons}"
+            ));
             ExitCode::from(exit::BAD_INPUT)
         }
         Err(err) => {
-            eprintln!("{err:#}");
+            arcway::logging::report_error(&format!("{err:#}"));
             // A file that does not load cannot name its socket: the daemon may be listening
             // elsewhere, but the file would be refused anyway, and why is known here.
             match loaded {
                 Err(invalid) if args.socket.is_none() => {
-                    eprintln!("{} is invalid:\n{invalid}", config.display());
+                    arcway::logging::report_error(&format!(
+                        "{} is invalid:\n{invalid}",
+                        config.display()
+                    ));
                     ExitCode::from(exit::BAD_INPUT)
                 }
                 _ => ExitCode::from(exit::FAILURE),

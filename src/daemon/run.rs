@@ -51,7 +51,7 @@ pub fn run(opts: Options) -> ExitCode {
     let cfg = match config::load(&opts.config_path) {
         Ok(cfg) => cfg,
         Err(err) => {
-            eprintln!("{err}");
+            logging::report_error(&err.to_string());
             return ExitCode::from(exit::BAD_INPUT);
         }
     };

@@ -92,6 +92,19 @@ pub fn reconfigure(level: &str, style: Style) -> Result<(), String> {
         .map_err(|e| format!("failed to change the log level: {e}"))
 }
 
+/// An error for stderr outside the subscriber (before it exists, or a command's own output).
+/// When stderr is the journal, where each line would get the unit's default priority (info),
+/// every line carries the sd-daemon prefix of priority 3.
+pub fn report_error(text: &str) {
+    if stderr_is_journal() {
+        for line in text.lines() {
+            eprintln!("<3>{line}");
+        }
+    } else {
+        eprintln!("{text}");
+    }
+}
+
 fn env_filter(level: &str) -> Targets {
     filter(level, std::env::var("ARCWAY_LOG").ok().as_deref())
 }
