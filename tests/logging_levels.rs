@@ -124,6 +124,8 @@ fn the_level_follows_the_configuration_and_reload_answers() {
     let (code, out, err) = reload(&cfg, None);
     assert_eq!(code, 0, "reload to warn: {out}{err}");
     assert_eq!(out, format!("reloaded {}\n", cfg.display()));
+    // Lines from before the switch were written before the answer; let the reader take them.
+    daemon.collect(Duration::from_millis(300));
 
     // A bad file: refused with its position, the old configuration (and level) stays, and
     // the refusal is logged at error, which `warn` shows. A file that does not load cannot
