@@ -35,7 +35,7 @@ check-example: build
 # Every test, the root ones included: they build their own network namespaces. Then the
 # kernel WireGuard scenario, in a qemu guest booted from Debian's kernel, and the packages:
 # the systemd unit, static cross builds under qemu-user, the .deb install/upgrade/purge
-# cycle and the OpenWrt packages.
+# cycle, the .deb under a real systemd in a container, and the OpenWrt packages.
 test: deps fmt-check clippy check-example
 	$(CARGO) test --locked --workspace --no-fail-fast
 	tests/vm/run

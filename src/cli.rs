@@ -28,6 +28,10 @@ pub struct Cli {
 pub enum Command {
     /// Run the daemon (SIGHUP reloads the configuration, SIGTERM stops).
     Run,
+    /// Make the running daemon reload its configuration and wait for the outcome: exit 0 when
+    /// the new configuration is in force, 2 with the reasons when it was refused (the old one
+    /// keeps running), 1 when the daemon cannot be reached.
+    Reload(ReloadArgs),
     /// Validate the configuration and print a normalized summary (exit 2 when invalid).
     CheckConfig,
     /// Show paths, classes and the latest switches of the running daemon.
@@ -44,6 +48,13 @@ pub struct StatusArgs {
     /// Print JSON for scripts.
     #[arg(long)]
     pub json: bool,
+    /// The daemon's status socket (default: status.socket from the configuration).
+    #[arg(long, value_name = "PATH")]
+    pub socket: Option<PathBuf>,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ReloadArgs {
     /// The daemon's status socket (default: status.socket from the configuration).
     #[arg(long, value_name = "PATH")]
     pub socket: Option<PathBuf>,

@@ -4,7 +4,7 @@ use std::process::ExitCode;
 use clap::Parser;
 
 use arcway::bootstrap::{BootstrapCommand, ImportArgs};
-use arcway::cli::{Cli, Command, StatusArgs};
+use arcway::cli::{Cli, Command, ReloadArgs, StatusArgs};
 use arcway::daemon::{self, exit};
 
 const DEFAULT_SOCKET: &str = "/run/arcway/arcway.sock";
@@ -16,6 +16,7 @@ fn main() -> ExitCode {
         Command::Run => daemon::run(daemon::Options {
             config_path: cli.config.clone(),
         }),
+        Command::Reload(args) => reload(&cli.config, args),
         Command::CheckConfig => check_config(&cli.config),
         Command::Status(args) => show(&cli.config, args, false),
         Command::Events(args) => show(&cli.config, args, true),
@@ -80,12 +81,56 @@ fn bootstrap(config: &Path, cmd: &BootstrapCommand) -> ExitCode {
     }
 }
 
-fn show(config: &Path, args: &StatusArgs, events: bool) -> ExitCode {
+/// The socket given on the command line, else the configured one, else the default.
+fn socket(config: &Path, given: Option<&Path>) -> PathBuf {
+    given
+        .map(Path::to_path_buf)
+        .or_else(|| from_config(config, |c| Some(c.status.socket.clone())))
+        .unwrap_or_else(|| PathBuf::from(DEFAULT_SOCKET))
+}
+
+fn reload(config: &Path, args: &ReloadArgs) -> ExitCode {
+    let loaded = arcway::config::load(config);
     let socket = args
         .socket
         .clone()
-        .or_else(|| from_config(config, |c| Some(c.status.socket.clone())))
+        .or_else(|| loaded.as_ref().ok().map(|c| c.status.socket.clone()))
         .unwrap_or_else(|| PathBuf::from(DEFAULT_SOCKET));
+    let runtime = match runtime() {
+        Ok(rt) => rt,
+        Err(code) => return code,
+    };
+    match runtime.block_on(arcway::status::reload_command(&socket)) {
+        Ok(text) => {
+            print!("{text}");
+            ExitCode::SUCCESS
+        }
+        Err(arcway::status::ClientError::Refused(reasons)) => {
+            arcway::logging::report_error(&format!(
+                "arcway kept its running configuration; the new one was refused:\n{reasons}"
+            ));
+            ExitCode::from(exit::BAD_INPUT)
+        }
+        Err(err) => {
+            arcway::logging::report_error(&format!("{err:#}"));
+            // A file that does not load cannot name its socket: the daemon may be listening
+            // elsewhere, but the file would be refused anyway, and why is known here.
+            match loaded {
+                Err(invalid) if args.socket.is_none() => {
+                    arcway::logging::report_error(&format!(
+                        "{} is invalid:\n{invalid}",
+                        config.display()
+                    ));
+                    ExitCode::from(exit::BAD_INPUT)
+                }
+                _ => ExitCode::from(exit::FAILURE),
+            }
+        }
+    }
+}
+
+fn show(config: &Path, args: &StatusArgs, events: bool) -> ExitCode {
+    let socket = socket(config, args.socket.as_deref());
     let runtime = match runtime() {
         Ok(rt) => rt,
         Err(code) => return code,

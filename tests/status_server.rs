@@ -273,3 +273,57 @@ async fn unresponsive_daemon_times_out() {
     assert!(matches!(err, ClientError::Timeout { .. }), "{err}");
     assert!(err.to_string().contains("did not answer"), "{err}");
 }
+
+#[tokio::test]
+async fn reload_waits_for_the_daemons_answer() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("arcway.sock");
+    let (_publisher, subscriber) = status::channel(sample(1));
+    let (reloads, mut asked) = tokio::sync::mpsc::channel(1);
+    let server = Server::bind(&path, subscriber)
+        .await
+        .unwrap()
+        .accept_reloads(reloads);
+    let (stop, stopped) = oneshot::channel::<()>();
+    let task = tokio::spawn(server.run(async move {
+        let _ = stopped.await;
+    }));
+    // The "daemon": takes a while, accepts the first reload and refuses the second.
+    let daemon = tokio::spawn(async move {
+        let mut answers = vec![
+            Ok("/etc/arcway/arcway.yaml".to_owned()),
+            Err("/etc/arcway/arcway.yaml:3:1: bogus: unknown key".to_owned()),
+        ]
+        .into_iter();
+        while let Some(answer) = asked.recv().await {
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            let _ = answer.send(answers.next().unwrap());
+        }
+    });
+
+    let started = std::time::Instant::now();
+    let text = status::reload_command(&path).await.unwrap();
+    assert_eq!(text, "reloaded /etc/arcway/arcway.yaml\n");
+    assert!(
+        started.elapsed() >= Duration::from_millis(300),
+        "answered before the daemon"
+    );
+    let err = status::reload_command(&path).await.unwrap_err();
+    match err {
+        ClientError::Refused(reasons) => assert!(reasons.contains("unknown key"), "{reasons}"),
+        other => panic!("expected a refusal, got {other}"),
+    }
+
+    let _ = stop.send(());
+    task.await.unwrap();
+    daemon.abort();
+}
+
+#[tokio::test]
+async fn reload_is_refused_by_a_server_without_a_daemon() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Running::start(&dir.path().join("arcway.sock")).await;
+    let err = status::reload_command(&server.path).await.unwrap_err();
+    assert!(matches!(err, ClientError::Refused(_)), "{err}");
+    server.stop().await;
+}

@@ -51,11 +51,11 @@ pub fn run(opts: Options) -> ExitCode {
     let cfg = match config::load(&opts.config_path) {
         Ok(cfg) => cfg,
         Err(err) => {
-            eprintln!("{err}");
+            logging::report_error(&err.to_string());
             return ExitCode::from(exit::BAD_INPUT);
         }
     };
-    logging::init(cfg.logging.level.as_str(), log_style(&cfg));
+    logging::init(cfg.logging.level.as_str(), log_style(&cfg.logging));
     log_warnings(&cfg);
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -91,8 +91,14 @@ fn log_warnings(cfg: &Config) {
     }
 }
 
-fn log_style(cfg: &Config) -> logging::Style {
-    match cfg.logging.format {
+fn reconfigure_logging(settings: &config::LoggingConfig) {
+    if let Err(err) = logging::reconfigure(settings.level.as_str(), log_style(settings)) {
+        warn!(error = %err, "the log settings stay as they were");
+    }
+}
+
+fn log_style(settings: &config::LoggingConfig) -> logging::Style {
+    match settings.format {
         config::LogFormat::Auto => logging::Style::Auto,
         config::LogFormat::Plain => logging::Style::Plain,
         config::LogFormat::Json => logging::Style::Json,
@@ -152,6 +158,8 @@ struct Channels {
     probes: mpsc::Receiver<ProbeRound>,
     wg: mpsc::Receiver<WgSample>,
     budgets: mpsc::UnboundedReceiver<BudgetTransition>,
+    /// Reloads asked for on the status socket (`arcway reload`), each waiting for its answer.
+    reloads: mpsc::Receiver<status::ReloadAnswer>,
 }
 
 struct Daemon {
@@ -239,6 +247,8 @@ impl Daemon {
                 )
             })
             .map_err(failed)?;
+        let (reload_tx, reload_rx) = mpsc::channel(4);
+        let server = server.accept_reloads(reload_tx);
         let (server_stop, stop_rx) = oneshot::channel::<()>();
         tokio::spawn(server.run(async move {
             let _ = stop_rx.await;
@@ -327,6 +337,7 @@ impl Daemon {
                 probes: probe_rx,
                 wg: wg_rx,
                 budgets: budget_rx,
+                reloads: reload_rx,
                 creds: creds_rx,
                 modem: None,
             }),
@@ -419,7 +430,13 @@ impl Daemon {
                 }
                 () = sleep_until(deadline) => self.feed(Event::Tick).await,
                 _ = hup.recv() => {
-                    self.reload().await;
+                    let _ = self.reload().await;
+                    if let Some(events) = self.modem_rx_swap.take() {
+                        channels.modem = events;
+                    }
+                }
+                Some(answer) = channels.reloads.recv() => {
+                    let _ = answer.send(self.reload().await);
                     if let Some(events) = self.modem_rx_swap.take() {
                         channels.modem = events;
                     }
@@ -712,7 +729,19 @@ impl Daemon {
 
     fn log_engine_entries(&mut self) {
         for entry in self.engine.log().filter(|e| e.seq >= self.logged_seq) {
-            info!(seq = entry.seq, "{}", entry.summary());
+            // A path lost is what an operator filtering for warnings wants to see.
+            let lost = matches!(
+                entry.change,
+                engine::Change::Path {
+                    to: Health::Down { .. },
+                    ..
+                }
+            );
+            if lost {
+                warn!(seq = entry.seq, "{}", entry.summary());
+            } else {
+                info!(seq = entry.seq, "{}", entry.summary());
+            }
         }
         self.logged_seq = self.engine.log_next_seq();
     }
@@ -1042,30 +1071,47 @@ impl Daemon {
         self.publish();
     }
 
-    async fn reload(&mut self) {
+    /// Reloads the configuration file: the path now in force, or why the new file was refused
+    /// (the running configuration stays).
+    async fn reload(&mut self) -> Result<String, String> {
         let _ = self.notifier.reloading();
-        match config::load(&self.opts.config_path) {
+        let path = self.opts.config_path.display().to_string();
+        let outcome = match config::load(&self.opts.config_path) {
             Ok(cfg) => {
+                // The new log settings apply to the reload's own lines; a refusal restores the old.
+                let old = self.cfg.logging.clone();
+                reconfigure_logging(&cfg.logging);
                 log_warnings(&cfg);
-                self.apply_config(cfg).await;
+                let applied = self.apply_config(cfg).await;
+                if applied.is_err() {
+                    reconfigure_logging(&old);
+                }
+                applied
+            }
+            Err(err) => Err(err.to_string()),
+        };
+        match &outcome {
+            Ok(()) => {
                 self.reload_error = None;
                 self.loaded_at = WallTime::now();
-                info!(config = %self.opts.config_path.display(), "configuration reloaded");
+                info!(config = %path, "configuration reloaded");
             }
-            Err(err) => {
-                let message = err.to_string();
+            Err(message) => {
                 error!(error = %message, "reload refused; the running configuration stays");
                 self.reload_error = Some(status::ReloadError {
                     at: WallTime::now(),
-                    message,
+                    message: message.clone(),
                 });
             }
         }
         let _ = self.notifier.ready();
         self.publish();
+        outcome.map(|()| path)
     }
 
-    async fn apply_config(&mut self, cfg: Config) {
+    /// Puts a loaded configuration in force, or refuses it (bad Arc credentials) and keeps
+    /// the running one.
+    async fn apply_config(&mut self, cfg: Config) -> Result<(), String> {
         if cfg.status.socket != self.cfg.status.socket {
             warn!("status.socket changes take effect at the next start");
         }
@@ -1078,12 +1124,7 @@ impl Daemon {
                 Ok(c) => (c, Ok(())),
                 // A running tunnel is not given up for a broken file: refuse the reload.
                 Err(message) if self.tunnel.is_some() => {
-                    error!(error = %message, "reload refused: bad Arc credentials");
-                    self.reload_error = Some(status::ReloadError {
-                        at: WallTime::now(),
-                        message,
-                    });
-                    return;
+                    return Err(format!("bad Arc credentials: {message}"));
                 }
                 Err(message) => (None, Err(message)),
             }
@@ -1139,6 +1180,7 @@ impl Daemon {
             .await;
         }
         self.sync_routing().await;
+        Ok(())
     }
 
     /// Records how setting up `object` went: a failure shows in status, metrics and the

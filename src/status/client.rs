@@ -1,4 +1,5 @@
-//! Asking a running daemon over its status socket, and the `arcway status`/`events` commands.
+//! Asking a running daemon over its status socket, and the `arcway status`/`events`/`reload`
+//! commands.
 
 use std::io;
 use std::path::{Path, PathBuf};
@@ -8,7 +9,7 @@ use serde::de::DeserializeOwned;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::UnixStream;
 
-use super::protocol::{CONNECTION_TIMEOUT, MAX_REPLY, Request};
+use super::protocol::{CONNECTION_TIMEOUT, MAX_REPLY, RELOAD_TIMEOUT, ReloadedReply, Request};
 use super::render::{render_events, render_status};
 use super::{EventLog, Snapshot};
 
@@ -34,12 +35,17 @@ pub enum ClientError {
 
 /// Sends `request` and returns the reply as JSON, or the daemon's refusal as an error.
 pub async fn fetch(socket: &Path, request: Request) -> Result<serde_json::Value, ClientError> {
+    let limit = match request {
+        // The daemon answers once the reload is done; the server gives up before this.
+        Request::Reload => RELOAD_TIMEOUT + CONNECTION_TIMEOUT,
+        Request::Status | Request::Events => CONNECTION_TIMEOUT,
+    };
     let exchange = exchange(socket, request);
-    let raw = tokio::time::timeout(CONNECTION_TIMEOUT, exchange)
+    let raw = tokio::time::timeout(limit, exchange)
         .await
         .map_err(|_| ClientError::Timeout {
             path: socket.to_path_buf(),
-            after: CONNECTION_TIMEOUT,
+            after: limit,
         })??;
     let value: serde_json::Value = serde_json::from_slice(&raw).map_err(ClientError::Decode)?;
     if let Some(error) = value.get("error").and_then(|e| e.as_str()) {
@@ -74,6 +80,14 @@ pub async fn events_command(socket: &Path, json: bool) -> anyhow::Result<String>
         return Ok(serde_json::to_string_pretty(&value)? + "\n");
     }
     Ok(render_events(&typed(value)?))
+}
+
+/// `arcway reload`: asks the daemon to reload its configuration and waits until it has. The
+/// text to print when the new configuration is in force; [`ClientError::Refused`] with the
+/// reasons when the daemon kept the old one.
+pub async fn reload_command(socket: &Path) -> Result<String, ClientError> {
+    let reply: ReloadedReply = typed(fetch(socket, Request::Reload).await?)?;
+    Ok(format!("reloaded {}\n", reply.reloaded))
 }
 
 fn typed<T: DeserializeOwned>(value: serde_json::Value) -> Result<T, ClientError> {

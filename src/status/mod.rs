@@ -17,11 +17,13 @@ use std::sync::Arc;
 
 use tokio::sync::watch;
 
-pub use client::{ClientError, events_command, fetch, fetch_events, fetch_status, status_command};
+pub use client::{
+    ClientError, events_command, fetch, fetch_events, fetch_status, reload_command, status_command,
+};
 pub use clock::{Clock, WallTime};
 pub use protocol::Request;
 pub use render::{LATEST_SWITCHES, render_events, render_status, status_line};
-pub use server::{Server, ServerError};
+pub use server::{ReloadAnswer, Server, ServerError};
 pub use snapshot::{
     AccountingStatus, ClassStatus, ConfigStatus, Event, EventLog, FORMAT_VERSION, PathStatus,
     ProbeStatus, Problem, ReloadError, Route, Since, Snapshot,

@@ -1,9 +1,11 @@
 //! The line protocol on the status socket.
 //!
-//! The client writes one line (`status`, `events`, optionally followed by `json`) and the
-//! server answers with one JSON document and closes. Replies are always JSON; rendering for
-//! people happens in the client, so the daemon does no formatting work. A refused request is
-//! answered with `{"error": "..."}`.
+//! The client writes one line (`status`, `events`, optionally followed by `json`, or `reload`)
+//! and the server answers with one JSON document and closes. Replies are always JSON; rendering
+//! for people happens in the client, so the daemon does no formatting work. A refused request
+//! is answered with `{"error": "..."}`. `reload` is answered once the daemon has reloaded its
+//! configuration: `{"reloaded": "<config path>"}`, or `{"error": "..."}` with the reasons the
+//! new configuration was refused.
 
 use std::fmt;
 use std::time::Duration;
@@ -16,12 +18,17 @@ pub const MAX_REQUEST: usize = 256;
 pub const CONNECTION_TIMEOUT: Duration = Duration::from_secs(5);
 /// Longest reply a client accepts.
 pub const MAX_REPLY: usize = 16 << 20;
+/// How long a reload may take, from the request to the answer (a changed Arc section
+/// restarts the tunnel). The unit's reload timeout (TimeoutStartSec=, 90 s) is longer.
+pub const RELOAD_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// What a client asks for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Request {
     Status,
     Events,
+    /// Reload the configuration file and answer with the outcome.
+    Reload,
 }
 
 impl Request {
@@ -32,11 +39,13 @@ impl Request {
         let request = match words.next() {
             Some("status") => Request::Status,
             Some("events") => Request::Events,
+            Some("reload") => Request::Reload,
             Some(other) => return Err(format!("unknown request `{}`", printable(other))),
             None => return Err("empty request".to_owned()),
         };
         match words.next() {
-            None | Some("json") => {}
+            None => {}
+            Some("json") if request != Request::Reload => {}
             Some(other) => return Err(format!("unknown option `{}`", printable(other))),
         }
         if words.next().is_some() {
@@ -49,6 +58,7 @@ impl Request {
         match self {
             Request::Status => "status",
             Request::Events => "events",
+            Request::Reload => "reload",
         }
     }
 }
@@ -64,6 +74,13 @@ impl fmt::Display for Request {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ErrorReply {
     pub error: String,
+}
+
+/// The answer to a reload that took effect.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReloadedReply {
+    /// The configuration file now in force.
+    pub reloaded: String,
 }
 
 /// Keeps echoed garbage short and free of control characters.
@@ -86,6 +103,8 @@ mod tests {
         assert!(Request::parse("").is_err());
         assert!(Request::parse("status yaml").is_err());
         assert!(Request::parse("status json json").is_err());
+        assert_eq!(Request::parse("reload"), Ok(Request::Reload));
+        assert!(Request::parse("reload json").is_err());
         assert_eq!(
             Request::parse("st\u{1b}tus"),
             Err("unknown request `st?tus`".to_owned())

@@ -109,25 +109,45 @@ fn header(s: &Snapshot) -> String {
     out
 }
 
-/// The one line `systemctl status` shows: the problems, else where the classes go.
+/// The one line the service manager shows (sd_notify `STATUS=`, `systemctl status`): the
+/// problems first, then where each class goes, each path's state and a refused reload.
 pub fn status_line(s: &Snapshot) -> String {
-    if !s.problems.is_empty() {
-        let problems: Vec<String> = s
-            .problems
-            .iter()
-            .map(|p| format!("{}: {}", clean(&p.object), clean(&p.error)))
-            .collect();
-        return format!("degraded: {}", problems.join("; "));
-    }
     let classes: Vec<String> = s
         .classes
         .iter()
         .map(|c| format!("{} {}", clean(&c.name), clean(&c.route.to_string())))
         .collect();
-    if classes.is_empty() {
+    let mut parts = Vec::new();
+    if !classes.is_empty() {
+        parts.push(classes.join(", "));
+    }
+    if !s.paths.is_empty() {
+        let paths: Vec<String> = s
+            .paths
+            .iter()
+            .map(|p| format!("{} {}", clean(&p.name), p.state))
+            .collect();
+        parts.push(format!("paths: {}", paths.join(", ")));
+    }
+    if s.config.reload_error.is_some() {
+        parts.push("last reload refused".to_owned());
+    }
+    let head = if s.problems.is_empty() {
         "running".to_owned()
     } else {
-        format!("running: {}", classes.join(", "))
+        let problems: Vec<String> = s
+            .problems
+            .iter()
+            .map(|p| format!("{}: {}", clean(&p.object), clean(&p.error)))
+            .collect();
+        format!("degraded: {}", problems.join("; "))
+    };
+    if parts.is_empty() {
+        head
+    } else if s.problems.is_empty() {
+        format!("{head}: {}", parts.join("; "))
+    } else {
+        format!("{head}; {}", parts.join("; "))
     }
 }
 

@@ -2,8 +2,9 @@
 //!
 //! The daemon publishes snapshots through a `watch` channel and never waits for the server:
 //! a request only clones the `Arc` of the latest value. Each connection gets its own task with
-//! a hard deadline and a bounded request size, and the number of open connections is capped,
-//! so a stuck or hostile client cannot pile up memory or file descriptors.
+//! deadlines and a bounded request size, and the number of open connections is capped, so a
+//! stuck or hostile client cannot pile up memory or file descriptors. A reload request is
+//! handed to the daemon, and the connection waits for its answer.
 
 use std::future::Future;
 use std::io;
@@ -14,9 +15,12 @@ use std::time::Duration;
 
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{UnixListener, UnixStream};
+use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinSet;
 
-use super::protocol::{CONNECTION_TIMEOUT, ErrorReply, MAX_REQUEST, Request};
+use super::protocol::{
+    CONNECTION_TIMEOUT, ErrorReply, MAX_REQUEST, RELOAD_TIMEOUT, ReloadedReply, Request,
+};
 use super::{EventLog, Snapshot, Subscriber};
 
 /// Connections served at once; more are closed at accept.
@@ -45,11 +49,16 @@ pub enum ServerError {
     Chmod { path: PathBuf, source: io::Error },
 }
 
+/// How the daemon answers a reload request: the configuration file now in force, or why the
+/// new one was refused (the old one keeps running).
+pub type ReloadAnswer = oneshot::Sender<Result<String, String>>;
+
 /// The bound status socket; dropping it removes the socket file if it is still ours.
 pub struct Server {
     listener: UnixListener,
     file: SocketFile,
     snapshots: Subscriber,
+    reloads: Option<mpsc::Sender<ReloadAnswer>>,
 }
 
 impl Server {
@@ -98,7 +107,14 @@ impl Server {
             listener,
             file,
             snapshots,
+            reloads: None,
         })
+    }
+
+    /// Passes `reload` requests to `reloads`; without it they are refused.
+    pub fn accept_reloads(mut self, reloads: mpsc::Sender<ReloadAnswer>) -> Server {
+        self.reloads = Some(reloads);
+        self
     }
 
     pub fn path(&self) -> &Path {
@@ -120,7 +136,7 @@ impl Server {
                     }
                     Ok((stream, _)) => {
                         let snapshot = Arc::clone(&self.snapshots.borrow());
-                        connections.spawn(serve_with_deadline(stream, snapshot));
+                        connections.spawn(serve_logged(stream, snapshot, self.reloads.clone()));
                     }
                     Err(error) => {
                         // Usually EMFILE: back off instead of spinning on the same error.
@@ -178,24 +194,41 @@ async fn remove_if_stale(path: &Path) -> Result<(), ServerError> {
     }
 }
 
-async fn serve_with_deadline(stream: UnixStream, snapshot: Arc<Snapshot>) {
-    match tokio::time::timeout(CONNECTION_TIMEOUT, serve(stream, snapshot)).await {
-        Ok(Ok(())) => {}
-        Ok(Err(error)) => tracing::debug!(%error, "status connection failed"),
-        Err(_) => tracing::debug!("status connection timed out"),
+async fn serve_logged(
+    stream: UnixStream,
+    snapshot: Arc<Snapshot>,
+    reloads: Option<mpsc::Sender<ReloadAnswer>>,
+) {
+    match serve(stream, snapshot, reloads).await {
+        Ok(()) => {}
+        Err(error) if error.kind() == io::ErrorKind::TimedOut => {
+            tracing::debug!("status connection timed out");
+        }
+        Err(error) => tracing::debug!(%error, "status connection failed"),
     }
 }
 
-async fn serve(mut stream: UnixStream, snapshot: Arc<Snapshot>) -> io::Result<()> {
+/// Reading the request and writing the reply each have [`CONNECTION_TIMEOUT`]; a reload
+/// waits up to [`RELOAD_TIMEOUT`] in between.
+async fn serve(
+    mut stream: UnixStream,
+    snapshot: Arc<Snapshot>,
+    reloads: Option<mpsc::Sender<ReloadAnswer>>,
+) -> io::Result<()> {
     let (read, mut write) = stream.split();
     let mut read = BufReader::new(read);
     let mut line = Vec::with_capacity(64);
     // One byte more than allowed tells an oversized request from one that just fits.
     let limit = u64::try_from(MAX_REQUEST + 1).unwrap_or(u64::MAX);
-    (&mut read).take(limit).read_until(b'\n', &mut line).await?;
+    let mut request = (&mut read).take(limit);
+    deadline(CONNECTION_TIMEOUT, request.read_until(b'\n', &mut line)).await??;
     let reply = match parse(&line) {
         Ok(Request::Status) => serde_json::to_vec(&*snapshot),
         Ok(Request::Events) => serde_json::to_vec(&EventLog::from(&*snapshot)),
+        Ok(Request::Reload) => match reload(reloads).await {
+            Ok(path) => serde_json::to_vec(&ReloadedReply { reloaded: path }),
+            Err(error) => serde_json::to_vec(&ErrorReply { error }),
+        },
         Err(error) => {
             tracing::debug!(%error, "refused status request");
             serde_json::to_vec(&ErrorReply { error })
@@ -203,13 +236,40 @@ async fn serve(mut stream: UnixStream, snapshot: Arc<Snapshot>) -> io::Result<()
     };
     let mut reply = reply.map_err(io::Error::other)?;
     reply.push(b'\n');
-    write.write_all(&reply).await?;
-    write.shutdown().await?;
+    deadline(CONNECTION_TIMEOUT, async {
+        write.write_all(&reply).await?;
+        write.shutdown().await
+    })
+    .await??;
     // Closing a unix socket with unread input resets the peer, which would lose the reply
     // (say, the refusal of an oversized request): read what is left, within bounds.
     let (mut rest, mut sink) = (read.take(DRAIN_LIMIT), tokio::io::sink());
     let _ = tokio::time::timeout(DRAIN_TIMEOUT, tokio::io::copy(&mut rest, &mut sink)).await;
     Ok(())
+}
+
+async fn deadline<T>(limit: Duration, work: impl Future<Output = T>) -> io::Result<T> {
+    tokio::time::timeout(limit, work)
+        .await
+        .map_err(|_| io::Error::from(io::ErrorKind::TimedOut))
+}
+
+/// Hands a reload to the daemon and waits for its answer.
+async fn reload(reloads: Option<mpsc::Sender<ReloadAnswer>>) -> Result<String, String> {
+    let reloads = reloads.ok_or_else(|| "this server does not reload".to_owned())?;
+    let asked = async {
+        let (answer, outcome) = oneshot::channel();
+        reloads
+            .send(answer)
+            .await
+            .map_err(|_| "arcway is stopping".to_owned())?;
+        outcome
+            .await
+            .map_err(|_| "arcway stopped before it answered".to_owned())?
+    };
+    tokio::time::timeout(RELOAD_TIMEOUT, asked)
+        .await
+        .map_err(|_| format!("no answer within {} s", RELOAD_TIMEOUT.as_secs()))?
 }
 
 fn parse(line: &[u8]) -> Result<Request, String> {

@@ -7,7 +7,42 @@ use std::time::{Duration, Instant};
 use tokio::io::{AsyncBufReadExt as _, AsyncRead, BufReader};
 use tokio::process::Child;
 
+use tracing::Level;
+
 use super::limits::{LineLimiter, Verdict};
+
+/// The level of one line of wireguard-go's log and its text without the level, interface and
+/// date prefixes (`ERROR: (arc0) 2026/01/02 03:04:05 message`). Lines without a level prefix
+/// (Go's own messages) are INFO.
+pub(crate) fn userspace_line(line: &str) -> (Level, &str) {
+    let line = line.trim_end();
+    let (level, rest) = if let Some(rest) = line.strip_prefix("ERROR: ") {
+        (Level::ERROR, rest)
+    } else if let Some(rest) = line.strip_prefix("DEBUG: ") {
+        (Level::DEBUG, rest)
+    } else if let Some(rest) = line.strip_prefix("INFO: ") {
+        (Level::INFO, rest)
+    } else {
+        return (Level::INFO, line);
+    };
+    let rest = match rest.strip_prefix('(').and_then(|r| r.split_once(") ")) {
+        Some((_, after)) => after,
+        None => rest,
+    };
+    (level, strip_date(rest))
+}
+
+/// Drops Go's `log` timestamp (`2006/01/02 15:04:05 `); the log adds its own.
+fn strip_date(text: &str) -> &str {
+    let b = text.as_bytes();
+    let shape = b"dddd/dd/dd dd:dd:dd ";
+    let dated = b.len() >= shape.len()
+        && shape.iter().zip(b).all(|(s, c)| match s {
+            b'd' => c.is_ascii_digit(),
+            _ => s == c,
+        });
+    if dated { &text[shape.len()..] } else { text }
+}
 
 /// Turns each line the child writes into a log line, through a limiter shared by all of the
 /// child's incarnations so a crash loop cannot flood the log.
@@ -31,7 +66,18 @@ pub(crate) fn pump(
                 if suppressed > 0 {
                     tracing::warn!(%ifname, suppressed, "dropped userspace WireGuard output lines (rate limit)");
                 }
-                tracing::info!(target: "arcway::wg::userspace", %ifname, pid, stream, "{}", line.trim_end());
+                let (level, text) = userspace_line(&line);
+                match level {
+                    Level::ERROR => {
+                        tracing::error!(target: "arcway::wg::userspace", %ifname, pid, stream, "{text}");
+                    }
+                    Level::DEBUG => {
+                        tracing::debug!(target: "arcway::wg::userspace", %ifname, pid, stream, "{text}");
+                    }
+                    _ => {
+                        tracing::info!(target: "arcway::wg::userspace", %ifname, pid, stream, "{text}")
+                    }
+                }
             }
         }
     });
@@ -59,5 +105,48 @@ pub(crate) async fn terminate(mut child: Child, pid: u32, grace: Duration) -> st
             );
             child.kill().await
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use tracing::Level;
+
+    use super::userspace_line;
+
+    #[test]
+    fn wireguard_go_levels_become_log_levels() {
+        assert_eq!(
+            userspace_line(
+                "ERROR: (arc0) 2026/01/02 03:04:05 Failed to send handshake initiation: network is unreachable\n"
+            ),
+            (
+                Level::ERROR,
+                "Failed to send handshake initiation: network is unreachable"
+            )
+        );
+        assert_eq!(
+            userspace_line(
+                "DEBUG: (arc0) 2026/01/02 03:04:05 Interface state was Down, requested Up, now Up"
+            ),
+            (
+                Level::DEBUG,
+                "Interface state was Down, requested Up, now Up"
+            )
+        );
+        assert_eq!(
+            userspace_line(
+                "INFO: (arc0) 2026/01/02 03:04:05 Starting wireguard-go version 0.0.20220316"
+            ),
+            (Level::INFO, "Starting wireguard-go version 0.0.20220316")
+        );
+        assert_eq!(
+            userspace_line("ERROR: no interface prefix"),
+            (Level::ERROR, "no interface prefix")
+        );
+        assert_eq!(
+            userspace_line("panic: runtime error"),
+            (Level::INFO, "panic: runtime error")
+        );
     }
 }
