@@ -117,7 +117,7 @@ fn krypton_asks_its_name_over_the_cellular_path() {
 
     let opts = ClientOptions {
         extra_ca: Some(ca),
-        resolv_conf,
+        resolv_conf: vec![resolv_conf],
         ..fast()
     };
     let output = dir.path().join("arc.json");

@@ -33,10 +33,10 @@ pub struct ClientOptions {
     /// Pin every connection, and the DNS lookup before it, to one path (device, mark,
     /// source address).
     pub binding: Option<Binding>,
-    /// Resolvers asked over the bound path; empty: the name servers of `resolv_conf`.
-    /// Unbound clients use the system's lookup.
+    /// Resolvers asked over the bound path; empty: the name servers of the `resolv_conf`
+    /// files that exist. Unbound clients use the system's lookup.
     pub nameservers: Vec<IpAddr>,
-    pub resolv_conf: PathBuf,
+    pub resolv_conf: Vec<PathBuf>,
     /// A PEM file with CA certificates trusted besides the system's (tests, private CAs).
     pub extra_ca: Option<PathBuf>,
 }
@@ -52,7 +52,12 @@ impl Default for ClientOptions {
             max_body: 1024 * 1024,
             binding: None,
             nameservers: Vec::new(),
-            resolv_conf: PathBuf::from("/etc/resolv.conf"),
+            // OpenWrt's /etc/resolv.conf names only its local dnsmasq; netifd lists each
+            // interface's upstream resolvers (the modem's among them) in the second file.
+            resolv_conf: vec![
+                PathBuf::from("/etc/resolv.conf"),
+                PathBuf::from("/tmp/resolv.conf.d/resolv.conf.auto"),
+            ],
             extra_ca: None,
         }
     }

@@ -2,7 +2,7 @@
 //! A DNS lookup for a pinned connection is pinned the same way (see [`super::resolve`]).
 
 use std::net::{IpAddr, SocketAddr};
-use std::path::Path;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -21,9 +21,9 @@ use crate::probe::Binding;
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Lookup<'a> {
     pub binding: Option<&'a Binding>,
-    /// Resolvers to ask over the bound path; empty: those of `resolv_conf`.
+    /// Resolvers to ask over the bound path; empty: those of the `resolv_conf` files.
     pub nameservers: &'a [IpAddr],
-    pub resolv_conf: &'a Path,
+    pub resolv_conf: &'a [PathBuf],
 }
 
 /// The server's addresses, keeping only the family the binding has a source address for.

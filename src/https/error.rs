@@ -90,8 +90,8 @@ pub enum HttpsError {
         source: io::Error,
     },
     #[error(
-        "failed to find a DNS resolver reachable over {interface} (only local ones are listed; \
-         configure the path's resolvers)"
+        "failed to find a DNS resolver to ask over {interface}: the resolv.conf files name only \
+         local resolvers, or none of the path's address family"
     )]
     NoResolver { interface: String },
     #[error("failed to ask the DNS resolver {server}")]

@@ -5,7 +5,7 @@
 //! message types; an unbound client keeps the system's lookup (hosts file, nsswitch).
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
-use std::path::Path;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use simple_dns::rdata::RData;
@@ -38,24 +38,41 @@ pub fn nameservers(text: &str) -> Vec<IpAddr> {
         .collect()
 }
 
-/// The resolvers a client bound to `binding` can ask: `configured`, or those of
-/// `resolv_conf`. Loopback resolvers (a local dnsmasq or systemd-resolved) forward over the
-/// default route, and cannot be reached from a socket bound to another interface anyway.
+/// The resolvers a client bound to `binding` can ask: `configured`, or those of the
+/// `resolv_conf` files that exist, in order. Loopback resolvers (a local dnsmasq or
+/// systemd-resolved) forward over the default route, and cannot be reached from a socket
+/// bound to another interface anyway.
 pub fn resolvers(
     configured: &[IpAddr],
-    resolv_conf: &Path,
+    resolv_conf: &[PathBuf],
     binding: &Binding,
 ) -> Result<Vec<IpAddr>, HttpsError> {
-    let listed = if configured.is_empty() {
-        let text =
-            std::fs::read_to_string(resolv_conf).map_err(|source| HttpsError::ResolvConf {
-                path: resolv_conf.into(),
-                source,
-            })?;
-        nameservers(&text)
-    } else {
-        configured.to_vec()
-    };
+    let mut listed = configured.to_vec();
+    if configured.is_empty() {
+        let mut unread = None;
+        let mut read_any = false;
+        for path in resolv_conf {
+            match std::fs::read_to_string(path) {
+                Ok(text) => {
+                    read_any = true;
+                    for ip in nameservers(&text) {
+                        if !listed.contains(&ip) {
+                            listed.push(ip);
+                        }
+                    }
+                }
+                Err(source) => {
+                    unread.get_or_insert(HttpsError::ResolvConf {
+                        path: path.clone(),
+                        source,
+                    });
+                }
+            }
+        }
+        if let (false, Some(e)) = (read_any, unread) {
+            return Err(e);
+        }
+    }
     let usable: Vec<IpAddr> = listed
         .into_iter()
         .filter(|ip| binding.interface == "lo" || !ip.is_loopback())
@@ -318,20 +335,34 @@ mod tests {
         };
         let dir = tempfile::tempdir().unwrap();
         let conf = dir.path().join("resolv.conf");
+        let auto = dir.path().join("resolv.conf.auto");
+        let files = [conf.clone(), auto.clone()];
         std::fs::write(&conf, text).unwrap();
         assert_eq!(
-            resolvers(&[], &conf, &cellular).unwrap(),
+            resolvers(&[], &files, &cellular).unwrap(),
             ["192.0.2.53".parse::<IpAddr>().unwrap()],
-            "IPv4 only, no loopback resolver"
+            "IPv4 only, no loopback resolver, a missing file is no error"
         );
+        // OpenWrt: only the local dnsmasq here, the upstream resolvers in netifd's file.
         std::fs::write(&conf, "nameserver 127.0.0.1\n").unwrap();
-        let e = resolvers(&[], &conf, &cellular).unwrap_err().to_string();
+        let e = resolvers(&[], &files, &cellular).unwrap_err().to_string();
         assert!(e.contains("wwan0"), "{e}");
+        std::fs::write(
+            &auto,
+            "# Interface wan\nnameserver 192.168.1.1\n# Interface wwan\nnameserver 198.51.100.129\n",
+        )
+        .unwrap();
+        assert_eq!(resolvers(&[], &files, &cellular).unwrap().len(), 2);
         let configured = ["198.51.100.129".parse().unwrap()];
         assert_eq!(
-            resolvers(&configured, &conf, &cellular).unwrap(),
+            resolvers(&configured, &files, &cellular).unwrap(),
             configured
         );
+        let none = [dir.path().join("absent")];
+        assert!(matches!(
+            resolvers(&[], &none, &cellular),
+            Err(HttpsError::ResolvConf { .. })
+        ));
     }
 
     fn reply(query: &[u8], build: impl FnOnce(&mut Packet<'_>)) -> Vec<u8> {
