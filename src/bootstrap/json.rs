@@ -126,6 +126,7 @@ mod tests {
             body: "{\"code\":\"X\\u001b[31m1\",\"message\":\"bad\\r\\nINFO forged line \\u0007\u{9b}2J\"}"
                 .as_bytes()
                 .to_vec(),
+            retry_after: None,
         };
         let e = check_status("x", "SORACOM API", &r)
             .unwrap_err()
@@ -143,6 +144,7 @@ mod tests {
         let r = Response {
             status: 401,
             body: br#"{"code":"AUM0004","message":"Invalid AuthKey"}"#.to_vec(),
+            retry_after: None,
         };
         let e = check_status("authenticate", "SORACOM API", &r)
             .unwrap_err()
@@ -154,6 +156,7 @@ mod tests {
         let r = Response {
             status: 502,
             body: b"<html>bad gateway</html>".to_vec(),
+            retry_after: None,
         };
         let e = check_status("x", "SORACOM API", &r)
             .unwrap_err()

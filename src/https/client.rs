@@ -104,6 +104,8 @@ pub struct Request<'a> {
 pub struct Response {
     pub status: u16,
     pub body: Vec<u8>,
+    /// The `Retry-After` header as sent (seconds or an HTTP date), if any.
+    pub retry_after: Option<String>,
 }
 
 /// An HTTPS client with its TLS trust anchors loaded once.
@@ -197,6 +199,11 @@ impl Client {
             .headers()
             .get(header::CONTENT_LENGTH)
             .and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+        let retry_after = response
+            .headers()
+            .get(header::RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
         if declared.is_some_and(|n| n > limit as u64) {
             return Err(HttpsError::TooLarge { limit });
         }
@@ -219,7 +226,11 @@ impl Client {
             }
         }
         tracing::debug!(method = req.method.as_str(), %url, status, bytes = body.len(), "answer");
-        Ok(Response { status, body })
+        Ok(Response {
+            status,
+            body,
+            retry_after,
+        })
     }
 }
 
