@@ -64,8 +64,11 @@ rustflags_env() {
   [ -z "$flags" ] || echo "CARGO_TARGET_$(echo "$1" | tr 'a-z-' 'A-Z_')_RUSTFLAGS=$flags"
 }
 
-# The size budget of a stripped release binary: 3.5 MiB (routers have little flash).
-pkg_size_limit=${PKG_SIZE_LIMIT:-3670016}
+# The size budget: each OpenWrt package (.ipk and .apk) for the router architectures
+# (aarch64, armv7) at most 2.0 MiB, since flash holds the compressed package.
+pkg_size_limit=${PKG_SIZE_LIMIT:-2097152}
+# OpenWrt architectures the budget applies to (x86_64 is printed, not held to it).
+pkg_budget_archs="aarch64_cortex-a53 arm_cortex-a7_neon-vfpv4"
 
 # size_mib BYTES: "3.42"
 size_mib() { awk -v s="$1" 'BEGIN { printf "%.2f", s / 1048576 }'; }
@@ -116,9 +119,12 @@ openwrt_depends="kmod-wireguard, nftables-json, kmod-nft-core, kmod-nft-nat, kmo
 # The feed Makefile's conffiles: the whole directory.
 openwrt_conffiles="/etc/arcway/"
 
-# openwrt_apk_name ARCH: the .apk's file name. The SDK names it arcway-VERSION.apk inside a
-# directory per architecture; here all architectures share one directory.
-openwrt_apk_name() { echo "arcway-$(pkg_version)-r1_$1.apk"; }
+# openwrt_apk ARCH: the .apk's path. The SDK names it arcway-VERSION.apk, in a directory per
+# architecture (an index made by `apk mkndx` with its default name pattern finds it only
+# under that name).
+openwrt_apk() { echo "$pkg_out_dir/openwrt/$1/arcway-$(pkg_version)-r1.apk"; }
+# openwrt_ipk ARCH: the .ipk's path, named as the SDK names it, in the same directory.
+openwrt_ipk() { echo "$pkg_out_dir/openwrt/$1/arcway_$(pkg_version)-r1_$1.ipk"; }
 
 # build_gen: builds packaging/gen (man pages, completions, apk v3 writer and reader) and prints
 # the binary's path.

@@ -1,10 +1,16 @@
-//! The netlink framing shared by ctnetlink (conntrack eviction), nf_tables (counter reads),
-//! WireGuard's generic netlink family and route netlink (src/rtnl): message headers,
-//! attributes, and one blocking request/dump exchange. The subset arcway needs is small
-//! enough to write down here.
+//! Blocking netlink exchanges for ctnetlink (conntrack eviction), nf_tables (counter reads),
+//! WireGuard's generic netlink family and route netlink (src/rtnl), and the byte-level
+//! builders the last two still use. Conntrack and nf_tables messages themselves are built and
+//! parsed by netlink-packet-netfilter.
+//!
+//! Replies are read strictly: the framing is netlink-packet-core's checked buffer; an error
+//! or `NLMSG_DONE` too short to hold its code, a truncated message or an overrun is an error,
+//! `NLMSG_DONE` carries the dump's result, and a dump the kernel marks inconsistent
+//! (`NLM_F_DUMP_INTR`, the object set changed while it was copied) is asked for again.
 
 use std::io;
 
+use netlink_packet_core::{DoneBuffer, ErrorBuffer, NetlinkBuffer};
 use netlink_sys::{
     Socket, SocketAddr,
     protocols::{NETLINK_GENERIC, NETLINK_NETFILTER},
@@ -16,6 +22,11 @@ pub const NLMSG_DONE: u16 = 3;
 pub const NLM_F_REQUEST: u16 = 0x1;
 pub const NLM_F_ACK: u16 = 0x4;
 pub const NLM_F_DUMP: u16 = 0x300;
+const NLMSG_NOOP: u16 = 1;
+const NLMSG_OVERRUN: u16 = 4;
+const NLM_F_DUMP_INTR: u16 = 0x10;
+/// Attempts at a dump the kernel keeps marking inconsistent before giving up.
+const DUMP_ATTEMPTS: usize = 4;
 /// Set on nested attributes by newer kernels; not part of the type.
 pub const NLA_F_NESTED: u16 = 0x8000;
 const NLA_TYPE_MASK: u16 = 0x3fff;
@@ -79,9 +90,17 @@ pub fn finish(mut buf: Vec<u8>) -> Vec<u8> {
     buf
 }
 
+/// The length field of an attribute of `len` bytes. One that does not fit the 16-bit field
+/// gets 0, a length no reader accepts (the kernel answers EINVAL), never a shorter length that
+/// would be read as other attributes; callers that can build such a message refuse it by its
+/// size (as the WireGuard update does).
+fn attr_len(len: usize) -> u16 {
+    u16::try_from(len).unwrap_or(0)
+}
+
 pub fn attr(buf: &mut Vec<u8>, kind: u16, payload: &[u8]) {
     let len = 4 + payload.len();
-    buf.extend_from_slice(&(len as u16).to_ne_bytes());
+    buf.extend_from_slice(&attr_len(len).to_ne_bytes());
     buf.extend_from_slice(&kind.to_ne_bytes());
     buf.extend_from_slice(payload);
     buf.resize(buf.len() + (align(len) - len), 0);
@@ -103,7 +122,7 @@ pub fn nest(buf: &mut Vec<u8>, kind: u16, fill: impl FnOnce(&mut Vec<u8>)) {
     buf.extend_from_slice(&(kind | NLA_F_NESTED).to_ne_bytes());
     fill(buf);
     // Every attribute inside is padded to 4 bytes, so the nest needs no padding of its own.
-    let len = u16::try_from(buf.len() - start).unwrap_or(u16::MAX);
+    let len = attr_len(buf.len() - start);
     buf[start..start + 2].copy_from_slice(&len.to_ne_bytes());
 }
 
@@ -148,30 +167,28 @@ pub struct Message<'a> {
     pub payload: &'a [u8],
 }
 
-/// Splits a datagram into netlink messages.
+/// Splits a datagram into netlink messages; stops at the first one whose framing is broken
+/// (tests and the route netlink reader; exchanges use [`Replies`]).
 pub fn messages(mut data: &[u8]) -> Vec<Message<'_>> {
     let mut out = Vec::new();
-    while data.len() >= NLMSG_HDRLEN {
-        let len = u32::from_ne_bytes([data[0], data[1], data[2], data[3]]) as usize;
-        if len < NLMSG_HDRLEN || len > data.len() {
-            break;
-        }
-        let kind = u16::from_ne_bytes([data[4], data[5]]);
+    while let Ok(buf) = NetlinkBuffer::new_checked(data) {
+        let len = buf.length() as usize;
         out.push(Message {
-            kind,
+            kind: buf.message_type(),
             payload: &data[NLMSG_HDRLEN..len],
         });
-        data = &data[align(len).min(data.len())..];
+        data = data.get(align(len)..).unwrap_or_default();
     }
     out
 }
 
-/// The errno of an NLMSG_ERROR payload (0 for an ack).
+/// The errno of an NLMSG_ERROR payload (0 for an ack); a payload too short to hold one is
+/// `-EBADMSG`, never an ack.
 pub fn error_code(payload: &[u8]) -> i32 {
-    payload
-        .get(..4)
-        .map(|b| i32::from_ne_bytes([b[0], b[1], b[2], b[3]]))
-        .unwrap_or(0)
+    match payload.get(..4) {
+        Some(b) => i32::from_ne_bytes([b[0], b[1], b[2], b[3]]),
+        None => -libc::EBADMSG,
+    }
 }
 
 /// The message type of an nfnetlink message of subsystem `subsys`, without the subsystem.
@@ -179,39 +196,135 @@ pub fn subsys_message(kind: u16, subsys: u16) -> Option<u16> {
     (kind >> 8 == subsys).then_some(kind & 0xff)
 }
 
-/// Sends a dump request and hands every reply message (type, payload) to `each` until the
-/// kernel says done.
-pub fn dump(socket: &Socket, request: &[u8], mut each: impl FnMut(u16, &[u8])) -> io::Result<()> {
+fn malformed(what: impl std::fmt::Display) -> io::Error {
+    io::Error::new(
+        io::ErrorKind::InvalidData,
+        format!("malformed netlink reply: {what}"),
+    )
+}
+
+/// An errno from the kernel (which sends it negated) as an io::Error.
+fn kernel_error(code: i32) -> io::Error {
+    io::Error::from_raw_os_error(code.checked_neg().unwrap_or(i32::MAX))
+}
+
+/// The answer to one request, read from the kernel's datagrams.
+#[derive(Debug, Default)]
+pub struct Replies {
+    seq: u32,
+    /// Whole data messages (header included), in the order received.
+    messages: Vec<Vec<u8>>,
+    /// The kernel marked the dump inconsistent.
+    interrupted: bool,
+}
+
+impl Replies {
+    /// Replies to the request with sequence number `seq`.
+    pub fn new(seq: u32) -> Self {
+        Replies {
+            seq,
+            ..Replies::default()
+        }
+    }
+
+    /// Takes one datagram; `Ok(true)` once the answer is complete (NLMSG_DONE or the ack),
+    /// an error when the kernel reports one or the datagram is not well-formed netlink.
+    /// Messages of other sequence numbers (late answers to an earlier request) are skipped.
+    pub fn feed(&mut self, mut datagram: &[u8]) -> io::Result<bool> {
+        while !datagram.is_empty() {
+            let buf = NetlinkBuffer::new_checked(datagram).map_err(malformed)?;
+            let len = buf.length() as usize;
+            let message = &datagram[..len];
+            let payload = &message[NLMSG_HDRLEN..];
+            datagram = datagram.get(align(len)..).unwrap_or_default();
+            if buf.sequence_number() != self.seq {
+                continue;
+            }
+            if buf.flags() & NLM_F_DUMP_INTR != 0 {
+                self.interrupted = true;
+            }
+            match buf.message_type() {
+                NLMSG_NOOP => {}
+                NLMSG_ERROR => {
+                    let error = ErrorBuffer::new_checked(payload).map_err(malformed)?;
+                    return match error.code() {
+                        None => Ok(true),
+                        Some(code) => Err(kernel_error(code.get())),
+                    };
+                }
+                NLMSG_DONE => {
+                    let done = DoneBuffer::new_checked(payload).map_err(malformed)?;
+                    return match done.code() {
+                        0 => Ok(true),
+                        code => Err(kernel_error(code)),
+                    };
+                }
+                NLMSG_OVERRUN => return Err(malformed("the kernel dropped messages (overrun)")),
+                _ => self.messages.push(message.to_vec()),
+            }
+        }
+        Ok(false)
+    }
+
+    /// Whether the kernel marked the dump inconsistent (to be asked for again).
+    pub fn interrupted(&self) -> bool {
+        self.interrupted
+    }
+
+    /// The data messages, each with its netlink header.
+    pub fn into_messages(self) -> Vec<Vec<u8>> {
+        self.messages
+    }
+}
+
+fn request_seq(request: &[u8]) -> io::Result<u32> {
+    NetlinkBuffer::new_checked(request)
+        .map(|b| b.sequence_number())
+        .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e.to_string()))
+}
+
+/// Sends `request` and reads until the answer is complete.
+fn exchange(socket: &Socket, request: &[u8]) -> io::Result<Replies> {
+    let mut replies = Replies::new(request_seq(request)?);
     socket.send(request, 0)?;
     loop {
         let (data, _) = socket.recv_from_full()?;
-        for msg in messages(&data) {
-            match msg.kind {
-                NLMSG_DONE => return Ok(()),
-                NLMSG_ERROR => {
-                    return match error_code(msg.payload) {
-                        0 => Ok(()),
-                        code => Err(io::Error::from_raw_os_error(-code)),
-                    };
-                }
-                kind => each(kind, msg.payload),
-            }
+        if replies.feed(&data)? {
+            return Ok(replies);
         }
     }
 }
 
-/// Sends a request that asks for an ack and waits for it.
-pub fn request(socket: &Socket, request: &[u8]) -> io::Result<()> {
-    socket.send(request, 0)?;
-    loop {
-        let (data, _) = socket.recv_from_full()?;
-        for msg in messages(&data) {
-            if msg.kind == NLMSG_ERROR {
-                return match error_code(msg.payload) {
-                    0 => Ok(()),
-                    code => Err(io::Error::from_raw_os_error(-code)),
-                };
-            }
+/// Sends a dump request and returns every reply message (header included) of a consistent
+/// dump, asking again while the kernel marks it interrupted.
+pub fn dump_messages(socket: &Socket, request: &[u8]) -> io::Result<Vec<Vec<u8>>> {
+    for _ in 0..DUMP_ATTEMPTS {
+        let replies = exchange(socket, request)?;
+        if !replies.interrupted() {
+            return Ok(replies.into_messages());
         }
     }
+    Err(io::Error::new(
+        io::ErrorKind::Interrupted,
+        format!("the netlink dump changed under every one of {DUMP_ATTEMPTS} attempts"),
+    ))
 }
+
+/// Sends a dump request and hands every reply message (type, payload) of a consistent dump to
+/// `each`.
+pub fn dump(socket: &Socket, request: &[u8], mut each: impl FnMut(u16, &[u8])) -> io::Result<()> {
+    for message in dump_messages(socket, request)? {
+        let kind = u16::from_ne_bytes([message[4], message[5]]);
+        each(kind, &message[NLMSG_HDRLEN..]);
+    }
+    Ok(())
+}
+
+/// Sends a request that asks for an ack and waits for it.
+pub fn request(socket: &Socket, request: &[u8]) -> io::Result<()> {
+    exchange(socket, request).map(drop)
+}
+
+#[cfg(test)]
+#[path = "nfnetlink_tests.rs"]
+mod tests;

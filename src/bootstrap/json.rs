@@ -20,15 +20,12 @@ pub(crate) fn check_status(
             .as_ref()
             .and_then(|m| m.get(name))
             .and_then(Value::as_str)
-            .map(str::to_owned)
+            .map(printable)
+            .filter(|t| !t.is_empty())
     };
     let message = text("message").unwrap_or_else(|| {
         // Not the usual JSON: show a bounded, printable start of the body.
-        let snippet: String = String::from_utf8_lossy(&response.body)
-            .chars()
-            .filter(|c| !c.is_control())
-            .take(200)
-            .collect();
+        let snippet = printable(&String::from_utf8_lossy(&response.body));
         if snippet.is_empty() {
             "(no message)".to_owned()
         } else {
@@ -42,6 +39,13 @@ pub(crate) fn check_status(
         code: text("code").unwrap_or_else(|| "-".to_owned()),
         message,
     })
+}
+
+/// Server text as it may be logged or shown: control characters (line breaks, terminal
+/// escapes) removed, so an answer cannot forge log lines or drive a terminal, and at most 200
+/// characters.
+pub(crate) fn printable(text: &str) -> String {
+    text.chars().filter(|c| !c.is_control()).take(200).collect()
 }
 
 /// The body as a JSON object; truncation and syntax errors are told apart.
@@ -113,6 +117,26 @@ mod tests {
                 .to_string()
                 .contains("empty")
         );
+    }
+
+    #[test]
+    fn api_error_text_loses_its_control_characters() {
+        let r = Response {
+            status: 400,
+            body: "{\"code\":\"X\\u001b[31m1\",\"message\":\"bad\\r\\nINFO forged line \\u0007\u{9b}2J\"}"
+                .as_bytes()
+                .to_vec(),
+            retry_after: None,
+        };
+        let e = check_status("x", "SORACOM API", &r)
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            e,
+            "failed to x: SORACOM API answered HTTP 400 X[31m1: badINFO forged line 2J"
+        );
+        assert!(!e.chars().any(char::is_control), "{e:?}");
+        assert_eq!(printable(&"é".repeat(300)).chars().count(), 200);
     }
 
     #[test]

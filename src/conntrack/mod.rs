@@ -15,7 +15,7 @@ use std::net::IpAddr;
 
 use ipnet::IpNet;
 use netlink_sys::Socket;
-use tracing::{debug, info};
+use tracing::{debug, info, warn};
 
 use crate::nfnetlink;
 pub use wire::{DumpFilter, Flow};
@@ -82,6 +82,8 @@ pub struct EvictReport {
     /// Entries the kernel handed over (after its own family and mark filter).
     pub examined: usize,
     pub evicted: usize,
+    /// Entries that could not be decoded, so were neither selected nor deleted.
+    pub unreadable: usize,
 }
 
 /// Deletes the conntrack entries selected by any of `evictions` (every class moved in one
@@ -96,6 +98,7 @@ pub async fn evict(evictions: Vec<Eviction>) -> Result<EvictReport, ConntrackErr
     info!(
         examined = report.examined,
         evicted = report.evicted,
+        unreadable = report.unreadable,
         "conntrack entries evicted"
     );
     Ok(report)
@@ -104,7 +107,7 @@ pub async fn evict(evictions: Vec<Eviction>) -> Result<EvictReport, ConntrackErr
 /// Every entry in this network namespace (for status and tests).
 pub fn dump_flows() -> Result<Vec<Flow>, ConntrackError> {
     let socket = nfnetlink::open().map_err(ConntrackError::Socket)?;
-    dump(&socket, DumpFilter::default())
+    dump(&socket, DumpFilter::default()).map(|(flows, _)| flows)
 }
 
 /// The narrowest dump that still holds every entry `evictions` select: one address family
@@ -133,7 +136,7 @@ pub fn dump_filter(evictions: &[Eviction]) -> DumpFilter {
 
 fn evict_blocking(evictions: &[Eviction]) -> Result<EvictReport, ConntrackError> {
     let socket = nfnetlink::open().map_err(ConntrackError::Socket)?;
-    let flows = dump(&socket, dump_filter(evictions))?;
+    let (flows, unreadable) = dump(&socket, dump_filter(evictions))?;
     let selected: Vec<&Flow> = flows
         .iter()
         .filter(|f| evictions.iter().any(|e| e.selects(f)))
@@ -160,18 +163,27 @@ fn evict_blocking(evictions: &[Eviction]) -> Result<EvictReport, ConntrackError>
         });
     }
     Ok(EvictReport {
-        examined: flows.len(),
+        examined: flows.len() + unreadable,
         evicted: selected.len(),
+        unreadable,
     })
 }
 
-fn dump(socket: &Socket, filter: DumpFilter) -> Result<Vec<Flow>, ConntrackError> {
-    let mut flows = Vec::new();
-    nfnetlink::dump(socket, &wire::dump_request(1, filter), |kind, payload| {
-        if wire::ct_message(kind) == Some(wire::IPCTNL_MSG_CT_NEW) {
-            flows.extend(wire::parse_flow(payload));
+/// The entries of a dump, and how many of them could not be decoded.
+fn dump(socket: &Socket, filter: DumpFilter) -> Result<(Vec<Flow>, usize), ConntrackError> {
+    let messages = nfnetlink::dump_messages(socket, &wire::dump_request(1, filter))
+        .map_err(ConntrackError::Dump)?;
+    let mut flows = Vec::with_capacity(messages.len());
+    let mut unreadable = 0;
+    for message in &messages {
+        match wire::parse_flow(message) {
+            Some(Ok(flow)) => flows.push(flow),
+            Some(Err(error)) => {
+                unreadable += 1;
+                warn!(%error, "skipped a conntrack entry that could not be decoded");
+            }
+            None => {}
         }
-    })
-    .map_err(ConntrackError::Dump)?;
-    Ok(flows)
+    }
+    Ok((flows, unreadable))
 }

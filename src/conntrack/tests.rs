@@ -30,19 +30,27 @@ fn tuple(src: [u8; 4], dst: [u8; 4]) -> Vec<u8> {
     [nla(0x8001, &ip), nla(0x8002, &proto)].concat()
 }
 
-/// A CT_NEW payload as the kernel sends it for a masqueraded LAN flow.
-fn kernel_payload() -> Vec<u8> {
+/// A CT_NEW message as the kernel sends it for a masqueraded LAN flow.
+fn kernel_message() -> Vec<u8> {
     let mut p = vec![2, 0, 0, 0];
     p.extend(nla(0x8001, &tuple([198, 51, 100, 10], [203, 0, 113, 100])));
     p.extend(nla(0x8002, &tuple([203, 0, 113, 100], [192, 0, 2, 10])));
     p.extend(nla(8, &0x0011_0000u32.to_be_bytes()));
     p.extend(nla(12, &77u32.to_be_bytes()));
-    p
+    p.extend(nla(18, &5u16.to_be_bytes()));
+    let mut m = Vec::new();
+    nfnetlink::nlmsg_header(&mut m, 1 << 8, 2, 1);
+    m.extend(p);
+    nfnetlink::finish(m)
+}
+
+fn parse(message: &[u8]) -> Flow {
+    wire::parse_flow(message).unwrap().unwrap()
 }
 
 #[test]
 fn parses_a_kernel_entry() {
-    let flow = wire::parse_flow(&kernel_payload()).unwrap();
+    let flow = parse(&kernel_message());
     assert_eq!(flow.family, 2);
     assert_eq!(flow.orig_src, Some("198.51.100.10".parse().unwrap()));
     assert_eq!(flow.orig_dst, Some("203.0.113.100".parse().unwrap()));
@@ -51,20 +59,55 @@ fn parses_a_kernel_entry() {
         (flow.protocol, flow.mark, flow.id),
         (6, 0x0011_0000, Some(77))
     );
+    assert!(flow.zone.is_some());
 }
 
 #[test]
-fn delete_request_echoes_the_original_tuple() {
-    let flow = wire::parse_flow(&kernel_payload()).unwrap();
+fn delete_request_echoes_the_original_tuple_zone_and_id() {
+    let original = kernel_message();
+    let flow = parse(&original);
     let req = wire::delete_request(&flow, 9);
     let msgs = nfnetlink::messages(&req);
     assert_eq!(msgs.len(), 1);
     assert_eq!(msgs[0].kind, (1 << 8) | 2);
     assert_eq!(msgs[0].payload[0], 2, "family");
-    let echoed =
-        wire::parse_flow(&[&msgs[0].payload[..4], &msgs[0].payload[4..]].concat()).unwrap();
-    assert_eq!(echoed.orig_dst, flow.orig_dst);
-    assert_eq!(echoed.id, Some(77));
+    let attrs: Vec<(u16, Vec<u8>)> = nfnetlink::attrs(&msgs[0].payload[4..])
+        .map(|(k, v)| (k, v.to_vec()))
+        .collect();
+    let sent: Vec<(u16, Vec<u8>)> =
+        nfnetlink::attrs(&nfnetlink::messages(&original)[0].payload[4..])
+            .map(|(k, v)| (k, v.to_vec()))
+            .collect();
+    assert_eq!(attrs[0], sent[0], "the original tuple, byte for byte");
+    assert_eq!(attrs[1], (18, 5u16.to_be_bytes().to_vec()), "zone");
+    assert_eq!(attrs[2], (12, 77u32.to_be_bytes().to_vec()), "id");
+    assert_eq!(attrs.len(), 3);
+}
+
+#[test]
+fn other_messages_are_not_entries_and_broken_ones_are_errors() {
+    let mut other = kernel_message();
+    other[4] = 2; // CT_DELETE, not an entry
+    assert!(wire::parse_flow(&other).is_none());
+    let mut broken = kernel_message();
+    // The first tuple's length now runs past the message.
+    broken[20..22].copy_from_slice(&400u16.to_ne_bytes());
+    assert!(matches!(wire::parse_flow(&broken), Some(Err(_))));
+}
+
+proptest! {
+    /// Arbitrary bytes after a ctnetlink header, or anywhere, never panic the entry reader.
+    #[test]
+    fn arbitrary_entries_never_panic(
+        body in prop::collection::vec(any::<u8>(), 0..160),
+        kind in prop_oneof![Just(1u16 << 8), Just(1 << 8 | 2), any::<u16>()],
+    ) {
+        let mut m = Vec::new();
+        nfnetlink::nlmsg_header(&mut m, kind, 2, 1);
+        m.extend_from_slice(&body);
+        let _ = wire::parse_flow(&nfnetlink::finish(m));
+        let _ = wire::parse_flow(&body);
+    }
 }
 
 fn flow(dst: &str, reply_dst: &str, mark: u32) -> Flow {
@@ -122,6 +165,11 @@ fn dump_request_carries_the_filter() {
     let msgs = nfnetlink::messages(&plain);
     assert_eq!(msgs[0].kind, 1 << 8 | 1);
     assert_eq!(msgs[0].payload, [0, 0, 0, 0], "all families, no attributes");
+    assert_eq!(
+        u16::from_ne_bytes([plain[6], plain[7]]),
+        0x301,
+        "request and dump"
+    );
 
     let req = wire::dump_request(
         1,

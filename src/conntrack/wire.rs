@@ -1,26 +1,25 @@
-//! A minimal ctnetlink codec: dump requests, delete requests and the parts of a conntrack
-//! entry that eviction needs (framing in `crate::nfnetlink`).
+//! ctnetlink messages through netlink-packet-netfilter: dump requests, delete requests and the
+//! parts of a conntrack entry that eviction needs.
 
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::net::IpAddr;
 
-use crate::nfnetlink::{
-    self, NLA_F_NESTED, NLM_F_ACK, NLM_F_DUMP, NLM_F_REQUEST, attr, attrs, finish,
+use netlink_packet_core::{
+    DefaultNla, NLM_F_ACK, NLM_F_DUMP, NLM_F_REQUEST, NetlinkHeader, NetlinkMessage,
+    NetlinkPayload, Nla,
+};
+use netlink_packet_netfilter::conntrack::{
+    ConntrackAttribute, ConntrackMessage, IPTuple, ProtoTuple, Tuple,
+};
+use netlink_packet_netfilter::{
+    NetfilterHeader, NetfilterMessage, NetfilterMessageInner, NetfilterProtoFamily,
 };
 
-const NFNL_SUBSYS_CTNETLINK: u16 = 1;
-pub const IPCTNL_MSG_CT_NEW: u16 = 0;
-const IPCTNL_MSG_CT_GET: u16 = 1;
-const IPCTNL_MSG_CT_DELETE: u16 = 2;
-
-const CTA_TUPLE_ORIG: u16 = 1;
-const CTA_TUPLE_REPLY: u16 = 2;
-const CTA_MARK: u16 = 8;
+/// Attributes the crate keeps as raw bytes.
 const CTA_ID: u16 = 12;
 const CTA_ZONE: u16 = 18;
 const CTA_MARK_MASK: u16 = 21;
-const CTA_TUPLE_IP: u16 = 1;
-const CTA_TUPLE_PROTO: u16 = 2;
-const CTA_PROTO_NUM: u16 = 1;
+/// Flag bits of an attribute type (nested, network byte order).
+const NLA_TYPE_MASK: u16 = 0x3fff;
 
 /// One tracked connection, as much as eviction needs of it.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -34,12 +33,8 @@ pub struct Flow {
     pub mark: u32,
     pub id: Option<u32>,
     /// The original tuple as the kernel sent it, echoed back to delete exactly this entry.
-    pub orig_tuple: Vec<u8>,
-    pub zone: Option<Vec<u8>>,
-}
-
-fn header(buf: &mut Vec<u8>, msg: u16, flags: u16, seq: u32, family: u8) {
-    nfnetlink::header(buf, NFNL_SUBSYS_CTNETLINK, msg, flags, seq, family);
+    pub orig_tuple: Vec<Tuple>,
+    pub zone: Option<DefaultNla>,
 }
 
 /// What a dump asks the kernel to leave out.
@@ -51,75 +46,80 @@ pub struct DumpFilter {
     pub mark: Option<(u32, u32)>,
 }
 
+fn serialize(flags: u16, seq: u32, family: u8, message: ConntrackMessage) -> Vec<u8> {
+    let mut header = NetlinkHeader::default();
+    header.flags = flags;
+    header.sequence_number = seq;
+    let mut packet = NetlinkMessage::new(
+        header,
+        NetlinkPayload::from(NetfilterMessage::new(
+            NetfilterHeader::new(NetfilterProtoFamily::from(family), 0, 0),
+            message,
+        )),
+    );
+    packet.finalize();
+    let mut buf = vec![0; packet.buffer_len()];
+    packet.serialize(&mut buf);
+    buf
+}
+
 /// A dump of the entries that pass `filter`, filtered in the kernel so a large table is not
 /// copied to user space for a few entries.
 pub fn dump_request(seq: u32, filter: DumpFilter) -> Vec<u8> {
-    let mut buf = Vec::with_capacity(36);
-    header(
-        &mut buf,
-        IPCTNL_MSG_CT_GET,
+    let mut attrs = Vec::new();
+    if let Some((value, mask)) = filter.mark {
+        attrs.push(ConntrackAttribute::CtaMark(value));
+        attrs.push(ConntrackAttribute::Other(DefaultNla::new(
+            CTA_MARK_MASK,
+            mask.to_be_bytes().to_vec(),
+        )));
+    }
+    serialize(
         NLM_F_REQUEST | NLM_F_DUMP,
         seq,
         filter.family,
-    );
-    if let Some((value, mask)) = filter.mark {
-        attr(&mut buf, CTA_MARK, &value.to_be_bytes());
-        attr(&mut buf, CTA_MARK_MASK, &mask.to_be_bytes());
-    }
-    finish(buf)
+        ConntrackMessage::Get(attrs),
+    )
 }
 
 /// Deletes exactly `flow` (its original tuple, zone and id).
 pub fn delete_request(flow: &Flow, seq: u32) -> Vec<u8> {
-    let mut buf = Vec::with_capacity(128);
-    header(
-        &mut buf,
-        IPCTNL_MSG_CT_DELETE,
+    let mut attrs = vec![ConntrackAttribute::CtaTupleOrig(flow.orig_tuple.clone())];
+    if let Some(zone) = &flow.zone {
+        attrs.push(ConntrackAttribute::Other(zone.clone()));
+    }
+    if let Some(id) = flow.id {
+        attrs.push(ConntrackAttribute::Other(DefaultNla::new(
+            CTA_ID,
+            id.to_be_bytes().to_vec(),
+        )));
+    }
+    serialize(
         NLM_F_REQUEST | NLM_F_ACK,
         seq,
         flow.family,
-    );
-    attr(&mut buf, CTA_TUPLE_ORIG | NLA_F_NESTED, &flow.orig_tuple);
-    if let Some(zone) = &flow.zone {
-        attr(&mut buf, CTA_ZONE, zone);
-    }
-    if let Some(id) = flow.id {
-        attr(&mut buf, CTA_ID, &id.to_be_bytes());
-    }
-    finish(buf)
+        ConntrackMessage::Delete(attrs),
+    )
 }
 
-fn ip(kind: u16, payload: &[u8]) -> Option<IpAddr> {
-    match (kind, payload.len()) {
-        (1 | 2, 4) => Some(IpAddr::V4(Ipv4Addr::new(
-            payload[0], payload[1], payload[2], payload[3],
-        ))),
-        (3 | 4, 16) => {
-            let bytes: [u8; 16] = payload.try_into().ok()?;
-            Some(IpAddr::V6(Ipv6Addr::from(bytes)))
-        }
-        _ => None,
-    }
-}
-
-/// (source, destination, protocol) of a tuple attribute.
-fn tuple(payload: &[u8]) -> (Option<IpAddr>, Option<IpAddr>, u8) {
+/// (source, destination, protocol) of a tuple.
+fn tuple(tuple: &[Tuple]) -> (Option<IpAddr>, Option<IpAddr>, u8) {
     let (mut src, mut dst, mut proto) = (None, None, 0);
-    for (kind, inner) in attrs(payload) {
-        match kind {
-            CTA_TUPLE_IP => {
-                for (k, v) in attrs(inner) {
-                    match k {
-                        1 | 3 => src = ip(k, v),
-                        2 | 4 => dst = ip(k, v),
+    for part in tuple {
+        match part {
+            Tuple::Ip(ips) => {
+                for ip in ips {
+                    match ip {
+                        IPTuple::SourceAddress(a) => src = Some(*a),
+                        IPTuple::DestinationAddress(a) => dst = Some(*a),
                         _ => {}
                     }
                 }
             }
-            CTA_TUPLE_PROTO => {
-                for (k, v) in attrs(inner) {
-                    if k == CTA_PROTO_NUM && !v.is_empty() {
-                        proto = v[0];
+            Tuple::Proto(protos) => {
+                for p in protos {
+                    if let ProtoTuple::Protocol(p) = p {
+                        proto = u8::from(*p);
                     }
                 }
             }
@@ -129,32 +129,48 @@ fn tuple(payload: &[u8]) -> (Option<IpAddr>, Option<IpAddr>, u8) {
     (src, dst, proto)
 }
 
-/// Parses the payload of an IPCTNL_MSG_CT_NEW message (nfgenmsg + attributes).
-pub fn parse_flow(payload: &[u8]) -> Option<Flow> {
-    let family = *payload.first()?;
+/// The value of a 4-byte big-endian attribute the crate keeps raw.
+fn be32(nla: &DefaultNla) -> Option<u32> {
+    if nla.value_len() != 4 {
+        return None;
+    }
+    let mut value = [0; 4];
+    nla.emit_value(&mut value);
+    Some(u32::from_be_bytes(value))
+}
+
+/// The entry in one ctnetlink message (header included): `None` for other messages,
+/// `Some(Err)` for an entry the crate could not decode.
+pub fn parse_flow(message: &[u8]) -> Option<Result<Flow, String>> {
+    let parsed = match NetlinkMessage::<NetfilterMessage>::deserialize(message) {
+        Ok(m) => m,
+        Err(e) => return Some(Err(e.to_string())),
+    };
+    let NetlinkPayload::InnerMessage(nf) = parsed.payload else {
+        return None;
+    };
+    let NetfilterMessageInner::Conntrack(ConntrackMessage::New(attrs)) = nf.inner else {
+        return None;
+    };
     let mut flow = Flow {
-        family,
+        family: u8::from(nf.header.family),
         ..Flow::default()
     };
-    for (kind, value) in attrs(payload.get(4..)?) {
-        match kind {
-            CTA_TUPLE_ORIG => {
-                (flow.orig_src, flow.orig_dst, flow.protocol) = tuple(value);
-                flow.orig_tuple = value.to_vec();
+    for attr in attrs {
+        match attr {
+            ConntrackAttribute::CtaTupleOrig(t) => {
+                (flow.orig_src, flow.orig_dst, flow.protocol) = tuple(&t);
+                flow.orig_tuple = t;
             }
-            CTA_TUPLE_REPLY => (flow.reply_src, flow.reply_dst, _) = tuple(value),
-            CTA_MARK if value.len() == 4 => flow.mark = u32::from_be_bytes(value.try_into().ok()?),
-            CTA_ID if value.len() == 4 => {
-                flow.id = Some(u32::from_be_bytes(value.try_into().ok()?))
-            }
-            CTA_ZONE => flow.zone = Some(value.to_vec()),
+            ConntrackAttribute::CtaTupleReply(t) => (flow.reply_src, flow.reply_dst, _) = tuple(&t),
+            ConntrackAttribute::CtaMark(mark) => flow.mark = mark,
+            ConntrackAttribute::Other(nla) => match nla.kind() & NLA_TYPE_MASK {
+                CTA_ID => flow.id = be32(&nla),
+                CTA_ZONE => flow.zone = Some(nla),
+                _ => {}
+            },
             _ => {}
         }
     }
-    Some(flow)
-}
-
-/// The message type of a ctnetlink message without its subsystem.
-pub fn ct_message(kind: u16) -> Option<u16> {
-    nfnetlink::subsys_message(kind, NFNL_SUBSYS_CTNETLINK)
+    Some(Ok(flow))
 }

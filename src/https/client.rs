@@ -1,13 +1,19 @@
 //! One request with timeouts, bounded answers and retries with exponential backoff.
+//! HTTP/1.1 itself is hyper's, over a connection made here (so it can be pinned to a path).
 
+use std::net::IpAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper::header::{self, HeaderName, HeaderValue};
+use hyper_util::rt::TokioIo;
 use rustls::ClientConfig;
-use tokio::io::BufReader;
 
-use super::{HttpsError, Url, connect, tls, wire};
+use super::connect::{self, Lookup};
+use super::{HttpsError, Url, tls};
 use crate::probe::Binding;
 
 /// How requests are made; the defaults suit the SORACOM API over a slow cellular line.
@@ -24,8 +30,13 @@ pub struct ClientOptions {
     pub max_backoff: Duration,
     /// Largest accepted body.
     pub max_body: usize,
-    /// Pin every connection to one path (device, mark, source address).
+    /// Pin every connection, and the DNS lookup before it, to one path (device, mark,
+    /// source address).
     pub binding: Option<Binding>,
+    /// Resolvers asked over the bound path; empty: the name servers of the `resolv_conf`
+    /// files that exist. Unbound clients use the system's lookup.
+    pub nameservers: Vec<IpAddr>,
+    pub resolv_conf: Vec<PathBuf>,
     /// A PEM file with CA certificates trusted besides the system's (tests, private CAs).
     pub extra_ca: Option<PathBuf>,
 }
@@ -40,6 +51,13 @@ impl Default for ClientOptions {
             max_backoff: Duration::from_secs(8),
             max_body: 1024 * 1024,
             binding: None,
+            nameservers: Vec::new(),
+            // OpenWrt's /etc/resolv.conf names only its local dnsmasq; netifd lists each
+            // interface's upstream resolvers (the modem's among them) in the second file.
+            resolv_conf: vec![
+                PathBuf::from("/etc/resolv.conf"),
+                PathBuf::from("/tmp/resolv.conf.d/resolv.conf.auto"),
+            ],
             extra_ca: None,
         }
     }
@@ -156,33 +174,163 @@ impl Client {
 
     async fn exchange(&self, req: &Request<'_>) -> Result<Response, HttpsError> {
         let url = &req.url;
-        let mut stream = connect::connect(
-            self.tls.clone(),
-            url,
-            self.opts.binding.as_ref(),
-            self.opts.connect_timeout,
-        )
-        .await?;
-        wire::write_request(
-            &mut stream,
-            req.method.as_str(),
-            &url.authority(),
-            &url.path,
-            &req.headers,
-            &req.body,
-        )
-        .await?;
-        let mut reader = BufReader::new(stream);
-        let wire::Answer {
-            status,
-            retry_after,
-            body,
-        } = wire::read_answer(&mut reader, self.opts.max_body).await?;
+        let request = build_request(req)?;
+        let lookup = Lookup {
+            binding: self.opts.binding.as_ref(),
+            nameservers: &self.opts.nameservers,
+            resolv_conf: &self.opts.resolv_conf,
+        };
+        let stream =
+            connect::connect(self.tls.clone(), url, lookup, self.opts.connect_timeout).await?;
+        let http = |source| HttpsError::Http {
+            host: url.host.clone(),
+            source,
+        };
+        let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+            .await
+            .map_err(http)?;
+        // The connection is driven beside the request and ends with it (Connection: close).
+        let driver = tokio::spawn(connection);
+        let _stop = AbortOnDrop(driver.abort_handle());
+        let response = sender.send_request(request).await.map_err(http)?;
+        let status = response.status().as_u16();
+        let limit = self.opts.max_body;
+        let declared = response
+            .headers()
+            .get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+        let retry_after = response
+            .headers()
+            .get(header::RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        if declared.is_some_and(|n| n > limit as u64) {
+            return Err(HttpsError::TooLarge { limit });
+        }
+        // A body that ends early (before its length, its last chunk, or, for a body that
+        // ends with the connection, before TLS close_notify) is an error, never a shorter
+        // answer.
+        let mut incoming = response.into_body();
+        let mut body = Vec::new();
+        while let Some(frame) = incoming.frame().await {
+            let frame = frame.map_err(|source| HttpsError::Truncated {
+                got: body.len(),
+                expected: declared,
+                source,
+            })?;
+            if let Ok(data) = frame.into_data() {
+                if body.len() + data.len() > limit {
+                    return Err(HttpsError::TooLarge { limit });
+                }
+                body.extend_from_slice(&data);
+            }
+        }
         tracing::debug!(method = req.method.as_str(), %url, status, bytes = body.len(), "answer");
         Ok(Response {
             status,
             body,
             retry_after,
         })
+    }
+}
+
+struct AbortOnDrop(tokio::task::AbortHandle);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// A header value, refused when it holds CR, LF or another control character: a value is
+/// never allowed to end its header line and start another one. Neither the value nor the
+/// header's content is ever part of the error.
+fn header_value(name: &str, value: &str) -> Result<HeaderValue, HttpsError> {
+    let refused = || HttpsError::Header {
+        name: name.to_owned(),
+    };
+    if value.bytes().any(|b| b.is_ascii_control() && b != b'\t') {
+        return Err(refused());
+    }
+    let mut value = HeaderValue::from_str(value).map_err(|_| refused())?;
+    if name.eq_ignore_ascii_case("x-soracom-token")
+        || name.eq_ignore_ascii_case("x-soracom-api-key")
+    {
+        value.set_sensitive(true);
+    }
+    Ok(value)
+}
+
+/// The HTTP request for `req`: origin-form target, Host, a fixed User-Agent and Accept,
+/// `Connection: close` (one request per connection), and the caller's headers.
+fn build_request(req: &Request<'_>) -> Result<hyper::Request<Full<Bytes>>, HttpsError> {
+    let mut builder = hyper::Request::builder()
+        .method(req.method.as_str())
+        .uri(req.url.path.as_str());
+    let headers = builder.headers_mut().ok_or(HttpsError::Url {
+        url: req.url.to_string(),
+        problem: "the path is not a valid request target",
+    })?;
+    headers.insert(header::HOST, header_value("Host", &req.url.authority())?);
+    headers.insert(
+        header::USER_AGENT,
+        HeaderValue::from_static(concat!("arcway/", env!("CARGO_PKG_VERSION"))),
+    );
+    headers.insert(header::ACCEPT, HeaderValue::from_static("application/json"));
+    headers.insert(header::CONNECTION, HeaderValue::from_static("close"));
+    for (name, value) in &req.headers {
+        let header_name =
+            HeaderName::from_bytes(name.as_bytes()).map_err(|_| HttpsError::Header {
+                name: (*name).to_owned(),
+            })?;
+        headers.append(header_name, header_value(name, value)?);
+    }
+    builder
+        .body(Full::new(Bytes::copy_from_slice(&req.body)))
+        .map_err(|_| HttpsError::Url {
+            url: req.url.to_string(),
+            problem: "the path is not a valid request target",
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn request(headers: Vec<(&'static str, &'static str)>) -> Request<'static> {
+        Request {
+            method: Method::Post,
+            url: Url::parse("https://h:8036/v1/x?y=1").unwrap(),
+            headers,
+            body: b"{}".to_vec(),
+            retry: Retry::Idempotent,
+        }
+    }
+
+    #[test]
+    fn requests_carry_host_close_and_the_callers_headers() {
+        let r = build_request(&request(vec![("X-A", "b")])).unwrap();
+        assert_eq!(r.uri(), "/v1/x?y=1");
+        assert_eq!(r.headers()["host"], "h:8036");
+        assert_eq!(r.headers()["connection"], "close");
+        assert_eq!(r.headers()["x-a"], "b");
+    }
+
+    #[test]
+    fn header_values_with_line_breaks_or_controls_are_refused_without_the_value() {
+        for bad in [
+            "tok\r\nX-Evil: 1",
+            "tok\nen",
+            "tok\ren",
+            "a\u{0}b",
+            "a\u{7f}b",
+        ] {
+            let e = build_request(&request(vec![("X-Soracom-Token", bad)])).unwrap_err();
+            let text = e.to_string();
+            assert!(text.contains("X-Soracom-Token"), "{text}");
+            assert!(!text.contains("tok") && !text.contains("Evil"), "{text}");
+        }
+        assert!(build_request(&request(vec![("Bad Name", "v")])).is_err());
+        assert!(build_request(&request(vec![("X-A", "tab\tis fine")])).is_ok());
     }
 }

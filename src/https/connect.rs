@@ -1,6 +1,8 @@
 //! TCP connections pinned to one path (device, mark, source address), then TLS.
+//! A DNS lookup for a pinned connection is pinned the same way (see [`super::resolve`]).
 
 use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -11,14 +13,33 @@ use tokio::net::{TcpSocket, TcpStream};
 use tokio_rustls::TlsConnector;
 use tokio_rustls::client::TlsStream;
 
-use super::{HttpsError, Url};
+use super::{HttpsError, Url, resolve};
 use crate::probe::Binding;
 
+/// Where names are looked up: the system's resolver for an unbound client, the path's own
+/// queries for a bound one.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Lookup<'a> {
+    pub binding: Option<&'a Binding>,
+    /// Resolvers to ask over the bound path; empty: those of the `resolv_conf` files.
+    pub nameservers: &'a [IpAddr],
+    pub resolv_conf: &'a [PathBuf],
+}
+
 /// The server's addresses, keeping only the family the binding has a source address for.
-async fn resolve(url: &Url, binding: Option<&Binding>) -> Result<Vec<SocketAddr>, HttpsError> {
-    let addrs: Vec<SocketAddr> = match url.host.parse::<IpAddr>() {
-        Ok(ip) => vec![SocketAddr::new(ip, url.port)],
-        Err(_) => tokio::net::lookup_host((url.host.as_str(), url.port))
+async fn resolve(url: &Url, lookup: Lookup<'_>) -> Result<Vec<SocketAddr>, HttpsError> {
+    let binding = lookup.binding;
+    let addrs: Vec<SocketAddr> = match (url.host.parse::<IpAddr>(), binding) {
+        (Ok(ip), _) => vec![SocketAddr::new(ip, url.port)],
+        (Err(_), Some(b)) => {
+            let servers = resolve::resolvers(lookup.nameservers, lookup.resolv_conf, b)?;
+            resolve::lookup(&url.host, b, &servers)
+                .await?
+                .into_iter()
+                .map(|ip| SocketAddr::new(ip, url.port))
+                .collect()
+        }
+        (Err(_), None) => tokio::net::lookup_host((url.host.as_str(), url.port))
             .await
             .map_err(|source| HttpsError::Resolve {
                 host: url.host.clone(),
@@ -44,13 +65,18 @@ async fn resolve(url: &Url, binding: Option<&Binding>) -> Result<Vec<SocketAddr>
     Ok(usable)
 }
 
-fn bound_socket(binding: Option<&Binding>, peer: IpAddr) -> Result<Socket, HttpsError> {
+/// A non-blocking socket for talking to `peer`, pinned to the binding's path.
+pub(super) fn bound_socket(
+    binding: Option<&Binding>,
+    peer: IpAddr,
+    ty: Type,
+    protocol: Protocol,
+) -> Result<Socket, HttpsError> {
     let domain = match peer {
         IpAddr::V4(_) => Domain::IPV4,
         IpAddr::V6(_) => Domain::IPV6,
     };
-    let socket =
-        Socket::new(domain, Type::STREAM, Some(Protocol::TCP)).map_err(HttpsError::Socket)?;
+    let socket = Socket::new(domain, ty, Some(protocol)).map_err(HttpsError::Socket)?;
     socket.set_nonblocking(true).map_err(HttpsError::Socket)?;
     socket.set_cloexec(true).map_err(HttpsError::Socket)?;
     let Some(b) = binding else {
@@ -80,14 +106,10 @@ fn bound_socket(binding: Option<&Binding>, peer: IpAddr) -> Result<Socket, Https
 }
 
 /// Connects to the first of the server's addresses that answers, each within `timeout`.
-async fn tcp(
-    url: &Url,
-    binding: Option<&Binding>,
-    timeout: Duration,
-) -> Result<TcpStream, HttpsError> {
+async fn tcp(url: &Url, lookup: Lookup<'_>, timeout: Duration) -> Result<TcpStream, HttpsError> {
     let mut last = None;
-    for addr in resolve(url, binding).await? {
-        let socket = bound_socket(binding, addr.ip())?;
+    for addr in resolve(url, lookup).await? {
+        let socket = bound_socket(lookup.binding, addr.ip(), Type::STREAM, Protocol::TCP)?;
         let socket = TcpSocket::from_std_stream(socket.into());
         match tokio::time::timeout(timeout, socket.connect(addr)).await {
             Ok(Ok(stream)) => return Ok(stream),
@@ -109,7 +131,7 @@ async fn tcp(
 pub(crate) async fn connect(
     config: Arc<ClientConfig>,
     url: &Url,
-    binding: Option<&Binding>,
+    lookup: Lookup<'_>,
     timeout: Duration,
 ) -> Result<TlsStream<TcpStream>, HttpsError> {
     let name = match url.host.parse::<IpAddr>() {
@@ -119,7 +141,7 @@ pub(crate) async fn connect(
             problem: "the host is not a valid DNS name",
         })?,
     };
-    let stream = tcp(url, binding, timeout).await?;
+    let stream = tcp(url, lookup, timeout).await?;
     let handshake = TlsConnector::from(config).connect(name, stream);
     match tokio::time::timeout(timeout, handshake).await {
         Ok(Ok(tls)) => Ok(tls),

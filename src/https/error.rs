@@ -66,19 +66,47 @@ pub enum HttpsError {
     },
     #[error("failed to get a complete answer from {host} within {after:?}")]
     Timeout { host: String, after: Duration },
-    #[error("failed to send the request")]
-    Send(#[source] io::Error),
-    #[error("failed to read the answer")]
-    Receive(#[source] io::Error),
-    #[error("failed to read the answer: {0}")]
-    Malformed(&'static str),
+    #[error("failed to exchange HTTP with {host}")]
+    Http {
+        host: String,
+        #[source]
+        source: hyper::Error,
+    },
     #[error("failed to read the answer: the body ended after {got} bytes{}", expected_text(*.expected))]
-    Truncated { got: usize, expected: Option<usize> },
+    Truncated {
+        got: usize,
+        expected: Option<u64>,
+        #[source]
+        source: hyper::Error,
+    },
     #[error("failed to read the answer: the body is larger than the limit of {limit} bytes")]
     TooLarge { limit: usize },
+    #[error("failed to send header {name}: its value holds a line break or a control character")]
+    Header { name: String },
+    #[error("failed to read the resolvers from {path}")]
+    ResolvConf {
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+    #[error(
+        "failed to find a DNS resolver to ask over {interface}: the resolv.conf files name only \
+         local resolvers, or none of the path's address family"
+    )]
+    NoResolver { interface: String },
+    #[error("failed to ask the DNS resolver {server}")]
+    DnsExchange {
+        server: SocketAddr,
+        #[source]
+        source: io::Error,
+    },
+    #[error("failed to get an answer from the DNS resolver {server} within {after:?}")]
+    DnsTimeout { server: SocketAddr, after: Duration },
+    #[error("failed to resolve {host}: {problem}")]
+    DnsAnswer { host: String, problem: String },
 }
 
-fn expected_text(expected: Option<usize>) -> String {
+fn expected_text(expected: Option<u64>) -> String {
     expected.map_or_else(String::new, |n| format!(" of {n}"))
 }
 
@@ -87,12 +115,17 @@ impl HttpsError {
     pub fn is_timeout(&self) -> bool {
         matches!(
             self,
-            HttpsError::ConnectTimeout { .. } | HttpsError::Timeout { .. }
+            HttpsError::ConnectTimeout { .. }
+                | HttpsError::Timeout { .. }
+                | HttpsError::DnsTimeout { .. }
         )
     }
 
     /// Whether the request certainly never reached the server and the failure may pass.
     pub fn before_send(&self) -> bool {
-        matches!(self, HttpsError::ConnectTimeout { .. })
+        matches!(
+            self,
+            HttpsError::ConnectTimeout { .. } | HttpsError::DnsTimeout { .. }
+        )
     }
 }

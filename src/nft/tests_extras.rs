@@ -122,23 +122,29 @@ fn counter_dump_asks_for_one_table_and_parses_its_counters() {
     );
 
     let reply = counter_object("arcway", "line.cellular.rx", 1, 180);
-    let msg = &crate::nfnetlink::messages(&reply)[0];
     assert_eq!(
-        counters::parse_object(msg.kind, msg.payload),
-        Some(("arcway", "line.cellular.rx", 180))
+        counters::parse_object(&reply),
+        Some(("arcway".into(), "line.cellular.rx".into(), 180))
     );
     let quota = counter_object("arcway", "line.cellular.rx", 2, 180);
-    let msg = &crate::nfnetlink::messages(&quota)[0];
-    assert_eq!(
-        counters::parse_object(msg.kind, msg.payload),
-        None,
-        "not a counter"
-    );
-    assert_eq!(
-        counters::parse_object(2, msg.payload),
-        None,
-        "an error message"
-    );
+    assert_eq!(counters::parse_object(&quota), None, "not a counter");
+    let mut error = reply.clone();
+    error[4..6].copy_from_slice(&2u16.to_ne_bytes());
+    assert_eq!(counters::parse_object(&error), None, "an error message");
+}
+
+proptest::proptest! {
+    /// Arbitrary object attributes, or arbitrary bytes, never panic the counter reader.
+    #[test]
+    fn arbitrary_counter_replies_never_panic(
+        body in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..120),
+    ) {
+        let mut m = Vec::new();
+        crate::nfnetlink::nlmsg_header(&mut m, 10 << 8 | 18, 2, 1);
+        m.extend_from_slice(&body);
+        let _ = counters::parse_object(&crate::nfnetlink::finish(m));
+        let _ = counters::parse_object(&body);
+    }
 }
 
 #[test]
