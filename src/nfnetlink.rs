@@ -1,7 +1,7 @@
-//! Blocking netlink exchanges for ctnetlink (conntrack eviction), nf_tables (counter reads),
-//! WireGuard's generic netlink family and route netlink (src/rtnl), and the byte-level
-//! builders the last two still use. Conntrack and nf_tables messages themselves are built and
-//! parsed by netlink-packet-netfilter.
+//! Blocking netlink exchanges for ctnetlink (conntrack eviction) and nf_tables (counter reads).
+//! Conntrack and nf_tables messages themselves are built and parsed by
+//! netlink-packet-netfilter; the byte-level builders here make the kernel's raw replies that
+//! the readers' tests feed them.
 //!
 //! Replies are read strictly: the framing is netlink-packet-core's checked buffer; an error
 //! or `NLMSG_DONE` too short to hold its code, a truncated message or an overrun is an error,
@@ -11,10 +11,7 @@
 use std::io;
 
 use netlink_packet_core::{DoneBuffer, ErrorBuffer, NetlinkBuffer};
-use netlink_sys::{
-    Socket, SocketAddr,
-    protocols::{NETLINK_GENERIC, NETLINK_NETFILTER},
-};
+use netlink_sys::{Socket, SocketAddr, protocols::NETLINK_NETFILTER};
 
 const NLMSG_HDRLEN: usize = 16;
 pub const NLMSG_ERROR: u16 = 2;
@@ -34,11 +31,6 @@ const NLA_TYPE_MASK: u16 = 0x3fff;
 /// A netlink socket of the netfilter family, connected to the kernel.
 pub fn open() -> io::Result<Socket> {
     open_protocol(NETLINK_NETFILTER)
-}
-
-/// A generic netlink socket, connected to the kernel.
-pub fn open_generic() -> io::Result<Socket> {
-    open_protocol(NETLINK_GENERIC)
 }
 
 /// The kernel answers requests and dumps of these families synchronously; the receive timeout
@@ -92,8 +84,7 @@ pub fn finish(mut buf: Vec<u8>) -> Vec<u8> {
 
 /// The length field of an attribute of `len` bytes. One that does not fit the 16-bit field
 /// gets 0, a length no reader accepts (the kernel answers EINVAL), never a shorter length that
-/// would be read as other attributes; callers that can build such a message refuse it by its
-/// size (as the WireGuard update does).
+/// would be read as other attributes.
 fn attr_len(len: usize) -> u16 {
     u16::try_from(len).unwrap_or(0)
 }
