@@ -6,10 +6,7 @@
 #[path = "bootstrap_support.rs"]
 mod support;
 
-use std::fs::File;
-use std::future::Future;
 use std::net::SocketAddr;
-use std::os::fd::AsRawFd;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -28,24 +25,6 @@ const CELL_CORE: &str = "203.0.113.18";
 const NAME: &str = "krypton.lab.test";
 /// What the Wi-Fi path's traffic looks like to the cell core: the AP's NAT address.
 const WIFI_NAT: &str = "203.0.113.2";
-
-fn in_ns<F, Fut, T>(ns: &str, f: F) -> T
-where
-    F: FnOnce() -> Fut + Send + 'static,
-    Fut: Future<Output = T>,
-    T: Send + 'static,
-{
-    let path = format!("/run/netns/{ns}");
-    std::thread::spawn(move || {
-        let file = File::open(&path).expect("namespace");
-        // SAFETY: setns on a descriptor we own; only this thread changes namespace.
-        let rc = unsafe { libc::setns(file.as_raw_fd(), libc::CLONE_NEWNET) };
-        assert_eq!(rc, 0, "setns: {}", std::io::Error::last_os_error());
-        block_on(f())
-    })
-    .join()
-    .unwrap_or_else(|p| std::panic::resume_unwind(p))
-}
 
 /// dnsmasq answering `NAME` with the cell core's address, logging every question with its
 /// source; stopped when dropped.
@@ -122,7 +101,7 @@ fn krypton_asks_its_name_over_the_cellular_path() {
     };
     let output = dir.path().join("arc.json");
     let mark = Layout::default().path_mark(PathId::Cellular);
-    let result = in_ns(&lab.ns(Role::Gw), move || async move {
+    let result = spawn_in_ns(&lab.ns(Role::Gw), move || async move {
         run_krypton(
             opts,
             &format!("https://{NAME}:8036"),
@@ -133,7 +112,9 @@ fn krypton_asks_its_name_over_the_cellular_path() {
         )
         .await
         .map_err(|e| chain(&e))
-    });
+    })
+    .join()
+    .unwrap_or_else(|p| std::panic::resume_unwind(p));
     result.expect("krypton by name over cellular");
 
     let questions: Vec<String> = std::fs::read_to_string(&log)

@@ -5,10 +5,8 @@
 #[path = "bootstrap_support.rs"]
 mod support;
 
-use std::fs::File;
 use std::future::Future;
 use std::net::{IpAddr, SocketAddr};
-use std::os::fd::AsRawFd;
 use std::time::Duration;
 
 use arcway::bootstrap::{Endpoints, HookOptions, KRYPTON_PATH, bootstrap_if_missing, run_krypton};
@@ -23,22 +21,6 @@ use support::*;
 /// The cell core's address on its internet side: reachable from the gateway over Wi-Fi
 /// (through the AP's NAT and the internet) and over the cellular link alike.
 const KRYPTON_ADDR: &str = "203.0.113.18";
-
-fn spawn_in_ns<F, Fut, T>(ns: &str, f: F) -> std::thread::JoinHandle<T>
-where
-    F: FnOnce() -> Fut + Send + 'static,
-    Fut: Future<Output = T>,
-    T: Send + 'static,
-{
-    let path = format!("/run/netns/{ns}");
-    std::thread::spawn(move || {
-        let file = File::open(&path).expect("namespace");
-        // SAFETY: setns on a descriptor we own; only this thread changes namespace.
-        let rc = unsafe { libc::setns(file.as_raw_fd(), libc::CLONE_NEWNET) };
-        assert_eq!(rc, 0, "setns: {}", std::io::Error::last_os_error());
-        block_on(f())
-    })
-}
 
 fn in_ns<F, Fut, T>(ns: &str, f: F) -> T
 where

@@ -124,3 +124,20 @@ pub fn chain(e: &(dyn std::error::Error + 'static)) -> String {
     }
     text
 }
+
+/// Runs `f` on a thread of its own inside network namespace `ns`.
+pub fn spawn_in_ns<F, Fut, T>(ns: &str, f: F) -> std::thread::JoinHandle<T>
+where
+    F: FnOnce() -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = T>,
+    T: Send + 'static,
+{
+    let path = format!("/run/netns/{ns}");
+    std::thread::spawn(move || {
+        let file = std::fs::File::open(&path).expect("namespace");
+        // SAFETY: setns on a descriptor we own; only this thread changes namespace.
+        let rc = unsafe { libc::setns(std::os::fd::AsRawFd::as_raw_fd(&file), libc::CLONE_NEWNET) };
+        assert_eq!(rc, 0, "setns: {}", std::io::Error::last_os_error());
+        block_on(f())
+    })
+}
