@@ -6,8 +6,10 @@
 //! goes link monitor -> engine -> one route replace per class without waiting on anything
 //! else; conntrack eviction and status publishing follow.
 
+pub mod controller;
 mod inputs;
 mod observe;
+pub mod reload;
 mod run;
 mod setup;
 mod snapshot;
