@@ -38,7 +38,7 @@ pub use ledger::{Bytes, LEDGER_VERSION, Ledger};
 pub use limits::Limits;
 pub use status::{AccountingStatus, BudgetStatus, ClassBytes, LineBytes, ProbeBytes};
 pub use store::DEFAULT_STATE_PATH;
-pub use task::{AccountingHandle, AccountingSettings, CounterReader, spawn, spawn_with};
+pub use task::{AccountingHandle, AccountingSettings, CounterReader, ReadNow, spawn, spawn_with};
 
 #[derive(Debug, thiserror::Error)]
 pub enum AccountingError {

@@ -58,6 +58,22 @@ enum Command {
     Stop(oneshot::Sender<Result<(), AccountingError>>),
 }
 
+/// Asks the accounting task for a reading; cloned into the nftables owner, which reads
+/// before every replace of the table.
+#[derive(Clone)]
+pub struct ReadNow(mpsc::Sender<Command>);
+
+impl ReadNow {
+    pub async fn read(&self) -> Result<(), AccountingError> {
+        let (tx, rx) = oneshot::channel();
+        self.0
+            .send(Command::ReadNow(tx))
+            .await
+            .map_err(|_| AccountingError::Stopped)?;
+        rx.await.map_err(|_| AccountingError::Stopped)
+    }
+}
+
 /// The daemon's side of the accounting task.
 pub struct AccountingHandle {
     commands: mpsc::Sender<Command>,
@@ -76,6 +92,11 @@ impl AccountingHandle {
             .await
             .map_err(|_| AccountingError::Stopped)?;
         rx.await.map_err(|_| AccountingError::Stopped)
+    }
+
+    /// A reader for another task.
+    pub fn reader(&self) -> ReadNow {
+        ReadNow(self.commands.clone())
     }
 
     /// New budgets after a reload.

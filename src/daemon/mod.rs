@@ -6,6 +6,7 @@
 //! goes link monitor -> engine -> one route replace per class without waiting on anything
 //! else; conntrack eviction and status publishing follow.
 
+mod arc;
 pub mod controller;
 mod inputs;
 mod observe;
@@ -30,4 +31,19 @@ pub mod exit {
 #[derive(Debug, Clone)]
 pub struct Options {
     pub config_path: PathBuf,
+}
+
+/// An error and its sources on one line: the kernel's or the file's own words included.
+pub fn error_chain(err: &dyn std::error::Error) -> String {
+    let mut out = err.to_string();
+    let mut source = err.source();
+    while let Some(s) = source {
+        let text = s.to_string();
+        if !out.contains(&text) {
+            out.push_str(": ");
+            out.push_str(&text);
+        }
+        source = s.source();
+    }
+    out
 }

@@ -1,4 +1,5 @@
-//! Startup, the event loop and shutdown.
+//! Start-up, the event loop and shutdown: messages from the owners go to the controller, and
+//! once per turn its intents go to the owners (see `controller`).
 
 use std::collections::BTreeMap;
 use std::process::ExitCode;
@@ -8,42 +9,36 @@ use std::time::{Duration, Instant, SystemTime};
 use anyhow::Context;
 use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::{mpsc, oneshot};
+use tokio::task::JoinHandle;
 use tracing::{debug, error, info, warn};
 
 use crate::accounting::{self, AccountingHandle, AccountingSettings, BudgetTransition, Limits};
 use crate::config::{self, Config};
 use crate::credentials::{self, Credentials};
-use crate::engine::{self, Action, Engine, Event, Health, Time};
+use crate::engine::{self, Event, Health, Time};
 use crate::linkmon::{Family, LinkEvent, LinkMonitor, LinkMonitorConfig, LinkMonitorHandle};
 use crate::model::PathId;
 use crate::modem::{self, ModemEvent, ModemWatcher};
+use crate::nft::owner::NftHandle;
 use crate::notify::{Notifier, Watchdog};
 use crate::probe::{ProbeRound, Prober, ProberHandle};
 use crate::routing::{self, Reconciler};
 use crate::status::{self, WallTime};
-use crate::wg::{OnStop, Tunnel, TunnelSpec, TunnelStatus, WgSample};
+use crate::wg::{TunnelSpec, TunnelStatus, WgSample};
 use crate::{bootstrap, conntrack, logging, metrics, nft};
 
+use super::arc::{self, ArcCommand, ArcHandle, ArcReport};
+use super::controller::{Controller, Moved};
 use super::inputs::World;
 use super::observe::{self, Observed};
-use super::{Options, exit, setup, snapshot};
+use super::reload::{self, ReloadPlan};
+use super::{Options, error_chain, exit, setup, snapshot};
 
-/// How long class routes wait for every path's first evidence before they are applied
-/// anyway (a restart must not replace working routes with "unreachable" meanwhile).
-const SETTLE: Duration = Duration::from_secs(3);
-/// How often status is republished and the watchdog fed when nothing else happens.
+/// How often status is republished, owners checked and the watchdog fed.
 const HOUSEKEEPING: Duration = Duration::from_secs(1);
 /// How often the tunnel's own status (backend, child PID, byte counters) is asked for; every
 /// question costs the userspace implementation a UAPI round trip.
 const TUNNEL_STATUS_EVERY: Duration = Duration::from_secs(5);
-/// No handshake for this long while Wi-Fi works counts as an authentication failure.
-const REBOOTSTRAP_AFTER: Duration = Duration::from_secs(300);
-/// The shortest time between two forced WireGuard session renewals.
-const RENEW_MIN_INTERVAL: Duration = Duration::from_secs(2);
-/// How long a new or renewed peer may go without a handshake before that counts against the
-/// tunnel: WireGuard retries a lost initiation after 5 s (REKEY_TIMEOUT), and readings come
-/// once a second, so "no handshake yet" right after a (re)start says nothing about the path.
-const HANDSHAKE_GRACE: Duration = Duration::from_secs(5);
 
 /// Runs the daemon until SIGTERM or SIGINT. Loads the configuration first: a bad one is
 /// exit 2 before anything is touched.
@@ -69,7 +64,7 @@ pub fn run(opts: Options) -> ExitCode {
     };
     runtime.block_on(async move {
         match Daemon::start(opts, cfg).await {
-            Ok(daemon) => match daemon.run().await {
+            Ok((daemon, channels)) => match daemon.run(channels).await {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(err) => {
                     error!(error = format!("{err:#}"), "arcway stopped with an error");
@@ -109,11 +104,14 @@ enum StartError {
     Failed(anyhow::Error),
 }
 
-/// Names of the objects a problem is shown for (`status::Problem::OBJECTS`).
+/// Names of the objects a problem is shown for (`status::Problem::OBJECTS`, and the owners).
 const CREDENTIALS: &str = "credentials";
 const NFTABLES: &str = "nftables";
 const ROUTING: &str = "routing";
 const TUNNEL: &str = "tunnel";
+const CONFIG: &str = "config";
+const LINK_MONITOR: &str = "link_monitor";
+const ROUTE_WATCH: &str = "route_watch";
 
 /// The Arc credentials, when Arc is configured. A missing file that `arc.bootstrap` will
 /// fetch is not an error; any other failure is, with the file's name and the field at fault.
@@ -136,30 +134,58 @@ fn load_credentials(cfg: &Config) -> Result<Option<Credentials>, String> {
     }
 }
 
-/// An error and its sources on one line: the kernel's or the file's own words included.
-fn error_chain(err: &dyn std::error::Error) -> String {
-    let mut out = err.to_string();
-    let mut source = err.source();
-    while let Some(s) = source {
-        let text = s.to_string();
-        if !out.contains(&text) {
-            out.push_str(": ");
-            out.push_str(&text);
-        }
-        source = s.source();
-    }
-    out
+fn rebootstrap_on(cfg: &Config) -> bool {
+    cfg.arc
+        .as_ref()
+        .is_some_and(|a| a.rebootstrap_on_auth_failure)
 }
 
+/// The receivers the loop waits on. Owners restarted by the loop hand in new ones.
 struct Channels {
     creds: mpsc::Receiver<Credentials>,
     modem: Option<mpsc::Receiver<ModemEvent>>,
-    links: mpsc::Receiver<LinkEvent>,
+    links: Option<mpsc::Receiver<LinkEvent>>,
     probes: mpsc::Receiver<ProbeRound>,
     wg: mpsc::Receiver<WgSample>,
+    arc: mpsc::Receiver<ArcReport>,
+    nft: mpsc::UnboundedReceiver<nft::owner::NftReport>,
     budgets: mpsc::UnboundedReceiver<BudgetTransition>,
     /// Reloads asked for on the status socket (`arcway reload`), each waiting for its answer.
     reloads: mpsc::Receiver<status::ReloadAnswer>,
+}
+
+/// Where the tunnel is, as far as the loop knows (the Arc owner does the work).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum TunnelState {
+    Off,
+    /// Asked for; the owner starts it, or retries a failed start.
+    Starting,
+    Running,
+}
+
+/// A reload that waits for the tunnel's restart before it can say whether it worked.
+struct PendingReload {
+    answer: Option<status::ReloadAnswer>,
+    path: String,
+}
+
+/// An owner restarted after it died: when to try again and the backoff.
+#[derive(Debug, Clone, Copy)]
+struct Restart {
+    at: Instant,
+    backoff: Duration,
+}
+
+impl Restart {
+    fn after(previous: Option<Restart>) -> Restart {
+        let backoff = previous.map_or(Duration::from_secs(1), |r| {
+            (r.backoff * 2).min(Duration::from_secs(60))
+        });
+        Restart {
+            at: Instant::now() + backoff,
+            backoff,
+        }
+    }
 }
 
 struct Daemon {
@@ -169,61 +195,57 @@ struct Daemon {
     started_at: WallTime,
     loaded_at: WallTime,
     reload_error: Option<status::ReloadError>,
+    pending_reload: Option<PendingReload>,
     /// Objects arcway could not set up, by name (see `status::Problem::OBJECTS`).
     problems: BTreeMap<&'static str, status::Problem>,
     /// The latest STATUS= sent to the service manager.
     status_line: String,
-    engine: Engine,
-    logged_seq: u64,
+    ctl: Controller,
     observed: Observed,
     interfaces: BTreeMap<PathId, String>,
     creds: Option<Credentials>,
-    tunnel: Option<Tunnel>,
+    arc: ArcHandle,
+    tunnel: TunnelState,
+    /// The tunnel is started once routing has been set up the first time.
+    tunnel_deferred: bool,
     tunnel_status: Option<TunnelStatus>,
-    tunnel_status_at: Option<Instant>,
-    tunnel_retry: Option<(Instant, Duration)>,
-    arc_starting: bool,
-    last_renew: Option<Instant>,
-    /// A renewal asked for within RENEW_MIN_INTERVAL of the previous one, done later.
-    renew_pending: bool,
+    tunnel_status_asked: Option<Instant>,
     /// When the peer was last replaced (monotonic and wall clock).
     renewed: Option<(Instant, SystemTime)>,
-    /// Until when "no handshake yet" readings are not passed on (see HANDSHAKE_GRACE).
-    handshake_grace: Option<Instant>,
     prefer_ipv6: bool,
     probers: BTreeMap<PathId, ProberHandle>,
     probe_tx: mpsc::Sender<ProbeRound>,
     wg_tx: mpsc::Sender<WgSample>,
+    arc_tx: mpsc::Sender<ArcReport>,
+    nft_tx: mpsc::UnboundedSender<nft::owner::NftReport>,
     linkmon: LinkMonitorHandle,
+    /// A replaced link monitor's events, for the loop to take.
+    links_swap: Option<mpsc::Receiver<LinkEvent>>,
+    linkmon_restart: Option<Restart>,
     reconciler: Reconciler,
-    nft_applied: Option<(nft::NftInputs, nft::TableExtras)>,
-    nft_retry: Option<Instant>,
+    drift_watch: Option<JoinHandle<()>>,
+    drift_restart: Option<Restart>,
+    nft: NftHandle,
     modem: Option<ModemWatcher>,
     /// What the running modem watcher was started with; a reload that changes it restarts it.
     modem_settings: Option<modem::WatcherSettings>,
-    /// A reload's new modem event receiver (`Some(None)`: no watcher any more), for the main
-    /// loop, which owns the receivers, to take.
+    /// A reload's new modem event receiver (`Some(None)`: no watcher any more), for the loop.
     modem_rx_swap: Option<Option<mpsc::Receiver<ModemEvent>>>,
     cellular_route: Option<routing::DefaultRoute>,
     accounting: Option<AccountingHandle>,
     budget_tx: mpsc::UnboundedSender<BudgetTransition>,
     creds_tx: mpsc::Sender<Credentials>,
     rebootstrap: Arc<tokio::sync::Mutex<bootstrap::Rebootstrapper>>,
-    no_handshake_since: Option<Instant>,
-    settled: bool,
-    /// Set while the link monitor's first reports are taken (see `start`).
-    initial_links: bool,
-    class_since: BTreeMap<String, Instant>,
     publisher: status::Publisher,
+    metrics: Option<JoinHandle<()>>,
     server_stop: Option<oneshot::Sender<()>>,
     notifier: Notifier,
     watchdog: Option<Watchdog>,
     last_watchdog: Instant,
-    channels: Option<Channels>,
 }
 
 impl Daemon {
-    async fn start(opts: Options, cfg: Config) -> Result<Daemon, StartError> {
+    async fn start(opts: Options, cfg: Config) -> Result<(Daemon, Channels), StartError> {
         let failed = |e: anyhow::Error| StartError::Failed(e);
         let origin = Instant::now();
         // Bad credentials disable Arc, not the gateway: Wi-Fi and cellular need none.
@@ -237,7 +259,6 @@ impl Daemon {
         });
 
         let (publisher, subscriber) = status::channel(status::Snapshot::default());
-        let publisher_for_metrics = publisher.clone();
         let server = status::Server::bind(&cfg.status.socket, subscriber)
             .await
             .with_context(|| {
@@ -257,33 +278,27 @@ impl Daemon {
         let reconciler = Reconciler::spawn(cfg.routing_layout())
             .context("failed to start the routing reconciler")
             .map_err(failed)?;
-        if let Err(err) = routing::spawn_drift_watch(
-            reconciler.clone(),
-            Duration::from_millis(50),
-            Duration::from_secs(30),
-        ) {
-            warn!(error = %err, "failed to watch for changes to arcway's rules; repairing on events only");
-        }
-
         let (link_tx, link_rx) = mpsc::channel(256);
-        let linkmon = LinkMonitor::start(
-            LinkMonitorConfig::new(setup::watched_interfaces(&cfg)),
-            link_tx,
-        )
-        .await
-        .context("failed to start the link monitor")
-        .map_err(failed)?;
+        let watched = setup::watched_interfaces(&cfg);
+        let linkmon = LinkMonitor::start(LinkMonitorConfig::new(watched.clone()), link_tx)
+            .await
+            .context("failed to start the link monitor")
+            .map_err(failed)?;
 
         let (probe_tx, probe_rx) = mpsc::channel(64);
         let (wg_tx, wg_rx) = mpsc::channel(16);
+        let (arc_tx, arc_rx) = mpsc::channel(16);
+        let (nft_tx, nft_rx) = mpsc::unbounded_channel();
         let (budget_tx, budget_rx) = mpsc::unbounded_channel();
         let (creds_tx, creds_rx) = mpsc::channel(1);
         let rebootstrap = Arc::new(tokio::sync::Mutex::new(bootstrap::Rebootstrapper::new(
             bootstrap::RebootstrapPolicy::from_config(&cfg),
         )));
-        let engine = Engine::new(cfg.engine_settings(), Time::ZERO);
+        // Routing waits for the link monitor's first report of each of these (see FIRST_LINKS).
+        let ctl = Controller::new(cfg.engine_settings(), watched, rebootstrap_on(&cfg));
         let interfaces = interfaces(&cfg);
         let now_wall = WallTime::now();
+        let arc = arc::spawn(wg_tx.clone(), arc_tx.clone());
         let mut daemon = Daemon {
             opts,
             cfg,
@@ -291,30 +306,33 @@ impl Daemon {
             started_at: now_wall,
             loaded_at: now_wall,
             reload_error: None,
+            pending_reload: None,
             problems: BTreeMap::new(),
             status_line: String::new(),
-            engine,
-            logged_seq: 0,
+            ctl,
             observed: Observed::default(),
             interfaces,
             creds,
-            tunnel: None,
+            arc,
+            tunnel: TunnelState::Off,
+            tunnel_deferred: true,
             tunnel_status: None,
-            tunnel_status_at: None,
-            tunnel_retry: None,
-            arc_starting: true,
-            last_renew: None,
-            renew_pending: false,
+            tunnel_status_asked: None,
             renewed: None,
-            handshake_grace: None,
             prefer_ipv6: false,
             probers: BTreeMap::new(),
             probe_tx,
             wg_tx,
+            arc_tx,
+            nft_tx: nft_tx.clone(),
             linkmon,
+            links_swap: None,
+            linkmon_restart: None,
             reconciler,
-            nft_applied: None,
-            nft_retry: None,
+            drift_watch: None,
+            drift_restart: None,
+            // Replaced once accounting runs (it reads the counters before every replace).
+            nft: nft::owner::spawn(None, nft_tx),
             modem: None,
             modem_settings: None,
             modem_rx_swap: None,
@@ -323,55 +341,22 @@ impl Daemon {
             budget_tx,
             creds_tx,
             rebootstrap,
-            no_handshake_since: None,
-            settled: false,
-            initial_links: false,
-            class_since: BTreeMap::new(),
             publisher,
+            metrics: None,
             server_stop: Some(server_stop),
             notifier,
             watchdog: Watchdog::from_env(),
             last_watchdog: Instant::now(),
-            channels: Some(Channels {
-                links: link_rx,
-                probes: probe_rx,
-                wg: wg_rx,
-                budgets: budget_rx,
-                reloads: reload_rx,
-                creds: creds_rx,
-                modem: None,
-            }),
         };
+        daemon.start_drift_watch();
         if let Some(message) = creds_problem {
             daemon.set_problem(CREDENTIALS, Err(message));
         }
         let modem_rx = daemon.start_modem();
-        if let Some(channels) = daemon.channels.as_mut() {
-            channels.modem = modem_rx;
-        }
         // Probers first: accounting reports what their probes cost.
         daemon.start_probers();
         daemon.start_accounting();
-        daemon.apply_nft().await;
-        daemon.start_metrics(&publisher_for_metrics).await;
-        // The Wi-Fi table and the tunnel's mark rule must exist before the first handshake
-        // goes out, or it is lost and WireGuard waits 5 s to retry.
-        // The link monitor reported every watched interface while it started; take those
-        // reports now, before the tunnel's own device appears and makes them stale.
-        // They come one interface at a time: routing computed after the first alone would
-        // delete what an earlier arcway left for the others (on_stop: keep, or a crash) and
-        // add it back a moment later, dropping the tunnel's mark rule and the path tables
-        // meanwhile. So routing waits until all of them are in.
-        if let Some(mut channels) = daemon.channels.take() {
-            daemon.initial_links = true;
-            while let Ok(event) = channels.links.try_recv() {
-                daemon.on_link(event).await;
-            }
-            daemon.initial_links = false;
-            daemon.channels = Some(channels);
-        }
-        daemon.sync_routing().await;
-        daemon.start_tunnel().await;
+        daemon.start_metrics().await;
         // A missing file that `arc.bootstrap` fetches; a broken one waits for a fix and SIGHUP.
         let fetch = daemon
             .cfg
@@ -391,20 +376,26 @@ impl Daemon {
         if let Err(err) = daemon.notifier.ready() {
             warn!(error = %err, "failed to tell the service manager we are ready");
         }
-        Ok(daemon)
+        let channels = Channels {
+            links: Some(link_rx),
+            probes: probe_rx,
+            wg: wg_rx,
+            arc: arc_rx,
+            nft: nft_rx,
+            budgets: budget_rx,
+            reloads: reload_rx,
+            creds: creds_rx,
+            modem: modem_rx,
+        };
+        Ok((daemon, channels))
     }
 
-    async fn run(mut self) -> anyhow::Result<()> {
-        let mut channels = self
-            .channels
-            .take()
-            .context("event channels already taken")?;
+    /// Moves messages from the owners to the controller; after each message, one reconcile.
+    async fn run(mut self, mut ch: Channels) -> anyhow::Result<()> {
         let mut hup = signal(SignalKind::hangup()).context("failed to catch SIGHUP")?;
         let mut term = signal(SignalKind::terminate()).context("failed to catch SIGTERM")?;
         let mut int = signal(SignalKind::interrupt()).context("failed to catch SIGINT")?;
-        // The watchdog is fed from housekeeping: a tick as long as the ping interval would
-        // see "not yet" just before it and feed a whole tick late, close to the timeout.
-        // Half the ping interval keeps every ping within 3/4 of the timeout.
+        // Half the ping interval keeps every watchdog ping within 3/4 of the timeout.
         let period = self
             .watchdog
             .map_or(HOUSEKEEPING, |w| HOUSEKEEPING.min(w.ping_interval() / 2))
@@ -413,44 +404,90 @@ impl Daemon {
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             let deadline = self
-                .engine
+                .ctl
                 .poll_timeout()
                 .map(|t| tokio::time::Instant::from_std(self.origin + t.as_duration()));
             tokio::select! {
-                // Link events first: carrier loss is the fastest failover there is.
                 biased;
-                Some(event) = channels.links.recv() => self.on_link(event).await,
-                Some(round) = channels.probes.recv() => self.on_probe(round).await,
-                Some(sample) = channels.wg.recv() => self.on_wg(sample).await,
-                Some(creds) = channels.creds.recv() => self.new_credentials(creds).await,
-                Some(event) = recv_opt(&mut channels.modem) => self.on_modem(event).await,
-                Some(t) = channels.budgets.recv() => {
+                // Housekeeping first: it only does cheap things and is ready once a period,
+                // so a storm of events cannot starve the watchdog.
+                _ = tick.tick() => self.housekeeping().await,
+                // Then link events: carrier loss is the fastest failover there is.
+                event = recv_opt(&mut ch.links) => match event {
+                    Some(event) => self.on_link(event),
+                    None => self.link_monitor_died(&mut ch),
+                },
+                Some(round) = ch.probes.recv() => self.on_probe(round),
+                Some(sample) = ch.wg.recv() => self.on_wg(sample),
+                Some(report) = ch.arc.recv() => self.on_arc(report),
+                Some(report) = ch.nft.recv() => self.set_problem(NFTABLES, report),
+                Some(creds) = ch.creds.recv() => self.new_credentials(creds),
+                Some(event) = recv_opt(&mut ch.modem) => self.on_modem(event),
+                Some(t) = ch.budgets.recv() => {
                     info!(path = %t.path, class = ?t.class, exhausted = t.exhausted, "data budget");
-                    self.feed(t.event()).await;
+                    self.ctl.event(t.event(), self.now());
                 }
-                () = sleep_until(deadline) => self.feed(Event::Tick).await,
-                _ = hup.recv() => {
-                    let _ = self.reload().await;
-                    if let Some(events) = self.modem_rx_swap.take() {
-                        channels.modem = events;
-                    }
-                }
-                Some(answer) = channels.reloads.recv() => {
-                    let _ = answer.send(self.reload().await);
-                    if let Some(events) = self.modem_rx_swap.take() {
-                        channels.modem = events;
-                    }
-                }
+                () = sleep_until(deadline) => self.ctl.tick(self.now()),
+                _ = hup.recv() => self.reload(None).await,
+                Some(answer) = ch.reloads.recv() => self.reload(Some(answer)).await,
                 _ = term.recv() => break,
                 _ = int.recv() => break,
-                _ = tick.tick() => self.housekeeping().await,
+            }
+            self.reconcile().await;
+            if let Some(events) = self.modem_rx_swap.take() {
+                ch.modem = events;
+            }
+            if let Some(events) = self.links_swap.take() {
+                ch.links = Some(events);
             }
         }
         self.shutdown().await
     }
 
+    /// The turn's work, in the order the first packet on a new path needs it: routing (one
+    /// netlink transaction), then conntrack eviction of the moved classes (spawned), then
+    /// nftables (handed to its owner), then the Arc session, then status.
+    async fn reconcile(&mut self) {
+        let intents = self.ctl.take_intents();
+        if intents.is_empty() {
+            return;
+        }
+        if intents.settled_by_timeout {
+            info!("not every path has reported yet; applying routes with what is known");
+        }
+        if intents.routing {
+            self.sync_routing().await;
+        }
+        self.evict(&intents.evict);
+        self.log_engine_entries();
+        if intents.nft {
+            self.nft.set(self.nft_wanted());
+        }
+        if intents.renew
+            && let Some(creds) = &self.creds
+        {
+            self.arc.set(ArcCommand::Renew(Box::new(creds.clone())));
+        }
+        if intents.rebootstrap {
+            self.spawn_rebootstrap();
+        }
+        // The tunnel's first handshake needs the Wi-Fi table and the mark rule in place, or
+        // it is lost and WireGuard waits 5 s to retry.
+        if self.tunnel_deferred && self.ctl.links_known() {
+            self.tunnel_deferred = false;
+            self.start_tunnel(false);
+        }
+        if intents.publish {
+            self.publish();
+        }
+    }
+
     fn now(&self) -> Time {
         Time::from_duration(self.origin.elapsed())
+    }
+
+    fn time_of(&self, at: Instant) -> Time {
+        Time::from_duration(at.saturating_duration_since(self.origin))
     }
 
     fn world(&self) -> World<'_> {
@@ -466,14 +503,8 @@ impl Daemon {
         }
     }
 
-    fn watcher_settings(&self) -> Option<modem::WatcherSettings> {
-        let cell = self.cfg.uplinks.cellular.as_ref()?;
-        cell.modemmanager
-            .then(|| modem::WatcherSettings::from_config(cell))
-    }
-
     fn start_modem(&mut self) -> Option<mpsc::Receiver<ModemEvent>> {
-        let settings = self.watcher_settings()?;
+        let settings = reload::watcher_settings(&self.cfg)?;
         let (watcher, events) = modem::spawn(settings.clone());
         self.modem = Some(watcher);
         self.modem_settings = Some(settings);
@@ -484,7 +515,7 @@ impl Daemon {
     /// bearer changed (a new APN is used at once), starts or stops it if ModemManager was
     /// turned on or off. True when a watcher was stopped and none replaces it.
     async fn sync_modem(&mut self) -> bool {
-        if self.watcher_settings() == self.modem_settings {
+        if reload::watcher_settings(&self.cfg) == self.modem_settings {
             return false;
         }
         if let Some(old) = self.modem.take() {
@@ -502,15 +533,15 @@ impl Daemon {
         stopped
     }
 
-    async fn on_modem(&mut self, event: ModemEvent) {
+    fn on_modem(&mut self, event: ModemEvent) {
         debug!(?event, "modem event");
         match event {
             ModemEvent::Bearer { connected } => {
-                self.feed(Event::Bearer {
+                let event = Event::Bearer {
                     path: PathId::Cellular,
                     connected,
-                })
-                .await;
+                };
+                self.ctl.event(event, self.now());
             }
             ModemEvent::Interface { name } if nft::check_ifname(&name).is_err() => {
                 warn!(interface = %name.escape_debug(), "ignoring a bearer interface name the kernel or nftables would not take");
@@ -523,19 +554,19 @@ impl Daemon {
                 self.linkmon
                     .watch(self.interfaces.values().cloned().collect());
                 self.start_probers();
-                self.apply_nft().await;
-                self.sync_routing().await;
+                self.ctl.nft_changed();
+                self.ctl.routing_changed();
             }
             ModemEvent::DefaultRoute { route, .. } => {
                 self.cellular_route = route;
-                self.sync_routing().await;
+                self.ctl.routing_changed();
             }
             _ => {}
         }
-        self.publish();
+        self.ctl.publish();
     }
 
-    async fn on_link(&mut self, event: LinkEvent) {
+    fn on_link(&mut self, event: LinkEvent) {
         debug!(?event, "link event");
         // Names from netlink reach routes and the nftables table only through the paths'
         // interfaces, which passed the same check; anything else is not arcway's.
@@ -544,102 +575,115 @@ impl Daemon {
             return;
         }
         self.observed.record_link(&event);
-        let mut events = observe::link_events(&self.interfaces, &event);
-        if self.arc_starting {
-            // While the tunnel brings its device up, the device is first missing, then
-            // down: that is not an outage, and counting it as one would make the first
-            // handshake look older than the outage it is supposed to end.
-            let arc_up = events.contains(&Event::Carrier {
-                path: PathId::Arc,
-                up: true,
-            });
-            self.arc_starting = !arc_up;
-            events.retain(|e| arc_up || e.path() != Some(PathId::Arc));
-        }
-        for e in events {
-            self.feed(e).await;
-        }
-        // Addresses and default routes feed the path tables even when health did not move.
-        self.sync_routing().await;
-        self.follow_wifi_ipv6().await;
+        let events = observe::link_events(&self.interfaces, &event);
+        self.ctl.link(event.name(), events, self.now());
+        self.follow_wifi_ipv6();
     }
 
-    async fn on_probe(&mut self, round: ProbeRound) {
+    /// The link monitor's task ended (its netlink socket failed): without it no carrier loss
+    /// is seen, so it is started again at once, then with backoff.
+    fn link_monitor_died(&mut self, ch: &mut Channels) {
+        ch.links = None;
+        error!("the link monitor stopped; starting it again");
+        self.set_problem(
+            LINK_MONITOR,
+            Err(
+                "the link monitor stopped; carrier changes are not seen until it runs again".into(),
+            ),
+        );
+        self.linkmon_restart = Some(Restart {
+            at: Instant::now(),
+            backoff: Duration::ZERO,
+        });
+        self.ctl.publish();
+    }
+
+    fn on_probe(&mut self, round: ProbeRound) {
         self.observed.record_round(&round);
-        self.feed(observe::probe_event(&round)).await;
+        self.ctl.event(observe::probe_event(&round), self.now());
     }
 
-    async fn on_wg(&mut self, sample: WgSample) {
+    fn on_wg(&mut self, sample: WgSample) {
         let renewed = self
             .renewed
             .filter(|(at, _)| sample.at > *at)
             .map(|(_, wall)| wall);
         let passive = !self.probers.contains_key(&PathId::Arc);
-        let mut events = observe::wg_events(
+        let events = observe::wg_events(
             self.observed.wg.as_ref(),
             &sample,
             SystemTime::now(),
             passive,
             renewed,
         );
-        if self.handshake_grace.is_some_and(|until| sample.at < until) {
-            events.retain(|e| !matches!(e, Event::Handshake { age: None, .. }));
-        }
         self.observed.wg = Some(sample);
-        for e in events {
-            self.feed(e).await;
-        }
+        self.ctl
+            .handshake(events, self.time_of(sample.at), self.now());
     }
 
-    /// One engine step and whatever it decided.
-    async fn feed(&mut self, event: Event) {
-        let actions = self.engine.handle(event, self.now());
-        self.act(actions).await;
-    }
-
-    async fn act(&mut self, actions: Vec<Action>) {
-        if actions.is_empty() {
-            return;
-        }
-        let mut moved = Vec::new();
-        let mut renew = false;
-        for action in &actions {
-            match action {
-                Action::ClassMoved { class, from, to } => {
-                    self.class_since.insert(class.clone(), Instant::now());
-                    moved.push((class.clone(), *from, *to));
-                }
-                Action::RenewHandshake { path: PathId::Arc } => renew = true,
-                _ => {}
+    fn on_arc(&mut self, report: ArcReport) {
+        match report {
+            ArcReport::Started => {
+                self.tunnel = TunnelState::Running;
+                self.renewed = None;
+                self.ctl.tunnel_started(self.now());
+                self.set_problem(TUNNEL, Ok(()));
+                self.ask_tunnel_status();
+                self.finish_reload(Ok(()));
+            }
+            ArcReport::Failed { error, retry_in } => {
+                error!(error = %error, retry_in = ?retry_in, "failed to bring up the Arc tunnel");
+                self.tunnel = TunnelState::Starting;
+                self.ctl.tunnel_starting();
+                self.finish_reload(Err(format!("the Arc tunnel did not start: {error}")));
+                self.set_problem(TUNNEL, Err(error));
+            }
+            ArcReport::Removed => {
+                self.tunnel = TunnelState::Off;
+                self.tunnel_status = None;
+                self.ctl.tunnel_stopped();
+            }
+            ArcReport::Renewed { at, wall } => {
+                self.renewed = Some((at, wall));
+                self.ctl.renewed(self.time_of(at));
+            }
+            ArcReport::Status(status) => {
+                self.tunnel_status = status.map(|s| *s);
+                self.ctl.publish();
             }
         }
-        if !self.settled && self.all_paths_known() {
-            self.settled = true;
-        }
-        // The route switch first: everything else can wait a few milliseconds.
-        self.sync_routing().await;
-        self.log_engine_entries();
-        // Held classes are refused in nftables (routing's `prohibit` is the backstop).
-        self.apply_nft().await;
-        self.evict(&moved);
-        if renew {
-            self.renew_handshake().await;
-        }
-        self.publish();
     }
 
-    fn all_paths_known(&self) -> bool {
-        self.cfg
-            .paths()
-            .into_iter()
-            .all(|p| !matches!(self.engine.health(p), Some(Health::Unknown) | None))
+    fn ask_tunnel_status(&mut self) {
+        self.tunnel_status_asked = Some(Instant::now());
+        if self.tunnel == TunnelState::Running {
+            self.arc.set(ArcCommand::Status);
+        }
+    }
+
+    fn log_engine_entries(&mut self) {
+        for entry in self.ctl.take_log() {
+            // A path lost is what an operator filtering for warnings wants to see.
+            let lost = matches!(
+                entry.change,
+                engine::Change::Path {
+                    to: Health::Down { .. },
+                    ..
+                }
+            );
+            if lost {
+                warn!(seq = entry.seq, "{}", entry.summary());
+            } else {
+                info!(seq = entry.seq, "{}", entry.summary());
+            }
+        }
     }
 
     async fn sync_routing(&mut self) {
-        if self.initial_links {
+        if !self.ctl.links_known() {
             return;
         }
-        let desired = self.engine.desired();
+        let desired = self.ctl.engine().desired();
         let routes = desired
             .classes
             .iter()
@@ -655,7 +699,7 @@ impl Daemon {
                 return;
             }
         };
-        if !self.settled {
+        if self.ctl.adopting() {
             // Until every path has reported, class tables keep what the kernel has (a
             // restart adopts working routes); path tables and rules are set at once so the
             // tunnel and the probes can work.
@@ -685,24 +729,24 @@ impl Daemon {
 
     /// Flows of a moved class that were NATed to the old path would keep that address on
     /// the new path and be dropped by the far end: delete them, and only them. Every class
-    /// moved in one step shares one conntrack dump.
-    fn evict(&self, moved: &[(String, engine::ClassRoute, engine::ClassRoute)]) {
+    /// moved in one turn shares one conntrack dump.
+    fn evict(&self, moved: &[Moved]) {
         let world = self.world();
         let mut classes = Vec::new();
         let mut evictions = Vec::new();
-        for (class, from, to) in moved {
-            let engine::ClassRoute::Via(old) = *from else {
+        for m in moved {
+            let engine::ClassRoute::Via(old) = m.from else {
                 continue;
             };
-            if to == from {
+            if m.to == m.from {
                 continue;
             }
             let (Some(flows), Some(old_address)) =
-                (world.class_flows(class), world.nat_address(old))
+                (world.class_flows(&m.class), world.nat_address(old))
             else {
                 continue;
             };
-            classes.push(format!("{class} from {old}"));
+            classes.push(format!("{} from {old}", m.class));
             evictions.push(conntrack::Eviction {
                 class: flows,
                 old_address,
@@ -727,58 +771,7 @@ impl Daemon {
         });
     }
 
-    fn log_engine_entries(&mut self) {
-        for entry in self.engine.log().filter(|e| e.seq >= self.logged_seq) {
-            // A path lost is what an operator filtering for warnings wants to see.
-            let lost = matches!(
-                entry.change,
-                engine::Change::Path {
-                    to: Health::Down { .. },
-                    ..
-                }
-            );
-            if lost {
-                warn!(seq = entry.seq, "{}", entry.summary());
-            } else {
-                info!(seq = entry.seq, "{}", entry.summary());
-            }
-        }
-        self.logged_seq = self.engine.log_next_seq();
-    }
-
-    async fn renew_handshake(&mut self) {
-        let (Some(tunnel), Some(creds)) = (&self.tunnel, &self.creds) else {
-            return;
-        };
-        // A second initiation within WireGuard's timestamp granularity is dropped by the
-        // server as a replay, which then costs a 5 s retry: never renew twice in a row. The
-        // engine asks once per outage, so a request that comes too soon is done later
-        // (housekeeping), not dropped: dropped, the tunnel would wait for WireGuard's own
-        // rekey (up to two minutes) before it could prove itself again.
-        if self
-            .last_renew
-            .is_some_and(|t| t.elapsed() < RENEW_MIN_INTERVAL)
-        {
-            self.renew_pending = true;
-            return;
-        }
-        self.renew_pending = false;
-        self.last_renew = Some(Instant::now());
-        // Re-setting the peer drops the old session, so the next packet (a probe) makes a
-        // new handshake: failback waits for proof that the tunnel works now.
-        match tunnel.update_credentials(creds.clone()).await {
-            Ok(()) => {
-                let now = Instant::now();
-                self.renewed = Some((now, SystemTime::now()));
-                self.handshake_grace = Some(now + HANDSHAKE_GRACE);
-                info!("Arc: renewing the WireGuard session before failback");
-            }
-            Err(err) => warn!(error = %err, "failed to renew the WireGuard session"),
-        }
-    }
-
-    async fn follow_wifi_ipv6(&mut self) {
-        let Some(tunnel) = &self.tunnel else { return };
+    fn follow_wifi_ipv6(&mut self) {
         let prefer = self
             .interfaces
             .get(&PathId::Wifi)
@@ -788,19 +781,17 @@ impl Daemon {
             });
         if prefer != self.prefer_ipv6 {
             self.prefer_ipv6 = prefer;
-            if let Err(err) = tunnel.set_prefer_ipv6(prefer).await {
-                warn!(error = %err, "failed to change the Arc endpoint's address family");
-            }
+            self.arc.set(ArcCommand::PreferIpv6(prefer));
         }
     }
 
-    fn nft_wanted(&self) -> (nft::NftInputs, nft::TableExtras) {
+    fn nft_wanted(&self) -> nft::owner::Wanted {
         let world = self.world();
         let mut inputs = world.nft();
         // Every class with a matcher gets a mark, so its bytes are counted per path; only
         // the non-destination ones need it for routing.
         inputs.classes = nft::mark_classes(&self.cfg);
-        let routes = self.engine.desired();
+        let routes = self.ctl.engine().desired();
         let ifname = |p: PathId| self.interfaces.get(&p).cloned();
         let extras = nft::TableExtras {
             counted: self
@@ -827,34 +818,27 @@ impl Daemon {
         (inputs, extras)
     }
 
-    /// Replaces `table inet arcway` when what it should hold changed (configuration, held
-    /// classes), or to retry cgroups that did not exist yet.
-    async fn apply_nft(&mut self) {
-        let wanted = self.nft_wanted();
-        let retry_due = self.nft_retry.is_some_and(|t| Instant::now() >= t);
-        if self.nft_applied.as_ref() == Some(&wanted) && !retry_due {
-            return;
-        }
-        // Replacing the table resets its counters: count what they hold first.
-        if let Some(acct) = &self.accounting
-            && let Err(err) = acct.read_now().await
-        {
-            warn!(error = %err, "failed to read the byte counters before replacing the table");
-        }
-        match nft::apply_with(&wanted.0, &wanted.1).await {
-            Ok(report) => {
-                self.nft_retry = (!report.missing_cgroups.is_empty())
-                    .then(|| Instant::now() + Duration::from_secs(30));
-                self.nft_applied = Some(wanted);
-                self.set_problem(NFTABLES, Ok(()));
+    fn start_probers(&mut self) {
+        for path in self.cfg.paths() {
+            let Some(mut config) = setup::prober_config(&self.cfg, path) else {
+                self.probers.remove(&path);
+                continue;
+            };
+            // The bearer's interface, once ModemManager names it, wins over the configured one.
+            if let Some(ifname) = self.interfaces.get(&path) {
+                config.binding.interface = ifname.clone();
             }
-            Err(err) => {
-                let message = error_chain(&err);
-                error!(error = %message, "failed to load table inet arcway");
-                self.nft_retry = Some(Instant::now() + Duration::from_secs(10));
-                self.set_problem(NFTABLES, Err(message));
+            match self.probers.get(&path) {
+                Some(handle) => {
+                    handle.reconfigure(config);
+                }
+                None => {
+                    self.probers
+                        .insert(path, Prober::spawn(config, self.probe_tx.clone()));
+                }
             }
         }
+        self.probers.retain(|p, _| self.cfg.has_path(*p));
     }
 
     fn start_accounting(&mut self) {
@@ -865,47 +849,72 @@ impl Daemon {
             .map(|(p, h)| (*p, h.counters_handle()))
             .collect();
         settings.state_path = self.cfg.budget.state_file.clone();
-        self.accounting = Some(accounting::spawn(settings, self.budget_tx.clone()));
+        let acct = accounting::spawn(settings, self.budget_tx.clone());
+        // The nftables owner reads the counters before every replace from now on.
+        let old = std::mem::replace(
+            &mut self.nft,
+            nft::owner::spawn(Some(acct.reader()), self.nft_tx.clone()),
+        );
+        drop(old);
+        self.accounting = Some(acct);
+        self.ctl.nft_changed();
     }
 
-    async fn start_metrics(&mut self, publisher: &status::Publisher) {
+    async fn start_metrics(&mut self) {
+        if let Some(old) = self.metrics.take() {
+            old.abort();
+        }
         let Some(listen) = self.cfg.metrics.listen else {
             return;
         };
         let acct = self.accounting.as_ref().map(|a| a.status.clone());
-        match metrics::spawn(listen, publisher.subscribe(), acct).await {
-            Ok((addr, _)) => info!(%addr, "metrics listening"),
+        match metrics::spawn(listen, self.publisher.subscribe(), acct).await {
+            Ok((addr, task)) => {
+                info!(%addr, "metrics listening");
+                self.metrics = Some(task);
+            }
             Err(err) => error!(error = %err, "failed to serve metrics"),
         }
     }
 
-    async fn start_tunnel(&mut self) {
-        let (Some(settings), Some(creds)) = (setup::wg_settings(&self.cfg), self.creds.clone())
-        else {
-            return;
-        };
-        self.arc_starting = true;
-        let mut spec = TunnelSpec::new(settings, creds);
-        spec.prefer_ipv6 = self.prefer_ipv6;
-        match Tunnel::start(spec, self.wg_tx.clone()).await {
-            Ok(tunnel) => {
-                self.tunnel = Some(tunnel);
-                self.set_problem(TUNNEL, Ok(()));
-                self.tunnel_retry = None;
-                self.renewed = None;
-                self.handshake_grace = Some(Instant::now() + HANDSHAKE_GRACE);
-                self.refresh_tunnel_status().await;
+    fn start_drift_watch(&mut self) {
+        match routing::spawn_drift_watch(
+            self.reconciler.clone(),
+            Duration::from_millis(50),
+            Duration::from_secs(30),
+        ) {
+            Ok(task) => {
+                self.drift_watch = Some(task);
+                self.drift_restart = None;
+                self.set_problem(ROUTE_WATCH, Ok(()));
             }
             Err(err) => {
-                let backoff = self.tunnel_retry.map_or(Duration::from_secs(1), |(_, b)| {
-                    (b * 2).min(Duration::from_secs(60))
-                });
-                let message = error_chain(&err);
-                error!(error = %message, retry_in = ?backoff, "failed to bring up the Arc tunnel");
-                self.tunnel_retry = Some((Instant::now() + backoff, backoff));
-                self.set_problem(TUNNEL, Err(message));
+                let restart = Restart::after(self.drift_restart);
+                warn!(error = %err, retry_in = ?restart.backoff, "failed to watch for changes to arcway's rules; repairing on events only");
+                self.drift_restart = Some(restart);
+                self.set_problem(ROUTE_WATCH, Err(error_chain(&err)));
             }
         }
+    }
+
+    /// Asks the Arc owner for a tunnel (`replace`: remove a running one first).
+    fn start_tunnel(&mut self, replace: bool) -> bool {
+        let (Some(settings), Some(creds)) = (setup::wg_settings(&self.cfg), self.creds.clone())
+        else {
+            return false;
+        };
+        if self.tunnel != TunnelState::Off && !replace {
+            return false;
+        }
+        let mut spec = TunnelSpec::new(settings, creds);
+        spec.prefer_ipv6 = self.prefer_ipv6;
+        self.tunnel = TunnelState::Starting;
+        self.ctl.tunnel_starting();
+        self.arc.set(ArcCommand::Start {
+            spec: Box::new(spec),
+            replace,
+        });
+        true
     }
 
     fn hook_options(&self) -> bootstrap::HookOptions {
@@ -940,52 +949,9 @@ impl Daemon {
         });
     }
 
-    async fn new_credentials(&mut self, creds: Credentials) {
-        info!(address = %creds.ip_address, "Arc credentials ready");
-        self.set_problem(CREDENTIALS, Ok(()));
-        self.creds = Some(creds.clone());
-        self.no_handshake_since = None;
-        match &self.tunnel {
-            Some(t) => {
-                if let Err(err) = t.update_credentials(creds).await {
-                    warn!(
-                        error = format!("{err:#}"),
-                        "failed to apply the new Arc credentials"
-                    );
-                }
-            }
-            None => self.start_tunnel().await,
-        }
-        self.apply_nft().await;
-        self.sync_routing().await;
-    }
-
-    /// With `arc.rebootstrap_on_auth_failure`, a tunnel that never handshakes while Wi-Fi
-    /// works points to revoked credentials: ask for new ones (the policy backs off and never
-    /// creates a SIM).
-    fn check_rebootstrap(&mut self) {
-        let Some(arc) = &self.cfg.arc else { return };
-        if !arc.rebootstrap_on_auth_failure || self.tunnel.is_none() {
-            return;
-        }
-        let wifi_up = self
-            .engine
-            .health(PathId::Wifi)
-            .is_some_and(Health::is_usable);
-        let stale = self
-            .engine
-            .desired()
-            .paths
-            .get(&PathId::Arc)
-            .is_some_and(|s| s.handshake_age.is_none_or(|a| a > REBOOTSTRAP_AFTER));
-        if !(wifi_up && stale) {
-            self.no_handshake_since = None;
-            return;
-        }
-        let since = *self.no_handshake_since.get_or_insert_with(Instant::now);
-        if since.elapsed() < REBOOTSTRAP_AFTER {
-            return;
-        }
+    /// The controller saw no handshake for too long while Wi-Fi works: ask the policy for
+    /// new credentials (it backs off, and never creates a SIM).
+    fn spawn_rebootstrap(&self) {
         let Ok(mut guard) = self.rebootstrap.clone().try_lock_owned() else {
             return;
         };
@@ -999,83 +965,119 @@ impl Daemon {
         });
     }
 
-    async fn refresh_tunnel_status(&mut self) {
-        self.tunnel_status_at = Some(Instant::now());
-        if let Some(t) = &self.tunnel {
-            self.tunnel_status = t.status().await.ok();
+    fn new_credentials(&mut self, creds: Credentials) {
+        info!(address = %creds.ip_address, "Arc credentials ready");
+        self.set_problem(CREDENTIALS, Ok(()));
+        self.creds = Some(creds.clone());
+        self.ctl.new_credentials();
+        if self.tunnel == TunnelState::Off {
+            self.start_tunnel(false);
+        } else {
+            self.arc.set(ArcCommand::Update(Box::new(creds)));
         }
     }
 
-    fn start_probers(&mut self) {
-        for path in self.cfg.paths() {
-            let Some(mut config) = setup::prober_config(&self.cfg, path) else {
-                self.probers.remove(&path);
-                continue;
-            };
-            // The bearer's interface, once ModemManager names it, wins over the configured one.
-            if let Some(ifname) = self.interfaces.get(&path) {
-                config.binding.interface = ifname.clone();
-            }
-            match self.probers.get(&path) {
-                Some(handle) => {
-                    handle.reconfigure(config);
-                }
-                None => {
-                    self.probers
-                        .insert(path, Prober::spawn(config, self.probe_tx.clone()));
-                }
-            }
-        }
-        self.probers.retain(|p, _| self.cfg.has_path(*p));
-    }
-
+    /// Timers of the loop itself: owners to restart, the tunnel's status, the watchdog.
     async fn housekeeping(&mut self) {
-        if !self.settled && self.origin.elapsed() >= SETTLE {
-            info!("not every path has reported yet; applying routes with what is known");
-            self.settled = true;
-            self.sync_routing().await;
-        }
-        if let Some((at, _)) = self.tunnel_retry
-            && Instant::now() >= at
+        let now = Instant::now();
+        if let Some(r) = self.linkmon_restart
+            && now >= r.at
         {
-            self.start_tunnel().await;
+            self.restart_link_monitor(r).await;
         }
-        if self.renew_pending {
-            // Only still worth it while Arc has not come back on its own meanwhile.
-            if matches!(self.engine.health(PathId::Arc), Some(Health::Up { .. })) {
-                self.renew_pending = false;
-            } else {
-                self.renew_handshake().await;
-            }
+        let drift_dead = self
+            .drift_watch
+            .as_ref()
+            .is_some_and(JoinHandle::is_finished);
+        if drift_dead {
+            self.drift_watch = None;
+            error!("the watch for changes to arcway's rules stopped; starting it again");
+            self.drift_restart = Some(Restart {
+                at: now,
+                backoff: Duration::ZERO,
+            });
+            self.set_problem(
+                ROUTE_WATCH,
+                Err("the watch for changes to arcway's rules stopped".into()),
+            );
+        }
+        if let Some(r) = self.drift_restart
+            && now >= r.at
+            && self.drift_watch.is_none()
+        {
+            self.start_drift_watch();
+        }
+        if self.arc.is_finished() {
+            error!("the Arc owner stopped; starting it again");
+            self.arc = arc::spawn(self.wg_tx.clone(), self.arc_tx.clone());
+            self.tunnel = TunnelState::Off;
+            self.ctl.tunnel_stopped();
+            self.start_tunnel(false);
+        }
+        if self.nft.is_finished() {
+            error!("the nftables owner stopped; starting it again");
+            let counts = self.accounting.as_ref().map(AccountingHandle::reader);
+            self.nft = nft::owner::spawn(counts, self.nft_tx.clone());
+            self.ctl.nft_changed();
         }
         if self
-            .tunnel_status_at
+            .tunnel_status_asked
             .is_none_or(|t| t.elapsed() >= TUNNEL_STATUS_EVERY)
         {
-            self.refresh_tunnel_status().await;
+            self.ask_tunnel_status();
         }
-        self.check_rebootstrap();
-        if self.nft_retry.is_some_and(|t| Instant::now() >= t) {
-            self.apply_nft().await;
-        }
-        if let Some(w) = &self.watchdog
-            // Half the ping interval: a tick landing just short of it must not stretch the gap
-            // to one and a half intervals.
-            && self.last_watchdog.elapsed() >= w.ping_interval() / 2
-        {
-            self.last_watchdog = Instant::now();
-            if let Err(err) = self.notifier.watchdog() {
-                debug!(error = %err, "failed to feed the watchdog");
-            }
-        }
-        self.publish();
+        self.ctl.tick(self.now());
+        self.feed_watchdog();
     }
 
-    /// Reloads the configuration file: the path now in force, or why the new file was refused
-    /// (the running configuration stays).
-    async fn reload(&mut self) -> Result<String, String> {
+    /// Fed only while every owner the loop depends on runs: a daemon that no longer sees
+    /// carrier changes must be restarted by systemd, not kept alive.
+    fn feed_watchdog(&mut self) {
+        let Some(w) = &self.watchdog else { return };
+        let healthy = self.linkmon_restart.is_none()
+            && self.drift_watch.is_some()
+            && !self.arc.is_finished()
+            && !self.nft.is_finished();
+        // Half the ping interval: a tick landing just short of it must not stretch the gap
+        // to one and a half intervals.
+        if !healthy || self.last_watchdog.elapsed() < w.ping_interval() / 2 {
+            return;
+        }
+        self.last_watchdog = Instant::now();
+        if let Err(err) = self.notifier.watchdog() {
+            debug!(error = %err, "failed to feed the watchdog");
+        }
+    }
+
+    async fn restart_link_monitor(&mut self, previous: Restart) {
+        let (tx, rx) = mpsc::channel(256);
+        let names: std::collections::BTreeSet<String> = self.interfaces.values().cloned().collect();
+        let config = LinkMonitorConfig::new(names);
+        // Starting subscribes and dumps: netlink round trips, not a wait on anything remote.
+        match LinkMonitor::start(config, tx).await {
+            Ok(handle) => {
+                info!("link monitor running again");
+                self.linkmon = handle;
+                self.links_swap = Some(rx);
+                self.linkmon_restart = None;
+                self.set_problem(LINK_MONITOR, Ok(()));
+            }
+            Err(err) => {
+                let restart = Restart::after(Some(previous));
+                error!(error = %err, retry_in = ?restart.backoff, "failed to start the link monitor again");
+                self.linkmon_restart = Some(restart);
+                self.set_problem(LINK_MONITOR, Err(error_chain(&err)));
+            }
+        }
+    }
+
+    /// Reloads the configuration file. The answer (for `arcway reload`) waits for the tunnel
+    /// when the reload restarts it: a reload whose tunnel did not start has failed.
+    async fn reload(&mut self, answer: Option<status::ReloadAnswer>) {
         let _ = self.notifier.reloading();
         let path = self.opts.config_path.display().to_string();
+        // A reload still waiting for its tunnel is answered by this one.
+        self.finish_reload(Err("superseded by a newer reload".into()));
         let outcome = match config::load(&self.opts.config_path) {
             Ok(cfg) => {
                 // The new log settings apply to the reload's own lines; a refusal restores the old.
@@ -1090,40 +1092,62 @@ impl Daemon {
             }
             Err(err) => Err(err.to_string()),
         };
+        match outcome {
+            Ok(true) => {
+                info!(config = %path, "configuration loaded; waiting for the Arc tunnel");
+                self.pending_reload = Some(PendingReload { answer, path });
+            }
+            Ok(false) => {
+                self.pending_reload = Some(PendingReload { answer, path });
+                self.finish_reload(Ok(()));
+            }
+            Err(message) => {
+                error!(error = %message, "reload refused; the running configuration stays");
+                self.pending_reload = Some(PendingReload { answer, path });
+                self.finish_reload(Err(message));
+            }
+        }
+        let _ = self.notifier.ready();
+        self.ctl.publish();
+    }
+
+    /// Answers the pending reload, if any, and records the outcome for status.
+    fn finish_reload(&mut self, outcome: Result<(), String>) {
+        let Some(pending) = self.pending_reload.take() else {
+            return;
+        };
         match &outcome {
             Ok(()) => {
                 self.reload_error = None;
                 self.loaded_at = WallTime::now();
-                info!(config = %path, "configuration reloaded");
+                info!(config = %pending.path, "configuration reloaded");
             }
             Err(message) => {
-                error!(error = %message, "reload refused; the running configuration stays");
+                warn!(error = %message, "the reload did not take full effect");
                 self.reload_error = Some(status::ReloadError {
                     at: WallTime::now(),
                     message: message.clone(),
                 });
             }
         }
-        let _ = self.notifier.ready();
-        self.publish();
-        outcome.map(|()| path)
+        if let Some(answer) = pending.answer {
+            let _ = answer.send(outcome.map(|()| pending.path));
+        }
+        self.ctl.publish();
     }
 
     /// Puts a loaded configuration in force, or refuses it (bad Arc credentials) and keeps
-    /// the running one.
-    async fn apply_config(&mut self, cfg: Config) -> Result<(), String> {
-        if cfg.status.socket != self.cfg.status.socket {
-            warn!("status.socket changes take effect at the next start");
-        }
-        let arc_changed = cfg.arc != self.cfg.arc || cfg.routing != self.cfg.routing;
+    /// the running one. True when the outcome waits for a tunnel (re)start.
+    async fn apply_config(&mut self, cfg: Config) -> Result<bool, String> {
+        let plan = ReloadPlan::new(&self.cfg, &cfg);
         // Without working credentials, every reload looks at the file again: SIGHUP after
         // fixing it brings Arc up.
         let retry_creds = self.creds.is_none() && cfg.arc.is_some();
-        let (new_creds, creds_problem) = if arc_changed || retry_creds {
+        let (new_creds, creds_problem) = if plan.tunnel || retry_creds {
             match load_credentials(&cfg) {
                 Ok(c) => (c, Ok(())),
                 // A running tunnel is not given up for a broken file: refuse the reload.
-                Err(message) if self.tunnel.is_some() => {
+                Err(message) if self.tunnel != TunnelState::Off => {
                     return Err(format!("bad Arc credentials: {message}"));
                 }
                 Err(message) => (None, Err(message)),
@@ -1131,8 +1155,26 @@ impl Daemon {
         } else {
             (self.creds.clone(), Ok(()))
         };
-        let start_arc = !arc_changed && self.creds.is_none() && new_creds.is_some();
+        if plan.needs_restart.is_empty() {
+            self.set_problem(CONFIG, Ok(()));
+        } else {
+            let keys = plan.needs_restart.join(", ");
+            warn!(keys = %keys, "these keys take effect at the next start");
+            self.set_problem(
+                CONFIG,
+                Err(format!(
+                    "changed keys take effect at the next start: {keys}"
+                )),
+            );
+        }
+        let start_arc = !plan.tunnel && self.creds.is_none() && new_creds.is_some();
         self.set_problem(CREDENTIALS, creds_problem);
+        // Keys that need a restart keep their running values, so that what runs and what
+        // status shows agree.
+        let mut cfg = cfg;
+        cfg.status.socket = self.cfg.status.socket.clone();
+        cfg.budget.state_file = self.cfg.budget.state_file.clone();
+        cfg.routing = self.cfg.routing;
         self.cfg = cfg;
         let unwatched = self.sync_modem().await;
         // Only a watcher that still runs vouches for the bearer's interface.
@@ -1146,41 +1188,47 @@ impl Daemon {
             self.interfaces.insert(PathId::Cellular, bearer);
         }
         self.linkmon.watch(setup::watched_interfaces(&self.cfg));
-        if arc_changed {
-            if let Some(t) = self.tunnel.take()
-                && let Err(err) = t.stop_with(Some(OnStop::Remove)).await
-            {
-                warn!(
-                    error = format!("{err:#}"),
-                    "failed to remove the old Arc tunnel"
-                );
-            }
+        let mut waits = false;
+        if plan.tunnel {
             self.creds = new_creds;
             self.tunnel_status = None;
-            if self.creds.is_none() {
+            if self.creds.is_none() || self.cfg.arc.is_none() {
                 self.set_problem(TUNNEL, Ok(()));
-                self.tunnel_retry = None;
+                if self.tunnel != TunnelState::Off {
+                    self.arc.set(ArcCommand::Remove);
+                }
+                self.tunnel = TunnelState::Off;
+                self.ctl.tunnel_stopped();
+            } else {
+                waits = self.start_tunnel(true);
             }
-            self.start_tunnel().await;
         } else if start_arc {
             info!("Arc credentials loaded; bringing up the tunnel");
             self.creds = new_creds;
-            self.start_tunnel().await;
+            waits = self.start_tunnel(false);
         }
         self.start_probers();
-        self.apply_nft().await;
-        let actions = self
-            .engine
-            .reconfigure(self.cfg.engine_settings(), self.now());
-        self.act(actions).await;
-        if unwatched {
-            self.feed(Event::BearerUnwatched {
-                path: PathId::Cellular,
-            })
-            .await;
+        if plan.budgets
+            && let Some(acct) = &self.accounting
+            && let Err(err) = acct.set_limits(Limits::from_config(&self.cfg)).await
+        {
+            warn!(error = %err, "failed to give the accountant the new budgets");
         }
-        self.sync_routing().await;
-        Ok(())
+        if plan.metrics {
+            self.start_metrics().await;
+        }
+        self.ctl.reconfigure(
+            self.cfg.engine_settings(),
+            rebootstrap_on(&self.cfg),
+            self.now(),
+        );
+        if unwatched {
+            let event = Event::BearerUnwatched {
+                path: PathId::Cellular,
+            };
+            self.ctl.event(event, self.now());
+        }
+        Ok(waits)
     }
 
     /// Records how setting up `object` went: a failure shows in status, metrics and the
@@ -1190,6 +1238,7 @@ impl Daemon {
             Ok(()) => {
                 if self.problems.remove(object).is_some() {
                     info!(object, "set up again; the problem is gone");
+                    self.ctl.publish();
                 }
             }
             Err(error) => {
@@ -1202,11 +1251,18 @@ impl Daemon {
                         error: String::new(),
                     });
                 problem.error = error;
+                self.ctl.publish();
             }
         }
     }
 
     fn publish(&mut self) {
+        let class_since: BTreeMap<String, Instant> = self
+            .ctl
+            .class_since()
+            .iter()
+            .map(|(c, t)| (c.clone(), self.origin + t.as_duration()))
+            .collect();
         let snap = snapshot::build(&snapshot::Inputs {
             cfg: &self.cfg,
             config_path: &self.opts.config_path,
@@ -1214,11 +1270,11 @@ impl Daemon {
             reload_error: self.reload_error.clone(),
             started_at: self.started_at,
             origin: self.origin,
-            engine: &self.engine,
+            engine: self.ctl.engine(),
             observed: &self.observed,
             interfaces: &self.interfaces,
             tunnel: self.tunnel_status.as_ref(),
-            class_since: &self.class_since,
+            class_since: &class_since,
         });
         let snap = status::Snapshot {
             accounting: self.accounting.as_ref().map(|a| a.status.borrow().clone()),
@@ -1239,6 +1295,7 @@ impl Daemon {
     async fn shutdown(mut self) -> anyhow::Result<()> {
         info!("stopping");
         let _ = self.notifier.stopping();
+        self.finish_reload(Err("arcway is stopping".into()));
         self.probers.clear();
         let on_stop = self
             .cfg
@@ -1249,15 +1306,15 @@ impl Daemon {
         if let Some(watcher) = self.modem.take() {
             watcher.stop().await;
         }
+        // The table stays as it is until removed below: the owner's last load is the last.
+        self.nft.stop().await;
         if let Some(acct) = self.accounting.take()
             && let Err(err) = acct.stop().await
         {
             failures.push(format!("accounting: {err}"));
         }
-        if let Some(tunnel) = self.tunnel.take()
-            && let Err(err) = tunnel.stop().await
-        {
-            failures.push(format!("tunnel: {err:#}"));
+        if let Err(err) = self.arc.stop().await {
+            failures.push(format!("tunnel: {err}"));
         }
         if on_stop == config::OnStop::Remove {
             if let Err(err) = self.reconciler.teardown().await {

@@ -17,6 +17,7 @@ mod cgroup;
 mod counters;
 mod from_config;
 mod hold;
+pub mod owner;
 mod quote;
 mod render;
 
