@@ -105,8 +105,10 @@ impl Controller {
             engine: Engine::new(settings, Time::ZERO),
             first_links: interfaces,
             settled: false,
+            // The tunnel's device does not exist before the tunnel starts: not an outage.
             arc: ArcSession {
                 rebootstrap,
+                starting: true,
                 ..ArcSession::default()
             },
             class_since: BTreeMap::new(),

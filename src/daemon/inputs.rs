@@ -11,7 +11,7 @@ use crate::conntrack::ClassFlows;
 use crate::engine;
 use crate::linkmon::{Family, LinkSnapshot};
 use crate::model::PathId;
-use crate::nft::{MarkClass, NatPath, NftInputs};
+use crate::nft::{NatPath, NftInputs};
 use crate::routing::{self, ClassInput, DefaultRoute, PathInput, RoutingInputs, Selector};
 
 /// The world as the daemon knows it when it computes desired state.
@@ -21,6 +21,9 @@ pub struct World<'a> {
     pub links: &'a BTreeMap<String, LinkSnapshot>,
     /// The Arc client address and the networks routed into the tunnel, once credentials load.
     pub arc: Option<(Ipv4Addr, Vec<IpNet>)>,
+    /// The tunnel's device can take routes (it is up, or a started tunnel says so). While a
+    /// new tunnel starts the kernel refuses routes into it; NAT and eviction still use `arc`.
+    pub arc_routable: bool,
     /// The interface of each path: configured, or the bearer's as ModemManager names it.
     pub interfaces: &'a BTreeMap<PathId, String>,
     /// The cellular gateway arcway configured itself for a STATIC bearer (manage mode);
@@ -48,7 +51,7 @@ impl World<'_> {
         let (default_v4, default_v6, addresses) = match path {
             // The tunnel is point to point: its default is the device itself.
             PathId::Arc => {
-                let (ip, _) = self.arc.as_ref()?;
+                let (ip, _) = self.arc.as_ref().filter(|_| self.arc_routable)?;
                 (
                     Some(DefaultRoute { gateway: None }),
                     None,
@@ -139,35 +142,12 @@ impl World<'_> {
                 })
             })
             .collect();
-        let classes = self
-            .cfg
-            .classes
-            .iter()
-            .enumerate()
-            .filter_map(|(i, c)| {
-                let m = c.matcher.as_ref()?;
-                if m.destinations_only() {
-                    return None;
-                }
-                Some(MarkClass {
-                    name: c.name.clone(),
-                    mark: layout.class_mark(i),
-                    destinations: m.destinations.clone(),
-                    protocols: m.protocols.iter().map(|p| p.as_str().to_owned()).collect(),
-                    ports: m.ports.iter().map(ToString::to_string).collect(),
-                    dscp: m.dscp.clone(),
-                    sources: m.sources.clone(),
-                    interfaces: m.interfaces.clone(),
-                    uids: m.uids.clone(),
-                    cgroups: m.cgroups.clone(),
-                    fwmarks: m.fwmarks.iter().map(|f| (f.value, f.mask)).collect(),
-                })
-            })
-            .collect();
         NftInputs {
             fwmark_mask: layout.fwmark_mask,
             nat,
-            classes,
+            // Every class with a matcher gets a mark, so its bytes are counted per path; only
+            // the non-destination ones need it for routing.
+            classes: crate::nft::mark_classes(self.cfg),
         }
     }
 

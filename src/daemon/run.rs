@@ -491,6 +491,14 @@ impl Daemon {
     }
 
     fn world(&self) -> World<'_> {
+        // Routes into the tunnel need its device up: while a new tunnel starts, the kernel
+        // refuses them (ENETDOWN). A device left up by an earlier arcway is adopted at once.
+        let arc_routable = self.tunnel == TunnelState::Running
+            || self
+                .interfaces
+                .get(&PathId::Arc)
+                .and_then(|name| self.observed.links.get(name))
+                .is_some_and(|l| l.is_up());
         World {
             cfg: &self.cfg,
             links: &self.observed.links,
@@ -498,6 +506,7 @@ impl Daemon {
                 .creds
                 .as_ref()
                 .map(|c| (c.ip_address, setup::arc_routes(&self.cfg, c))),
+            arc_routable,
             interfaces: &self.interfaces,
             cellular_route: self.cellular_route,
         }
@@ -627,6 +636,8 @@ impl Daemon {
                 self.tunnel = TunnelState::Running;
                 self.renewed = None;
                 self.ctl.tunnel_started(self.now());
+                self.ctl.routing_changed();
+                self.ctl.nft_changed();
                 self.set_problem(TUNNEL, Ok(()));
                 self.ask_tunnel_status();
                 self.finish_reload(Ok(()));
@@ -642,6 +653,7 @@ impl Daemon {
                 self.tunnel = TunnelState::Off;
                 self.tunnel_status = None;
                 self.ctl.tunnel_stopped();
+                self.ctl.routing_changed();
             }
             ArcReport::Renewed { at, wall } => {
                 self.renewed = Some((at, wall));
@@ -786,11 +798,7 @@ impl Daemon {
     }
 
     fn nft_wanted(&self) -> nft::owner::Wanted {
-        let world = self.world();
-        let mut inputs = world.nft();
-        // Every class with a matcher gets a mark, so its bytes are counted per path; only
-        // the non-destination ones need it for routing.
-        inputs.classes = nft::mark_classes(&self.cfg);
+        let inputs = self.world().nft();
         let routes = self.ctl.engine().desired();
         let ifname = |p: PathId| self.interfaces.get(&p).cloned();
         let extras = nft::TableExtras {

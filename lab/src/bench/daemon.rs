@@ -74,6 +74,7 @@ pub struct Daemon {
     guard: ChildGuard,
     bin: PathBuf,
     socket: PathBuf,
+    config: PathBuf,
 }
 
 impl Daemon {
@@ -108,7 +109,25 @@ impl Daemon {
             guard,
             bin,
             socket: dir.join("arcway.sock"),
+            config: path,
         })
+    }
+
+    /// The configuration arcway runs with.
+    pub fn config(&self) -> anyhow::Result<String> {
+        std::fs::read_to_string(&self.config)
+            .with_context(|| format!("failed to read {}", self.config.display()))
+    }
+
+    /// Writes `config` and sends SIGHUP.
+    pub fn reload(&self, config: &str) -> anyhow::Result<()> {
+        std::fs::write(&self.config, config)
+            .with_context(|| format!("failed to write {}", self.config.display()))?;
+        // SAFETY: kill(2) on the PID of a child this guard owns.
+        if unsafe { libc::kill(self.pid(), libc::SIGHUP) } != 0 {
+            bail!("failed to send SIGHUP to arcway");
+        }
+        Ok(())
     }
 
     pub fn pid(&self) -> i32 {

@@ -7,6 +7,7 @@ mod bearer;
 mod clock;
 pub mod daemon;
 pub mod report;
+pub mod stall;
 
 use std::thread::sleep;
 use std::time::{Duration, Instant, SystemTime};
@@ -33,6 +34,8 @@ pub struct Options {
     pub flap_secs: u32,
     /// Bearer-drop trials (ModemManager as the cellular path's source of truth).
     pub bearer_trials: usize,
+    /// Carrier-loss trials while a tunnel restart waits on a hanging DNS answer.
+    pub stall_trials: usize,
     /// Health keys beyond the defaults (to compare candidate settings; empty for the figures).
     pub health: HealthOverride,
 }
@@ -70,6 +73,9 @@ pub fn run(opts: &Options) -> anyhow::Result<Report> {
         lab.build_time().as_millis()
     ));
     pathtag::install(lab.prefix())?;
+    if opts.stall_trials > 0 {
+        stall::prepare(&lab)?;
+    }
     let mut arcway = Daemon::start(&lab, &opts.health)?;
     let binary = arcway.bin().display().to_string();
     let mut report = Report {
@@ -113,6 +119,20 @@ pub fn run(opts: &Options) -> anyhow::Result<Report> {
         let up = step(&stream, Via::Arc, FAILBACK_TIMEOUT, || wifi.set(true))?;
         describe(&format!("carrier trial {i}: failback"), &up);
         report.carrier_back.push(up);
+    }
+    for i in 1..=opts.stall_trials {
+        ready(&mut arcway, &stream)?;
+        stall::known(&lab, false)?;
+        arcway.reload(&stall::restart_config(&arcway.config()?, i))?;
+        // The old tunnel is gone and the new one waits for the name.
+        sleep(Duration::from_millis(300));
+        let down = step(&stream, Via::Cellular, FAILOVER_TIMEOUT, || wifi.set(false))?;
+        describe(&format!("stall trial {i}: failover"), &down);
+        report.stall.push(down);
+        stall::known(&lab, true)?;
+        sleep(Duration::from_secs(1));
+        let up = step(&stream, Via::Arc, FAILBACK_TIMEOUT, || wifi.set(true))?;
+        describe(&format!("stall trial {i}: failback"), &up);
     }
     let blackhole = |on: bool| {
         let at = Instant::now();

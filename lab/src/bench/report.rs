@@ -17,6 +17,8 @@ pub struct Report {
     pub carrier_back: Vec<Step>,
     pub blackhole: Vec<Step>,
     pub blackhole_back: Vec<Step>,
+    /// Carrier loss while a tunnel restart waits on a hanging DNS answer.
+    pub stall: Vec<Step>,
     pub flap: Flap,
     pub idle: Duration,
     pub rss_kib: u64,
@@ -83,13 +85,15 @@ fn cell(x: Option<f64>) -> String {
 
 impl Report {
     /// The figures, named as scripts read them.
-    pub fn json(&self) -> [(&'static str, Value); 14] {
+    pub fn json(&self) -> [(&'static str, Value); 16] {
         let (c50, cmax) = stats(&self.carrier);
         let lost = self.carrier.iter().map(|s| s.lost).max();
         [
             ("carrier_failover_ms_p50", round1(c50)),
             ("carrier_failover_ms_max", round1(cmax)),
             ("lost_packets_max", json!(lost)),
+            ("stall_failover_ms_p50", round1(stats(&self.stall).0)),
+            ("stall_failover_ms_max", round1(stats(&self.stall).1)),
             (
                 "blackhole_failover_ms_p50",
                 round1(stats(&self.blackhole).0),
@@ -164,6 +168,11 @@ impl Report {
             &mut out,
             "Wi-Fi carrier back -> first reply via Arc",
             &self.carrier_back,
+        );
+        Self::rows(
+            &mut out,
+            "Wi-Fi carrier loss while a tunnel restart waits on DNS -> first reply via cellular",
+            &self.stall,
         );
         Self::rows(
             &mut out,
