@@ -106,9 +106,7 @@ fn reload(config: &Path, args: &ReloadArgs) -> ExitCode {
             ExitCode::SUCCESS
         }
         Err(arcway::status::ClientError::Refused(reasons)) => {
-            arcway::logging::report_error(&format!(
-                "arcway kept its running configuration; the new one was refused:\n{reasons}"
-            ));
+            arcway::logging::report_error(&format!("the reload failed:\n{reasons}"));
             ExitCode::from(exit::BAD_INPUT)
         }
         Err(err) => {

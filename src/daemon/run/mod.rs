@@ -27,12 +27,17 @@ use crate::status::{self, WallTime};
 use crate::wg::{TunnelSpec, TunnelStatus, WgSample};
 use crate::{bootstrap, conntrack, logging, metrics, nft};
 
+mod owners;
+mod reloading;
+
 use super::arc::{self, ArcCommand, ArcHandle, ArcReport};
 use super::controller::{Controller, Moved};
 use super::inputs::World;
 use super::observe::{self, Observed};
 use super::reload::{self, ReloadPlan};
 use super::{Options, error_chain, exit, setup, snapshot};
+use owners::Restart;
+use reloading::{PendingReload, log_style, log_warnings};
 
 /// How often status is republished, owners checked and the watchdog fed.
 const HOUSEKEEPING: Duration = Duration::from_secs(1);
@@ -77,27 +82,6 @@ pub fn run(opts: Options) -> ExitCode {
             }
         }
     })
-}
-
-/// What check-config would warn about, in the log.
-fn log_warnings(cfg: &Config) {
-    for warning in &cfg.warnings {
-        warn!(%warning, "configuration warning");
-    }
-}
-
-fn reconfigure_logging(settings: &config::LoggingConfig) {
-    if let Err(err) = logging::reconfigure(settings.level.as_str(), log_style(settings)) {
-        warn!(error = %err, "the log settings stay as they were");
-    }
-}
-
-fn log_style(settings: &config::LoggingConfig) -> logging::Style {
-    match settings.format {
-        config::LogFormat::Auto => logging::Style::Auto,
-        config::LogFormat::Plain => logging::Style::Plain,
-        config::LogFormat::Json => logging::Style::Json,
-    }
 }
 
 enum StartError {
@@ -161,31 +145,6 @@ enum TunnelState {
     /// Asked for; the owner starts it, or retries a failed start.
     Starting,
     Running,
-}
-
-/// A reload that waits for the tunnel's restart before it can say whether it worked.
-struct PendingReload {
-    answer: Option<status::ReloadAnswer>,
-    path: String,
-}
-
-/// An owner restarted after it died: when to try again and the backoff.
-#[derive(Debug, Clone, Copy)]
-struct Restart {
-    at: Instant,
-    backoff: Duration,
-}
-
-impl Restart {
-    fn after(previous: Option<Restart>) -> Restart {
-        let backoff = previous.map_or(Duration::from_secs(1), |r| {
-            (r.backoff * 2).min(Duration::from_secs(60))
-        });
-        Restart {
-            at: Instant::now() + backoff,
-            backoff,
-        }
-    }
 }
 
 struct Daemon {
@@ -512,36 +471,6 @@ impl Daemon {
         }
     }
 
-    fn start_modem(&mut self) -> Option<mpsc::Receiver<ModemEvent>> {
-        let settings = reload::watcher_settings(&self.cfg)?;
-        let (watcher, events) = modem::spawn(settings.clone());
-        self.modem = Some(watcher);
-        self.modem_settings = Some(settings);
-        Some(events)
-    }
-
-    /// After a reload: restarts the modem watcher if what it selects or how it manages the
-    /// bearer changed (a new APN is used at once), starts or stops it if ModemManager was
-    /// turned on or off. True when a watcher was stopped and none replaces it.
-    async fn sync_modem(&mut self) -> bool {
-        if reload::watcher_settings(&self.cfg) == self.modem_settings {
-            return false;
-        }
-        if let Some(old) = self.modem.take() {
-            old.stop().await;
-        }
-        let had = self.modem_settings.take().is_some();
-        let events = self.start_modem();
-        let stopped = had && events.is_none();
-        match (had, events.is_some()) {
-            (true, true) => info!("modem watcher restarted with the new settings"),
-            (true, false) => info!("modem watcher stopped: ModemManager is no longer used"),
-            (false, _) => info!("modem watcher started"),
-        }
-        self.modem_rx_swap = Some(events);
-        stopped
-    }
-
     fn on_modem(&mut self, event: ModemEvent) {
         debug!(?event, "modem event");
         match event {
@@ -589,24 +518,6 @@ impl Daemon {
         self.follow_wifi_ipv6();
     }
 
-    /// The link monitor's task ended (its netlink socket failed): without it no carrier loss
-    /// is seen, so it is started again at once, then with backoff.
-    fn link_monitor_died(&mut self, ch: &mut Channels) {
-        ch.links = None;
-        error!("the link monitor stopped; starting it again");
-        self.set_problem(
-            LINK_MONITOR,
-            Err(
-                "the link monitor stopped; carrier changes are not seen until it runs again".into(),
-            ),
-        );
-        self.linkmon_restart = Some(Restart {
-            at: Instant::now(),
-            backoff: Duration::ZERO,
-        });
-        self.ctl.publish();
-    }
-
     fn on_probe(&mut self, round: ProbeRound) {
         self.observed.record_round(&round);
         self.ctl.event(observe::probe_event(&round), self.now());
@@ -646,7 +557,9 @@ impl Daemon {
                 error!(error = %error, retry_in = ?retry_in, "failed to bring up the Arc tunnel");
                 self.tunnel = TunnelState::Starting;
                 self.ctl.tunnel_starting();
-                self.finish_reload(Err(format!("the Arc tunnel did not start: {error}")));
+                self.finish_reload(Err(format!(
+                    "the new configuration is in force, but the Arc tunnel did not start (retried in {retry_in:?}): {error}"
+                )));
                 self.set_problem(TUNNEL, Err(error));
             }
             ArcReport::Removed => {
@@ -663,13 +576,6 @@ impl Daemon {
                 self.tunnel_status = status.map(|s| *s);
                 self.ctl.publish();
             }
-        }
-    }
-
-    fn ask_tunnel_status(&mut self) {
-        self.tunnel_status_asked = Some(Instant::now());
-        if self.tunnel == TunnelState::Running {
-            self.arc.set(ArcCommand::Status);
         }
     }
 
@@ -826,153 +732,6 @@ impl Daemon {
         (inputs, extras)
     }
 
-    fn start_probers(&mut self) {
-        for path in self.cfg.paths() {
-            let Some(mut config) = setup::prober_config(&self.cfg, path) else {
-                self.probers.remove(&path);
-                continue;
-            };
-            // The bearer's interface, once ModemManager names it, wins over the configured one.
-            if let Some(ifname) = self.interfaces.get(&path) {
-                config.binding.interface = ifname.clone();
-            }
-            match self.probers.get(&path) {
-                Some(handle) => {
-                    handle.reconfigure(config);
-                }
-                None => {
-                    self.probers
-                        .insert(path, Prober::spawn(config, self.probe_tx.clone()));
-                }
-            }
-        }
-        self.probers.retain(|p, _| self.cfg.has_path(*p));
-    }
-
-    fn start_accounting(&mut self) {
-        let mut settings = AccountingSettings::new(Limits::from_config(&self.cfg));
-        settings.probe_counters = self
-            .probers
-            .iter()
-            .map(|(p, h)| (*p, h.counters_handle()))
-            .collect();
-        settings.state_path = self.cfg.budget.state_file.clone();
-        let acct = accounting::spawn(settings, self.budget_tx.clone());
-        // The nftables owner reads the counters before every replace from now on.
-        let old = std::mem::replace(
-            &mut self.nft,
-            nft::owner::spawn(Some(acct.reader()), self.nft_tx.clone()),
-        );
-        drop(old);
-        self.accounting = Some(acct);
-        self.ctl.nft_changed();
-    }
-
-    async fn start_metrics(&mut self) {
-        if let Some(old) = self.metrics.take() {
-            old.abort();
-        }
-        let Some(listen) = self.cfg.metrics.listen else {
-            return;
-        };
-        let acct = self.accounting.as_ref().map(|a| a.status.clone());
-        match metrics::spawn(listen, self.publisher.subscribe(), acct).await {
-            Ok((addr, task)) => {
-                info!(%addr, "metrics listening");
-                self.metrics = Some(task);
-            }
-            Err(err) => error!(error = %err, "failed to serve metrics"),
-        }
-    }
-
-    fn start_drift_watch(&mut self) {
-        match routing::spawn_drift_watch(
-            self.reconciler.clone(),
-            Duration::from_millis(50),
-            Duration::from_secs(30),
-        ) {
-            Ok(task) => {
-                self.drift_watch = Some(task);
-                self.drift_restart = None;
-                self.set_problem(ROUTE_WATCH, Ok(()));
-            }
-            Err(err) => {
-                let restart = Restart::after(self.drift_restart);
-                warn!(error = %err, retry_in = ?restart.backoff, "failed to watch for changes to arcway's rules; repairing on events only");
-                self.drift_restart = Some(restart);
-                self.set_problem(ROUTE_WATCH, Err(error_chain(&err)));
-            }
-        }
-    }
-
-    /// Asks the Arc owner for a tunnel (`replace`: remove a running one first).
-    fn start_tunnel(&mut self, replace: bool) -> bool {
-        let (Some(settings), Some(creds)) = (setup::wg_settings(&self.cfg), self.creds.clone())
-        else {
-            return false;
-        };
-        if self.tunnel != TunnelState::Off && !replace {
-            return false;
-        }
-        let mut spec = TunnelSpec::new(settings, creds);
-        spec.prefer_ipv6 = self.prefer_ipv6;
-        self.tunnel = TunnelState::Starting;
-        self.ctl.tunnel_starting();
-        self.arc.set(ArcCommand::Start {
-            spec: Box::new(spec),
-            replace,
-        });
-        true
-    }
-
-    fn hook_options(&self) -> bootstrap::HookOptions {
-        bootstrap::HookOptions {
-            cellular_interface: self.interfaces.get(&PathId::Cellular).cloned(),
-            ..bootstrap::HookOptions::default()
-        }
-    }
-
-    /// First start without credentials: fetch them (Krypton waits for the cellular path)
-    /// without holding up the rest of the daemon; retried with a pause when it fails.
-    fn spawn_bootstrap(&self) {
-        let cfg = self.cfg.clone();
-        let opts = self.hook_options();
-        let tx = self.creds_tx.clone();
-        tokio::spawn(async move {
-            loop {
-                match bootstrap::bootstrap_if_missing(&cfg, &opts).await {
-                    Ok(creds) => {
-                        let _ = tx.send(creds).await;
-                        return;
-                    }
-                    // A SIM is only ever created when no simId is known, so trying again
-                    // cannot buy a second one.
-                    Err(err) => error!(
-                        error = format!("{err:#}"),
-                        "failed to bootstrap Arc credentials; trying again in 60s"
-                    ),
-                }
-                tokio::time::sleep(Duration::from_secs(60)).await;
-            }
-        });
-    }
-
-    /// The controller saw no handshake for too long while Wi-Fi works: ask the policy for
-    /// new credentials (it backs off, and never creates a SIM).
-    fn spawn_rebootstrap(&self) {
-        let Ok(mut guard) = self.rebootstrap.clone().try_lock_owned() else {
-            return;
-        };
-        let cfg = self.cfg.clone();
-        let opts = self.hook_options();
-        let tx = self.creds_tx.clone();
-        tokio::spawn(async move {
-            if let Some(Ok(creds)) = guard.on_auth_failure(&cfg, &opts, Instant::now()).await {
-                let _ = tx.send(creds).await;
-            }
-        });
-    }
-
     fn new_credentials(&mut self, creds: Credentials) {
         info!(address = %creds.ip_address, "Arc credentials ready");
         self.set_problem(CREDENTIALS, Ok(()));
@@ -983,260 +742,6 @@ impl Daemon {
         } else {
             self.arc.set(ArcCommand::Update(Box::new(creds)));
         }
-    }
-
-    /// Timers of the loop itself: owners to restart, the tunnel's status, the watchdog.
-    async fn housekeeping(&mut self) {
-        let now = Instant::now();
-        if let Some(r) = self.linkmon_restart
-            && now >= r.at
-        {
-            self.restart_link_monitor(r).await;
-        }
-        let drift_dead = self
-            .drift_watch
-            .as_ref()
-            .is_some_and(JoinHandle::is_finished);
-        if drift_dead {
-            self.drift_watch = None;
-            error!("the watch for changes to arcway's rules stopped; starting it again");
-            self.drift_restart = Some(Restart {
-                at: now,
-                backoff: Duration::ZERO,
-            });
-            self.set_problem(
-                ROUTE_WATCH,
-                Err("the watch for changes to arcway's rules stopped".into()),
-            );
-        }
-        if let Some(r) = self.drift_restart
-            && now >= r.at
-            && self.drift_watch.is_none()
-        {
-            self.start_drift_watch();
-        }
-        if self.arc.is_finished() {
-            error!("the Arc owner stopped; starting it again");
-            self.arc = arc::spawn(self.wg_tx.clone(), self.arc_tx.clone());
-            self.tunnel = TunnelState::Off;
-            self.ctl.tunnel_stopped();
-            self.start_tunnel(false);
-        }
-        if self.nft.is_finished() {
-            error!("the nftables owner stopped; starting it again");
-            let counts = self.accounting.as_ref().map(AccountingHandle::reader);
-            self.nft = nft::owner::spawn(counts, self.nft_tx.clone());
-            self.ctl.nft_changed();
-        }
-        if self
-            .tunnel_status_asked
-            .is_none_or(|t| t.elapsed() >= TUNNEL_STATUS_EVERY)
-        {
-            self.ask_tunnel_status();
-        }
-        self.ctl.tick(self.now());
-        self.feed_watchdog();
-    }
-
-    /// Fed only while every owner the loop depends on runs: a daemon that no longer sees
-    /// carrier changes must be restarted by systemd, not kept alive.
-    fn feed_watchdog(&mut self) {
-        let Some(w) = &self.watchdog else { return };
-        let healthy = self.linkmon_restart.is_none()
-            && self.drift_watch.is_some()
-            && !self.arc.is_finished()
-            && !self.nft.is_finished();
-        // Half the ping interval: a tick landing just short of it must not stretch the gap
-        // to one and a half intervals.
-        if !healthy || self.last_watchdog.elapsed() < w.ping_interval() / 2 {
-            return;
-        }
-        self.last_watchdog = Instant::now();
-        if let Err(err) = self.notifier.watchdog() {
-            debug!(error = %err, "failed to feed the watchdog");
-        }
-    }
-
-    async fn restart_link_monitor(&mut self, previous: Restart) {
-        let (tx, rx) = mpsc::channel(256);
-        let names: std::collections::BTreeSet<String> = self.interfaces.values().cloned().collect();
-        let config = LinkMonitorConfig::new(names);
-        // Starting subscribes and dumps: netlink round trips, not a wait on anything remote.
-        match LinkMonitor::start(config, tx).await {
-            Ok(handle) => {
-                info!("link monitor running again");
-                self.linkmon = handle;
-                self.links_swap = Some(rx);
-                self.linkmon_restart = None;
-                self.set_problem(LINK_MONITOR, Ok(()));
-            }
-            Err(err) => {
-                let restart = Restart::after(Some(previous));
-                error!(error = %err, retry_in = ?restart.backoff, "failed to start the link monitor again");
-                self.linkmon_restart = Some(restart);
-                self.set_problem(LINK_MONITOR, Err(error_chain(&err)));
-            }
-        }
-    }
-
-    /// Reloads the configuration file. The answer (for `arcway reload`) waits for the tunnel
-    /// when the reload restarts it: a reload whose tunnel did not start has failed.
-    async fn reload(&mut self, answer: Option<status::ReloadAnswer>) {
-        let _ = self.notifier.reloading();
-        let path = self.opts.config_path.display().to_string();
-        // A reload still waiting for its tunnel is answered by this one.
-        self.finish_reload(Err("superseded by a newer reload".into()));
-        let outcome = match config::load(&self.opts.config_path) {
-            Ok(cfg) => {
-                // The new log settings apply to the reload's own lines; a refusal restores the old.
-                let old = self.cfg.logging.clone();
-                reconfigure_logging(&cfg.logging);
-                log_warnings(&cfg);
-                let applied = self.apply_config(cfg).await;
-                if applied.is_err() {
-                    reconfigure_logging(&old);
-                }
-                applied
-            }
-            Err(err) => Err(err.to_string()),
-        };
-        match outcome {
-            Ok(true) => {
-                info!(config = %path, "configuration loaded; waiting for the Arc tunnel");
-                self.pending_reload = Some(PendingReload { answer, path });
-            }
-            Ok(false) => {
-                self.pending_reload = Some(PendingReload { answer, path });
-                self.finish_reload(Ok(()));
-            }
-            Err(message) => {
-                error!(error = %message, "reload refused; the running configuration stays");
-                self.pending_reload = Some(PendingReload { answer, path });
-                self.finish_reload(Err(message));
-            }
-        }
-        let _ = self.notifier.ready();
-        self.ctl.publish();
-    }
-
-    /// Answers the pending reload, if any, and records the outcome for status.
-    fn finish_reload(&mut self, outcome: Result<(), String>) {
-        let Some(pending) = self.pending_reload.take() else {
-            return;
-        };
-        match &outcome {
-            Ok(()) => {
-                self.reload_error = None;
-                self.loaded_at = WallTime::now();
-                info!(config = %pending.path, "configuration reloaded");
-            }
-            Err(message) => {
-                warn!(error = %message, "the reload did not take full effect");
-                self.reload_error = Some(status::ReloadError {
-                    at: WallTime::now(),
-                    message: message.clone(),
-                });
-            }
-        }
-        if let Some(answer) = pending.answer {
-            let _ = answer.send(outcome.map(|()| pending.path));
-        }
-        self.ctl.publish();
-    }
-
-    /// Puts a loaded configuration in force, or refuses it (bad Arc credentials) and keeps
-    /// the running one. True when the outcome waits for a tunnel (re)start.
-    async fn apply_config(&mut self, cfg: Config) -> Result<bool, String> {
-        let plan = ReloadPlan::new(&self.cfg, &cfg);
-        // Without working credentials, every reload looks at the file again: SIGHUP after
-        // fixing it brings Arc up.
-        let retry_creds = self.creds.is_none() && cfg.arc.is_some();
-        let (new_creds, creds_problem) = if plan.tunnel || retry_creds {
-            match load_credentials(&cfg) {
-                Ok(c) => (c, Ok(())),
-                // A running tunnel is not given up for a broken file: refuse the reload.
-                Err(message) if self.tunnel != TunnelState::Off => {
-                    return Err(format!("bad Arc credentials: {message}"));
-                }
-                Err(message) => (None, Err(message)),
-            }
-        } else {
-            (self.creds.clone(), Ok(()))
-        };
-        if plan.needs_restart.is_empty() {
-            self.set_problem(CONFIG, Ok(()));
-        } else {
-            let keys = plan.needs_restart.join(", ");
-            warn!(keys = %keys, "these keys take effect at the next start");
-            self.set_problem(
-                CONFIG,
-                Err(format!(
-                    "changed keys take effect at the next start: {keys}"
-                )),
-            );
-        }
-        let start_arc = !plan.tunnel && self.creds.is_none() && new_creds.is_some();
-        self.set_problem(CREDENTIALS, creds_problem);
-        // Keys that need a restart keep their running values, so that what runs and what
-        // status shows agree.
-        let mut cfg = cfg;
-        cfg.status.socket = self.cfg.status.socket.clone();
-        cfg.budget.state_file = self.cfg.budget.state_file.clone();
-        cfg.routing = self.cfg.routing;
-        self.cfg = cfg;
-        let unwatched = self.sync_modem().await;
-        // Only a watcher that still runs vouches for the bearer's interface.
-        let bearer = self
-            .modem
-            .as_ref()
-            .and_then(|_| self.interfaces.get(&PathId::Cellular).cloned());
-        self.interfaces = interfaces(&self.cfg);
-        // The bearer's interface as ModemManager named it outlives a reload.
-        if let Some(bearer) = bearer.filter(|_| self.cfg.uplinks.cellular.is_some()) {
-            self.interfaces.insert(PathId::Cellular, bearer);
-        }
-        self.linkmon.watch(setup::watched_interfaces(&self.cfg));
-        let mut waits = false;
-        if plan.tunnel {
-            self.creds = new_creds;
-            self.tunnel_status = None;
-            if self.creds.is_none() || self.cfg.arc.is_none() {
-                self.set_problem(TUNNEL, Ok(()));
-                if self.tunnel != TunnelState::Off {
-                    self.arc.set(ArcCommand::Remove);
-                }
-                self.tunnel = TunnelState::Off;
-                self.ctl.tunnel_stopped();
-            } else {
-                waits = self.start_tunnel(true);
-            }
-        } else if start_arc {
-            info!("Arc credentials loaded; bringing up the tunnel");
-            self.creds = new_creds;
-            waits = self.start_tunnel(false);
-        }
-        self.start_probers();
-        if plan.budgets
-            && let Some(acct) = &self.accounting
-            && let Err(err) = acct.set_limits(Limits::from_config(&self.cfg)).await
-        {
-            warn!(error = %err, "failed to give the accountant the new budgets");
-        }
-        if plan.metrics {
-            self.start_metrics().await;
-        }
-        self.ctl.reconfigure(
-            self.cfg.engine_settings(),
-            rebootstrap_on(&self.cfg),
-            self.now(),
-        );
-        if unwatched {
-            let event = Event::BearerUnwatched {
-                path: PathId::Cellular,
-            };
-            self.ctl.event(event, self.now());
-        }
-        Ok(waits)
     }
 
     /// Records how setting up `object` went: a failure shows in status, metrics and the

@@ -1,0 +1,326 @@
+//! The owners as the loop starts, restarts and supervises them.
+
+use std::time::{Duration, Instant};
+
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+use tracing::{error, info, warn};
+
+use super::*;
+
+/// An owner restarted after it died: when to try again and the backoff.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Restart {
+    pub(super) at: Instant,
+    pub(super) backoff: Duration,
+}
+
+impl Restart {
+    pub(super) fn after(previous: Option<Restart>) -> Restart {
+        let backoff = previous.map_or(Duration::from_secs(1), |r| {
+            (r.backoff * 2).min(Duration::from_secs(60))
+        });
+        Restart {
+            at: Instant::now() + backoff,
+            backoff,
+        }
+    }
+}
+
+impl Daemon {
+    pub(super) fn start_modem(&mut self) -> Option<mpsc::Receiver<ModemEvent>> {
+        let settings = reload::watcher_settings(&self.cfg)?;
+        let (watcher, events) = modem::spawn(settings.clone());
+        self.modem = Some(watcher);
+        self.modem_settings = Some(settings);
+        Some(events)
+    }
+
+    /// After a reload: restarts the modem watcher if what it selects or how it manages the
+    /// bearer changed (a new APN is used at once), starts or stops it if ModemManager was
+    /// turned on or off. True when a watcher was stopped and none replaces it.
+    pub(super) async fn sync_modem(&mut self) -> bool {
+        if reload::watcher_settings(&self.cfg) == self.modem_settings {
+            return false;
+        }
+        if let Some(old) = self.modem.take() {
+            old.stop().await;
+        }
+        let had = self.modem_settings.take().is_some();
+        let events = self.start_modem();
+        let stopped = had && events.is_none();
+        match (had, events.is_some()) {
+            (true, true) => info!("modem watcher restarted with the new settings"),
+            (true, false) => info!("modem watcher stopped: ModemManager is no longer used"),
+            (false, _) => info!("modem watcher started"),
+        }
+        self.modem_rx_swap = Some(events);
+        stopped
+    }
+
+    pub(super) fn start_probers(&mut self) {
+        for path in self.cfg.paths() {
+            let Some(mut config) = setup::prober_config(&self.cfg, path) else {
+                self.probers.remove(&path);
+                continue;
+            };
+            // The bearer's interface, once ModemManager names it, wins over the configured one.
+            if let Some(ifname) = self.interfaces.get(&path) {
+                config.binding.interface = ifname.clone();
+            }
+            match self.probers.get(&path) {
+                Some(handle) => {
+                    handle.reconfigure(config);
+                }
+                None => {
+                    self.probers
+                        .insert(path, Prober::spawn(config, self.probe_tx.clone()));
+                }
+            }
+        }
+        self.probers.retain(|p, _| self.cfg.has_path(*p));
+    }
+
+    pub(super) fn start_accounting(&mut self) {
+        let mut settings = AccountingSettings::new(Limits::from_config(&self.cfg));
+        settings.probe_counters = self
+            .probers
+            .iter()
+            .map(|(p, h)| (*p, h.counters_handle()))
+            .collect();
+        settings.state_path = self.cfg.budget.state_file.clone();
+        let acct = accounting::spawn(settings, self.budget_tx.clone());
+        // The nftables owner reads the counters before every replace from now on.
+        let old = std::mem::replace(
+            &mut self.nft,
+            nft::owner::spawn(Some(acct.reader()), self.nft_tx.clone()),
+        );
+        drop(old);
+        self.accounting = Some(acct);
+        self.ctl.nft_changed();
+    }
+
+    pub(super) async fn start_metrics(&mut self) {
+        if let Some(old) = self.metrics.take() {
+            old.abort();
+        }
+        let Some(listen) = self.cfg.metrics.listen else {
+            return;
+        };
+        let acct = self.accounting.as_ref().map(|a| a.status.clone());
+        match metrics::spawn(listen, self.publisher.subscribe(), acct).await {
+            Ok((addr, task)) => {
+                info!(%addr, "metrics listening");
+                self.metrics = Some(task);
+            }
+            Err(err) => error!(error = %err, "failed to serve metrics"),
+        }
+    }
+
+    pub(super) fn start_drift_watch(&mut self) {
+        match routing::spawn_drift_watch(
+            self.reconciler.clone(),
+            Duration::from_millis(50),
+            Duration::from_secs(30),
+        ) {
+            Ok(task) => {
+                self.drift_watch = Some(task);
+                self.drift_restart = None;
+                self.set_problem(ROUTE_WATCH, Ok(()));
+            }
+            Err(err) => {
+                let restart = Restart::after(self.drift_restart);
+                warn!(error = %err, retry_in = ?restart.backoff, "failed to watch for changes to arcway's rules; repairing on events only");
+                self.drift_restart = Some(restart);
+                self.set_problem(ROUTE_WATCH, Err(error_chain(&err)));
+            }
+        }
+    }
+
+    /// Asks the Arc owner for a tunnel (`replace`: remove a running one first).
+    pub(super) fn start_tunnel(&mut self, replace: bool) -> bool {
+        let (Some(settings), Some(creds)) = (setup::wg_settings(&self.cfg), self.creds.clone())
+        else {
+            return false;
+        };
+        if self.tunnel != TunnelState::Off && !replace {
+            return false;
+        }
+        let mut spec = TunnelSpec::new(settings, creds);
+        spec.prefer_ipv6 = self.prefer_ipv6;
+        self.tunnel = TunnelState::Starting;
+        self.ctl.tunnel_starting();
+        self.arc.set(ArcCommand::Start {
+            spec: Box::new(spec),
+            replace,
+        });
+        true
+    }
+
+    pub(super) fn hook_options(&self) -> bootstrap::HookOptions {
+        bootstrap::HookOptions {
+            cellular_interface: self.interfaces.get(&PathId::Cellular).cloned(),
+            ..bootstrap::HookOptions::default()
+        }
+    }
+
+    /// First start without credentials: fetch them (Krypton waits for the cellular path)
+    /// without holding up the rest of the daemon; retried with a pause when it fails.
+    pub(super) fn spawn_bootstrap(&self) {
+        let cfg = self.cfg.clone();
+        let opts = self.hook_options();
+        let tx = self.creds_tx.clone();
+        tokio::spawn(async move {
+            loop {
+                match bootstrap::bootstrap_if_missing(&cfg, &opts).await {
+                    Ok(creds) => {
+                        let _ = tx.send(creds).await;
+                        return;
+                    }
+                    // A SIM is only ever created when no simId is known, so trying again
+                    // cannot buy a second one.
+                    Err(err) => error!(
+                        error = format!("{err:#}"),
+                        "failed to bootstrap Arc credentials; trying again in 60s"
+                    ),
+                }
+                tokio::time::sleep(Duration::from_secs(60)).await;
+            }
+        });
+    }
+
+    /// The controller saw no handshake for too long while Wi-Fi works: ask the policy for
+    /// new credentials (it backs off, and never creates a SIM).
+    pub(super) fn spawn_rebootstrap(&self) {
+        let Ok(mut guard) = self.rebootstrap.clone().try_lock_owned() else {
+            return;
+        };
+        let cfg = self.cfg.clone();
+        let opts = self.hook_options();
+        let tx = self.creds_tx.clone();
+        tokio::spawn(async move {
+            if let Some(Ok(creds)) = guard.on_auth_failure(&cfg, &opts, Instant::now()).await {
+                let _ = tx.send(creds).await;
+            }
+        });
+    }
+
+    /// Timers of the loop itself: owners to restart, the tunnel's status, the watchdog.
+    pub(super) async fn housekeeping(&mut self) {
+        let now = Instant::now();
+        if let Some(r) = self.linkmon_restart
+            && now >= r.at
+        {
+            self.restart_link_monitor(r).await;
+        }
+        let drift_dead = self
+            .drift_watch
+            .as_ref()
+            .is_some_and(JoinHandle::is_finished);
+        if drift_dead {
+            self.drift_watch = None;
+            error!("the watch for changes to arcway's rules stopped; starting it again");
+            self.drift_restart = Some(Restart {
+                at: now,
+                backoff: Duration::ZERO,
+            });
+            self.set_problem(
+                ROUTE_WATCH,
+                Err("the watch for changes to arcway's rules stopped".into()),
+            );
+        }
+        if let Some(r) = self.drift_restart
+            && now >= r.at
+            && self.drift_watch.is_none()
+        {
+            self.start_drift_watch();
+        }
+        if self.arc.is_finished() {
+            error!("the Arc owner stopped; starting it again");
+            self.arc = arc::spawn(self.wg_tx.clone(), self.arc_tx.clone());
+            self.tunnel = TunnelState::Off;
+            self.ctl.tunnel_stopped();
+            self.start_tunnel(false);
+        }
+        if self.nft.is_finished() {
+            error!("the nftables owner stopped; starting it again");
+            let counts = self.accounting.as_ref().map(AccountingHandle::reader);
+            self.nft = nft::owner::spawn(counts, self.nft_tx.clone());
+            self.ctl.nft_changed();
+        }
+        if self
+            .tunnel_status_asked
+            .is_none_or(|t| t.elapsed() >= TUNNEL_STATUS_EVERY)
+        {
+            self.ask_tunnel_status();
+        }
+        self.ctl.tick(self.now());
+        self.feed_watchdog();
+    }
+
+    /// Fed only while every owner the loop depends on runs: a daemon that no longer sees
+    /// carrier changes must be restarted by systemd, not kept alive.
+    pub(super) fn feed_watchdog(&mut self) {
+        let Some(w) = &self.watchdog else { return };
+        let healthy = self.linkmon_restart.is_none()
+            && self.drift_watch.is_some()
+            && !self.arc.is_finished()
+            && !self.nft.is_finished();
+        // Half the ping interval: a tick landing just short of it must not stretch the gap
+        // to one and a half intervals.
+        if !healthy || self.last_watchdog.elapsed() < w.ping_interval() / 2 {
+            return;
+        }
+        self.last_watchdog = Instant::now();
+        if let Err(err) = self.notifier.watchdog() {
+            debug!(error = %err, "failed to feed the watchdog");
+        }
+    }
+
+    pub(super) async fn restart_link_monitor(&mut self, previous: Restart) {
+        let (tx, rx) = mpsc::channel(256);
+        let names: std::collections::BTreeSet<String> = self.interfaces.values().cloned().collect();
+        let config = LinkMonitorConfig::new(names);
+        // Starting subscribes and dumps: netlink round trips, not a wait on anything remote.
+        match LinkMonitor::start(config, tx).await {
+            Ok(handle) => {
+                info!("link monitor running again");
+                self.linkmon = handle;
+                self.links_swap = Some(rx);
+                self.linkmon_restart = None;
+                self.set_problem(LINK_MONITOR, Ok(()));
+            }
+            Err(err) => {
+                let restart = Restart::after(Some(previous));
+                error!(error = %err, retry_in = ?restart.backoff, "failed to start the link monitor again");
+                self.linkmon_restart = Some(restart);
+                self.set_problem(LINK_MONITOR, Err(error_chain(&err)));
+            }
+        }
+    }
+
+    /// The link monitor's task ended (its netlink socket failed): without it no carrier loss
+    /// is seen, so it is started again at once, then with backoff.
+    pub(super) fn link_monitor_died(&mut self, ch: &mut Channels) {
+        ch.links = None;
+        error!("the link monitor stopped; starting it again");
+        self.set_problem(
+            LINK_MONITOR,
+            Err(
+                "the link monitor stopped; carrier changes are not seen until it runs again".into(),
+            ),
+        );
+        self.linkmon_restart = Some(Restart {
+            at: Instant::now(),
+            backoff: Duration::ZERO,
+        });
+        self.ctl.publish();
+    }
+
+    pub(super) fn ask_tunnel_status(&mut self) {
+        self.tunnel_status_asked = Some(Instant::now());
+        if self.tunnel == TunnelState::Running {
+            self.arc.set(ArcCommand::Status);
+        }
+    }
+}
