@@ -23,8 +23,9 @@ pub struct PathSettings {
     pub underlay: Option<PathId>,
     /// Interface name, only used to make log evidence readable ("carrier lost on wlan0").
     pub interface: Option<String>,
-    /// Replaces `up_after` when the outage was a quick reassociation: the path was up, lost
-    /// its link (or its underlay's), and the link came back within `up_after`.
+    /// Replaces `up_after` when the outage was a quick reassociation: the path had been up
+    /// for `up_after`, lost its link (or its underlay's), and the link came back within
+    /// `up_after`.
     pub reassoc_up_after: Option<Duration>,
     /// Make-before-break on a weak Wi-Fi signal (the wifi path only); `None`: off.
     pub signal: Option<SignalSettings>,

@@ -18,9 +18,21 @@ impl Engine {
         let Some(state) = self.paths.get_mut(&path) else {
             return;
         };
+        let stable_for = self.settings.paths.get(&path).map(|s| s.up_after);
         if link_down {
-            let was_up = matches!(state.health, Health::Up { .. } | Health::Failing { .. });
-            if state.link_lost_at.is_none() && was_up {
+            // Only a path that had been up for `up_after` gets the short hold: a link that
+            // keeps flapping is damped by the full `up_after` as before.
+            let up_since = match state.health {
+                Health::Up { since }
+                | Health::Failing {
+                    up_since: since, ..
+                } => Some(since),
+                _ => None,
+            };
+            let was_stable = up_since
+                .zip(stable_for)
+                .is_some_and(|(since, hold)| now.since(since) >= hold);
+            if state.link_lost_at.is_none() && was_stable {
                 state.link_lost_at = Some(now);
             }
             // Lost again before coming up: the window keeps counting from the first loss.

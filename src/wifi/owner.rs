@@ -62,10 +62,17 @@ async fn run(
     events: mpsc::Sender<WifiEvent>,
     mut commands: mpsc::UnboundedReceiver<Command>,
 ) {
+    let mut warned = false;
     loop {
         match follow(&mut settings, &events, &mut commands).await {
             Ok(()) => return,
-            Err(err) => warn!(interface = %settings.interface, "wifi monitor: {err}; retrying"),
+            // Without cfg80211 there is no nl80211 at all: the uplink is not a Wi-Fi
+            // device, which carrier covers, so say it once.
+            Err(err) if !warned => {
+                warned = true;
+                warn!(interface = %settings.interface, "wifi monitor: {err}; following carrier only, retrying");
+            }
+            Err(err) => debug!(interface = %settings.interface, "wifi monitor: {err}"),
         }
         let sleep = tokio::time::sleep(RETRY);
         tokio::pin!(sleep);
