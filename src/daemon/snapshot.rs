@@ -103,6 +103,8 @@ pub fn build(i: &Inputs<'_>) -> Snapshot {
                     .flatten()
                     .or(tunnel.map(|t| t.tx_bytes)),
                 probes,
+                // Filled in by the loop, which holds the Wi-Fi monitor's observations.
+                wifi: None,
             }
         })
         .collect();
@@ -138,6 +140,14 @@ pub fn build(i: &Inputs<'_>) -> Snapshot {
                 ),
                 engine::Change::Class { class, from, to } => {
                     (format!("class {class}"), from.to_string(), to.to_string())
+                }
+                engine::Change::Degraded { path, degraded } => {
+                    let [from, to] = if *degraded {
+                        ["ok", "degraded"]
+                    } else {
+                        ["degraded", "ok"]
+                    };
+                    (path.to_string(), from.to_owned(), to.to_owned())
                 }
             };
             status::Event {

@@ -25,6 +25,7 @@ use crate::probe::{ProbeRound, Prober, ProberHandle};
 use crate::routing::{self, Reconciler};
 use crate::status::{self, WallTime};
 use crate::wg::{TunnelSpec, TunnelStatus, WgSample};
+use crate::wifi;
 use crate::{bootstrap, conntrack, logging, metrics, nft};
 
 mod owners;
@@ -129,6 +130,7 @@ struct Channels {
     creds: mpsc::Receiver<Credentials>,
     modem: Option<mpsc::Receiver<ModemEvent>>,
     links: Option<mpsc::Receiver<LinkEvent>>,
+    wifi: mpsc::Receiver<wifi::WifiEvent>,
     probes: mpsc::Receiver<ProbeRound>,
     wg: mpsc::Receiver<WgSample>,
     arc: mpsc::Receiver<ArcReport>,
@@ -178,6 +180,9 @@ struct Daemon {
     arc_tx: mpsc::Sender<ArcReport>,
     nft_tx: mpsc::UnboundedSender<nft::owner::NftReport>,
     linkmon: LinkMonitorHandle,
+    wifi: Option<wifi::WifiHandle>,
+    wifi_tx: mpsc::Sender<wifi::WifiEvent>,
+    wifi_seen: wifi::WifiObserved,
     /// A replaced link monitor's events, for the loop to take.
     links_swap: Option<mpsc::Receiver<LinkEvent>>,
     linkmon_restart: Option<Restart>,
@@ -244,6 +249,8 @@ impl Daemon {
             .context("failed to start the link monitor")
             .map_err(failed)?;
 
+        let (wifi_tx, wifi_rx) = mpsc::channel(64);
+        let (wifi, _) = wifi::reconcile(None, wifi::settings_for(&cfg), &wifi_tx);
         let (probe_tx, probe_rx) = mpsc::channel(64);
         let (wg_tx, wg_rx) = mpsc::channel(16);
         let (arc_tx, arc_rx) = mpsc::channel(16);
@@ -285,6 +292,9 @@ impl Daemon {
             arc_tx,
             nft_tx: nft_tx.clone(),
             linkmon,
+            wifi,
+            wifi_tx,
+            wifi_seen: wifi::WifiObserved::default(),
             links_swap: None,
             linkmon_restart: None,
             reconciler,
@@ -337,6 +347,7 @@ impl Daemon {
         }
         let channels = Channels {
             links: Some(link_rx),
+            wifi: wifi_rx,
             probes: probe_rx,
             wg: wg_rx,
             arc: arc_rx,
@@ -376,6 +387,7 @@ impl Daemon {
                     Some(event) => self.on_link(event),
                     None => self.link_monitor_died(&mut ch),
                 },
+                Some(event) = ch.wifi.recv() => self.on_wifi(event),
                 Some(round) = ch.probes.recv() => self.on_probe(round),
                 Some(sample) = ch.wg.recv() => self.on_wg(sample),
                 Some(report) = ch.arc.recv() => self.on_arc(report),
@@ -516,6 +528,14 @@ impl Daemon {
         let events = observe::link_events(&self.interfaces, &event);
         self.ctl.link(event.name(), events, self.now());
         self.follow_wifi_ipv6();
+    }
+
+    fn on_wifi(&mut self, event: wifi::WifiEvent) {
+        let now = self.now();
+        for e in self.wifi_seen.take(event, WallTime::now()) {
+            self.ctl.event(e, now);
+        }
+        self.ctl.publish();
     }
 
     fn on_probe(&mut self, round: ProbeRound) {
@@ -795,6 +815,21 @@ impl Daemon {
             problems: self.problems.values().cloned().collect(),
             ..snap
         };
+        let mut snap = snap;
+        let degraded = self
+            .ctl
+            .engine()
+            .desired()
+            .paths
+            .get(&PathId::Wifi)
+            .is_some_and(|p| p.degraded);
+        for p in snap
+            .paths
+            .iter_mut()
+            .filter(|p| p.name == PathId::Wifi.as_str())
+        {
+            p.wifi = self.wifi_seen.status(degraded);
+        }
         let line = status::status_line(&snap);
         if line != self.status_line {
             if let Err(err) = self.notifier.status(&line) {
@@ -809,6 +844,9 @@ impl Daemon {
         info!("stopping");
         let _ = self.notifier.stopping();
         self.finish_reload(Err("arcway is stopping".into()));
+        if let Some(w) = self.wifi.take() {
+            w.stop();
+        }
         self.probers.clear();
         let on_stop = self
             .cfg

@@ -149,6 +149,15 @@ impl Daemon {
             self.interfaces.insert(PathId::Cellular, bearer);
         }
         self.linkmon.watch(setup::watched_interfaces(&self.cfg));
+        let (handle, wifi_stopped) = wifi::reconcile(
+            self.wifi.take(),
+            wifi::settings_for(&self.cfg),
+            &self.wifi_tx,
+        );
+        self.wifi = handle;
+        if wifi_stopped {
+            self.wifi_seen = wifi::WifiObserved::default();
+        }
         let mut waits = false;
         if plan.tunnel {
             self.creds = new_creds;
@@ -183,6 +192,11 @@ impl Daemon {
             rebootstrap_on(&self.cfg),
             self.now(),
         );
+        if wifi_stopped {
+            // Without the monitor, nothing would ever end a loss it reported.
+            let event = Event::WifiConnected { path: PathId::Wifi };
+            self.ctl.event(event, self.now());
+        }
         if unwatched {
             let event = Event::BearerUnwatched {
                 path: PathId::Cellular,
