@@ -11,6 +11,7 @@ ARCWAY_PID=
 HANDSHAKE_BEFORE=0
 ARC_SEEN=
 TUNNEL_ON_CELL_BEFORE=
+STOP_GRACE=10
 
 arcway_has_run() { $ARCWAY --help 2>&1 | grep -Eq '^[[:space:]]+run([[:space:]]|$)'; }
 
@@ -24,7 +25,7 @@ apoll() {
     "$@" && return 0
     arcway_alive || return 1
     [ "$(now_cs)" -ge "$limit" ] && return 1
-    sleep 0.2
+    sleep "$POLL_EVERY"
   done
 }
 
@@ -137,14 +138,14 @@ arcway_stop() {
   local watchdog rc
   arcway_alive || { wait "$ARCWAY_PID"; echo "arcway had already exited with status $?"; return 1; }
   kill -TERM "$ARCWAY_PID"
-  (sleep 10 && kill -KILL "$ARCWAY_PID") 2>/dev/null &
+  (sleep "$STOP_GRACE" && kill -KILL "$ARCWAY_PID") 2>/dev/null &
   watchdog=$!
   wait "$ARCWAY_PID"
   rc=$?
   kill "$watchdog" 2>/dev/null
   ARCWAY_PID=
   [ "$rc" -eq 0 ] && return 0
-  [ "$rc" -eq 137 ] && { echo "arcway did not stop within 10 s of SIGTERM"; return 1; }
+  [ "$rc" -eq 137 ] && { echo "arcway did not stop within $STOP_GRACE s of SIGTERM"; return 1; }
   echo "arcway exited with status $rc after SIGTERM"
   return 1
 }
