@@ -225,6 +225,40 @@ fn carrier_addresses_and_default_routes() {
     assert!(w.handle.stats().resyncs > before);
 }
 
+/// A Wi-Fi station that is associated but has not finished its WPA handshake is DORMANT
+/// with IFF_LOWER_UP set: not up. Link mode `dormant` makes the kernel put a veth there when
+/// its carrier comes back, as a supplicant does with its station.
+#[test]
+fn dormant_is_not_up() {
+    use arcway::linkmon::OperState;
+    let mut lab = Lab::new();
+    let (gw, ap) = pair(&mut lab);
+    let w = Watch::start(&gw, 1 << 20);
+    let (_, first) = w.changed("initial w0", |s| s.name == "w0");
+    assert!(first.is_up(), "{first:?}");
+
+    ip(&gw, "link set dev w0 mode dormant");
+    ip(&ap, "link set p0 down");
+    let (_, s) = w.changed("carrier down", |s| !s.carrier);
+    assert!(!s.is_up());
+    let t0 = Instant::now();
+    ip(&ap, "link set p0 up");
+    let (at, s) = w.changed("dormant", |s| s.oper == OperState::Dormant);
+    assert!(s.admin_up && s.carrier && !s.is_up(), "{s:?}");
+    println!(
+        "dormant: reported {:?} after `ip` was spawned",
+        at.duration_since(t0)
+    );
+
+    // Back to an Ethernet-style link: carrier alone decides again.
+    ip(&gw, "link set dev w0 mode default");
+    ip(&ap, "link set p0 down");
+    w.changed("carrier down again", |s| !s.carrier);
+    ip(&ap, "link set p0 up");
+    let (_, s) = w.changed("up again", |s| s.carrier && s.oper == OperState::Up);
+    assert!(s.is_up(), "{s:?}");
+}
+
 #[test]
 fn deleted_recreated_and_renamed() {
     let mut lab = Lab::new();

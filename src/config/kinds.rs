@@ -37,6 +37,16 @@ keyword_enum! {
 }
 
 keyword_enum! {
+    /// Whether the Wi-Fi uplink is followed over nl80211 as well as route netlink.
+    Nl80211Mode {
+        /// When the interface is an 802.11 device.
+        Auto => "auto",
+        /// Route netlink only (carrier and operstate), as for an Ethernet uplink.
+        Off => "off",
+    }
+}
+
+keyword_enum! {
     /// What happens to the Arc device and arcway's routes when arcway stops.
     OnStop {
         Remove => "remove",

@@ -10,9 +10,11 @@ use serde::Deserialize;
 use serde::de::{self, Deserializer, MapAccess, Visitor, value::MapAccessDeserializer};
 use serde_saphyr::Spanned;
 
-use super::kinds::{Backend, HoldAction, LogFormat, LogLevel, OnStop, Period, Protocol};
+use super::kinds::{
+    Backend, HoldAction, LogFormat, LogLevel, Nl80211Mode, OnStop, Period, Protocol,
+};
 use super::types::{BootstrapMethod, Coverage};
-use super::values::{ByteSize, Cidr, Dur, Mark, Mask, PortRange};
+use super::values::{ByteSize, Cidr, Db, Dbm, Dur, Mark, Mask, PortRange};
 use crate::model::Policy;
 
 /// A value with the place it was written.
@@ -63,6 +65,7 @@ pub struct RawUplinks {
 #[serde(deny_unknown_fields)]
 pub struct RawWifi {
     pub interface: S<String>,
+    pub nl80211: Option<S<Nl80211Mode>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -104,6 +107,17 @@ pub struct RawHealth {
     pub down_after: Option<S<Dur>>,
     pub up_after: Option<S<Dur>>,
     pub handshake_max_age: Option<S<Dur>>,
+    pub reassoc_up_after: Option<S<Dur>>,
+    pub signal: Option<S<RawSignal>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawSignal {
+    pub below: S<Dbm>,
+    pub hysteresis: Option<S<Db>>,
+    #[serde(rename = "for")]
+    pub hold: Option<S<Dur>>,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -8,7 +8,9 @@ use std::time::Duration;
 
 use ipnet::IpNet;
 
-pub use super::kinds::{Backend, HoldAction, LogFormat, LogLevel, OnStop, Period, Protocol};
+pub use super::kinds::{
+    Backend, HoldAction, LogFormat, LogLevel, Nl80211Mode, OnStop, Period, Protocol,
+};
 pub use super::values::{Mark, PortRange};
 use crate::model::{PathId, Policy};
 
@@ -158,6 +160,8 @@ pub struct Uplinks {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WifiConfig {
     pub interface: String,
+    /// Whether arcway follows the uplink over nl80211 (when it is an 802.11 device).
+    pub nl80211: Nl80211Mode,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -210,6 +214,21 @@ pub struct HealthConfig {
     pub up_after: Duration,
     /// Arc only: a handshake older than this is failing evidence.
     pub handshake_max_age: Option<Duration>,
+    /// Wi-Fi only: the hold that replaces `up_after` after a quick reassociation.
+    pub reassoc_up_after: Option<Duration>,
+    /// Wi-Fi only: move traffic off a weak signal before the link fails; `None`: off.
+    pub signal: Option<SignalConfig>,
+}
+
+/// `health.wifi.signal`: the CQM RSSI threshold and how long the signal must stay below it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SignalConfig {
+    /// The threshold in dBm.
+    pub below_dbm: i32,
+    /// The signal must be above `below_dbm + hysteresis_db` to count as recovered.
+    pub hysteresis_db: u32,
+    /// How long the signal stays below the threshold before classes move (`for`).
+    pub hold: Duration,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -49,6 +49,46 @@ impl FromStr for Dur {
     }
 }
 
+/// A signal level in dBm: `-75dBm` or `-75`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Dbm(pub i32);
+
+impl FromStr for Dbm {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        let number = strip_unit(s, "dbm");
+        number
+            .parse()
+            .map(Dbm)
+            .map_err(|_| format!("invalid signal level `{s}` (expected dBm, e.g. -75dBm)"))
+    }
+}
+
+/// A signal difference in dB: `5dB` or `5`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Db(pub u32);
+
+impl FromStr for Db {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        strip_unit(s, "db").parse().map(Db).map_err(|_| {
+            format!("invalid signal difference `{s}` (expected a positive number of dB, e.g. 5dB)")
+        })
+    }
+}
+
+/// `s` without a trailing unit (compared case-insensitively) and surrounding spaces.
+fn strip_unit<'a>(s: &'a str, unit: &str) -> &'a str {
+    let s = s.trim();
+    let cut = s.len().saturating_sub(unit.len());
+    match s.get(cut..) {
+        Some(tail) if tail.eq_ignore_ascii_case(unit) => s[..cut].trim_end(),
+        _ => s,
+    }
+}
+
 /// A byte count: a plain integer, or a number with a unit (B, KB, MB, GB, TB, KiB, MiB, GiB, TiB).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub struct ByteSize(pub u64);
@@ -238,6 +278,8 @@ macro_rules! scalar_deserialize {
 
 scalar_deserialize! {
     Dur => "a duration like 250ms, 3s, 1m, 1h or 1d",
+    Dbm => "a signal level like -75dBm",
+    Db => "a signal difference like 5dB",
     ByteSize => "a byte size like 500MB or 1GiB",
     Cidr => "a CIDR like 192.0.2.0/24",
     Mark => "a mark like 0x1/0xff",

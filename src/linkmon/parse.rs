@@ -57,7 +57,10 @@ fn link(m: &LinkMessage) -> Update {
         LinkState {
             name,
             admin_up: flags.contains(LinkFlags::Up),
-            carrier: carrier.unwrap_or(flags.contains(LinkFlags::LowerUp)),
+            // Either one cleared is loss. cfg80211's wireless-extensions message and the
+            // supplicant's operstate change arrive at once with IFF_LOWER_UP cleared, while
+            // the kernel's own carrier message may wait for link watch (or never come).
+            carrier: carrier.unwrap_or(true) && flags.contains(LinkFlags::LowerUp),
             oper,
         },
     )
@@ -194,6 +197,17 @@ mod tests {
             ("w0", true, false, OperState::Down)
         );
         let [Update::Link(7, s)] = &parse_message(&link_msg(Some("w0"), up, None))[..] else {
+            panic!()
+        };
+        assert!(s.carrier);
+        // IFF_LOWER_UP cleared while IFLA_CARRIER still says 1: lost.
+        let [Update::Link(7, s)] =
+            &parse_message(&link_msg(Some("w0"), LinkFlags::Up, Some(1)))[..]
+        else {
+            panic!()
+        };
+        assert!(s.admin_up && !s.carrier);
+        let [Update::Link(7, s)] = &parse_message(&link_msg(Some("w0"), up, Some(1)))[..] else {
             panic!()
         };
         assert!(s.carrier);

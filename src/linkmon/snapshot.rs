@@ -67,10 +67,11 @@ pub struct LinkSnapshot {
 }
 
 impl LinkSnapshot {
-    /// Whether packets can leave: up and with carrier. Operstate is left to the caller
-    /// because many drivers report Unknown forever.
+    /// Whether packets can leave: up, with carrier, and not DORMANT (a Wi-Fi station that
+    /// is associated but has not finished its WPA handshake). Other operstates are not
+    /// looked at because many drivers report Unknown forever.
     pub fn is_up(&self) -> bool {
-        self.admin_up && self.carrier
+        self.admin_up && self.carrier && self.oper != OperState::Dormant
     }
 
     /// Global-scope addresses of one family.

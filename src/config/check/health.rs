@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use super::{Check, idx, key, names, pos_or};
 use crate::config::error::Pos;
-use crate::config::raw::{RawHealth, RawHealthAll, RawProbe, S};
-use crate::config::types::{HealthConfig, Probe};
+use crate::config::raw::{RawHealth, RawHealthAll, RawProbe, RawSignal, S};
+use crate::config::types::{HealthConfig, Probe, SignalConfig};
 use crate::model::PathId;
 
 const PLATFORM_PONG: IpAddr = IpAddr::V4(Ipv4Addr::new(100, 127, 100, 127));
@@ -27,6 +27,8 @@ pub fn defaults(path: PathId) -> HealthConfig {
             down_after: secs(1),
             up_after: secs(3),
             handshake_max_age: Some(secs(180)),
+            reassoc_up_after: None,
+            signal: None,
         },
         PathId::Wifi => {
             let host = Ipv4Addr::new(203, 0, 113, 100);
@@ -41,6 +43,9 @@ pub fn defaults(path: PathId) -> HealthConfig {
                 down_after: secs(1),
                 up_after: secs(5),
                 handshake_max_age: None,
+                // A station that reassociates within a second has not really been away.
+                reassoc_up_after: Some(ms(500)),
+                signal: None,
             }
         }
         // Cellular probes cost money: rare, and real traffic counts as evidence too.
@@ -52,6 +57,8 @@ pub fn defaults(path: PathId) -> HealthConfig {
             down_after: secs(60),
             up_after: secs(5),
             handshake_max_age: None,
+            reassoc_up_after: None,
+            signal: None,
         },
     }
 }
@@ -185,6 +192,41 @@ fn check_path(c: &mut Check, path: PathId, raw: S<RawHealth>) -> HealthConfig {
         }
         (None, _) => d.handshake_max_age,
     };
+    let reassoc_up_after = match (&h.reassoc_up_after, path) {
+        (Some(v), PathId::Wifi) if v.value.0 > up_after => {
+            c.err(
+                p("reassoc_up_after"),
+                Pos::of(v),
+                format!(
+                    "reassoc_up_after {:?} is longer than up_after {up_after:?}",
+                    v.value.0
+                ),
+            );
+            d.reassoc_up_after
+        }
+        (Some(v), PathId::Wifi) => Some(v.value.0),
+        (Some(v), _) => {
+            c.err(
+                p("reassoc_up_after"),
+                Pos::of(v),
+                "reassoc_up_after only applies to health.wifi",
+            );
+            None
+        }
+        (None, _) => d.reassoc_up_after,
+    };
+    let signal = match (h.signal, path) {
+        (Some(v), PathId::Wifi) => check_signal(c, &p("signal"), v),
+        (Some(v), _) => {
+            c.err(
+                p("signal"),
+                Pos::of(&v),
+                "signal only applies to health.wifi",
+            );
+            None
+        }
+        (None, _) => None,
+    };
     HealthConfig {
         probes,
         interval,
@@ -193,7 +235,43 @@ fn check_path(c: &mut Check, path: PathId, raw: S<RawHealth>) -> HealthConfig {
         down_after,
         up_after,
         handshake_max_age,
+        reassoc_up_after,
+        signal,
     }
+}
+
+/// How long a weak signal must last when `signal.for` is not written.
+const SIGNAL_HOLD: Duration = Duration::from_secs(2);
+
+fn check_signal(c: &mut Check, base: &str, raw: S<RawSignal>) -> Option<SignalConfig> {
+    let here = Pos::of(&raw);
+    let s = raw.value;
+    let mut ok = true;
+    let below = s.below.value.0;
+    // What nl80211 can carry (s32) and what a receiver can report in practice.
+    if !(-120..=-1).contains(&below) {
+        c.err(
+            key(base, "below"),
+            Pos::of(&s.below),
+            format!("signal threshold {below} dBm is out of range -120..=-1 dBm"),
+        );
+        ok = false;
+    }
+    let hysteresis = s.hysteresis.as_ref().map_or(5, |h| h.value.0);
+    if hysteresis > 30 {
+        c.err(
+            key(base, "hysteresis"),
+            pos_or(&s.hysteresis, here),
+            format!("hysteresis {hysteresis} dB is out of range 0..=30 dB"),
+        );
+        ok = false;
+    }
+    let hold = s.hold.as_ref().map_or(SIGNAL_HOLD, |h| h.value.0);
+    ok.then_some(SignalConfig {
+        below_dbm: below,
+        hysteresis_db: hysteresis,
+        hold,
+    })
 }
 
 fn check_probe(c: &mut Check, path: &str, probe: &S<RawProbe>) -> Option<Probe> {

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use super::{Check, key, names, pos_or};
 use crate::config::error::Pos;
-use crate::config::kinds::{Backend, OnStop};
+use crate::config::kinds::{Backend, Nl80211Mode, OnStop};
 use crate::config::raw::{RawArc, RawUplinks, S};
 use crate::config::types::{ArcConfig, BootstrapMethod, Uplinks, WifiConfig};
 use crate::model::PathId;
@@ -54,6 +54,7 @@ pub fn check(
             ));
             wifi = Some(WifiConfig {
                 interface: w.value.interface.value,
+                nl80211: w.value.nl80211.map_or(Nl80211Mode::Auto, |m| m.value),
             });
         }
         if let Some(cell) = u.cellular {

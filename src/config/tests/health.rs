@@ -230,3 +230,100 @@ fn all_errors_are_collected() {
     let errs = super::errors(&text);
     assert_eq!(errs.len(), 4, "{errs:#?}");
 }
+
+#[test]
+fn wifi_defaults_reassoc_hold_and_no_signal() {
+    let c = ok(BASE);
+    let wifi = &c.health[&PathId::Wifi];
+    assert_eq!(wifi.reassoc_up_after, Some(Duration::from_millis(500)));
+    assert_eq!(wifi.signal, None);
+    assert_eq!(c.health[&PathId::Cellular].reassoc_up_after, None);
+    let uplink = c.uplinks.wifi.as_ref().map(|w| w.nl80211);
+    assert_eq!(uplink, Some(crate::config::Nl80211Mode::Auto));
+}
+
+#[test]
+fn signal_with_units_and_defaults() {
+    let text = with("health:\n  wifi:\n    reassoc_up_after: 300ms\n    signal: {below: -75dBm}\n");
+    let wifi = &ok(&text).health[&PathId::Wifi];
+    assert_eq!(wifi.reassoc_up_after, Some(Duration::from_millis(300)));
+    let expected = crate::config::SignalConfig {
+        below_dbm: -75,
+        hysteresis_db: 5,
+        hold: Duration::from_secs(2),
+    };
+    assert_eq!(wifi.signal, Some(expected));
+    let text = with("health:\n  wifi:\n    signal: {below: -80, hysteresis: 3dB, for: 4s}\n");
+    let signal = ok(&text).health[&PathId::Wifi].signal;
+    assert_eq!(
+        signal,
+        Some(crate::config::SignalConfig {
+            below_dbm: -80,
+            hysteresis_db: 3,
+            hold: Duration::from_secs(4),
+        })
+    );
+}
+
+#[test]
+fn signal_below_out_of_range() {
+    expect_only(
+        &with("health:\n  wifi:\n    signal: {below: 10dBm}\n"),
+        10,
+        21,
+        "health.wifi.signal.below",
+        "signal threshold 10 dBm is out of range -120..=-1 dBm",
+    );
+}
+
+#[test]
+fn signal_below_is_required_and_typed() {
+    let errs = super::errors(&with("health:\n  wifi:\n    signal: {hysteresis: 5dB}\n"));
+    assert!(errs.iter().any(|e| e.contains("below")), "{errs:?}");
+    let errs = super::errors(&with("health:\n  wifi:\n    signal: {below: -75dB}\n"));
+    assert!(
+        errs.iter()
+            .any(|e| e.contains("invalid signal level `-75dB`")),
+        "{errs:?}"
+    );
+}
+
+#[test]
+fn signal_hysteresis_too_large() {
+    expect_only(
+        &with("health:\n  wifi:\n    signal: {below: -75dBm, hysteresis: 40dB}\n"),
+        10,
+        41,
+        "health.wifi.signal.hysteresis",
+        "hysteresis 40 dB is out of range 0..=30 dB",
+    );
+}
+
+#[test]
+fn wifi_keys_only_on_wifi() {
+    expect_only(
+        &with("health:\n  cellular:\n    reassoc_up_after: 1s\n"),
+        10,
+        23,
+        "health.cellular.reassoc_up_after",
+        "reassoc_up_after only applies to health.wifi",
+    );
+    expect_only(
+        &with("health:\n  cellular:\n    signal: {below: -75dBm}\n"),
+        10,
+        13,
+        "health.cellular.signal",
+        "signal only applies to health.wifi",
+    );
+}
+
+#[test]
+fn reassoc_hold_longer_than_up_after() {
+    expect_only(
+        &with("health:\n  wifi:\n    up_after: 2s\n    reassoc_up_after: 3s\n"),
+        11,
+        23,
+        "health.wifi.reassoc_up_after",
+        "reassoc_up_after 3s is longer than up_after 2s",
+    );
+}

@@ -317,3 +317,16 @@ fn pin_file_must_be_absolute() {
     let text = BASE.replace("{interface: wwan0}", "{pin_file: pin}");
     expect_only(&text, 4, 24, "uplinks.cellular.pin_file", "absolute path");
 }
+
+#[test]
+fn wifi_nl80211_off() {
+    let text = super::BASE.replace("{interface: wlan0}", "{interface: wlan0, nl80211: off}");
+    let wifi = ok(&text).uplinks.wifi;
+    assert_eq!(
+        wifi.map(|w| w.nl80211),
+        Some(crate::config::Nl80211Mode::Off)
+    );
+    let text = super::BASE.replace("{interface: wlan0}", "{interface: wlan0, nl80211: on}");
+    let errs = super::errors(&text);
+    assert!(errs.iter().any(|e| e.contains("uplinks.wifi")), "{errs:?}");
+}
