@@ -9,8 +9,9 @@ LAB_CHECKS="lab.modules lab.topology lab.nftables lab.wifi-path lab.cell-path la
 ARCWAY_CHECKS="arcway.config arcway.kernel-backend arcway.handshake arcway.device-config arcway.ping-via-arc
   arcway.nft-table arcway.wifi-loss-to-cellular arcway.wifi-restore-to-arc arcway.tunnel-not-on-cellular
   arcway.stop arcway.removed-device arcway.removed-rules"
-WIFI_CHECKS="wifi.topology wifi.associated wifi.arcway wifi.deauth wifi.ap-stop wifi.beacon-loss wifi.flap
-  wifi.tunnel-not-on-cellular wifi.stop"
+WIFI_CHECKS="wifi.topology wifi.associated wifi.arcway wifi.status wifi.deauth wifi.ap-stop wifi.beacon-loss
+  wifi.flap wifi.mbb wifi.tunnel-not-on-cellular wifi.stop wifi.nl80211-off-arcway wifi.nl80211-off-deauth
+  wifi.nl80211-off-stop"
 
 scenario_lab() {
   check lab.modules lab_modules
@@ -75,13 +76,20 @@ scenario_wifi() {
   check wifi.topology wifi_topology || BLOCKED="the 802.11 topology could not be built"
   check wifi.associated wifi_associated || BLOCKED=${BLOCKED:-"the station did not associate"}
   check wifi.arcway wifi_arcway || BLOCKED=${BLOCKED:-"arcway did not come up over 802.11"}
+  check wifi.status wifi_status
   check wifi.deauth wifi_deauth
   check wifi.ap-stop wifi_ap_stop
   check wifi.beacon-loss wifi_beacon_loss
   check wifi.flap wifi_flap
+  check wifi.mbb wifi_mbb
   check wifi.tunnel-not-on-cellular arcway_tunnel_not_on_cell
   [ -n "$ARCWAY_PID" ] && BLOCKED=
   check wifi.stop wifi_stop
+  # Again with nl80211 off, on the same access point and station.
+  check wifi.nl80211-off-arcway wifi_rtnl_arcway || BLOCKED=${BLOCKED:-"arcway did not come up with nl80211 off"}
+  check wifi.nl80211-off-deauth wifi_rtnl_deauth
+  [ -n "$ARCWAY_PID" ] && BLOCKED=
+  check wifi.nl80211-off-stop wifi_stop
   wifi_monitors_stop
   echo_stop
   [ "$FAILED" -gt "$failed_before" ] && wifi_dump

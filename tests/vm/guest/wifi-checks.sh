@@ -11,6 +11,7 @@
 
 W=/run/lab/wifi
 WIFI_CONFIG=/etc/arcway/arcway-wifi.yaml
+WIFI_CONFIG_RTNL=/etc/arcway/arcway-wifi-rtnl.yaml
 WIFI_LOG=/tmp/arcway-wifi.log
 HWSIM_AP=/sys/kernel/debug/ieee80211/phy0/hwsim
 PING=/usr/lib/iputils/ping
@@ -25,6 +26,9 @@ F_DEAUTH=
 F_EVENT=
 F_BEACON=
 F_APSTOP=
+F_DEAUTH_OFF=
+MBB_LOST=null
+AP_MAC=
 F_FLAP=
 FLAP_DETECTED=false
 
@@ -39,7 +43,11 @@ wifi_topology() {
   mountpoint -q /sys/kernel/debug || mount -t debugfs debugfs /sys/kernel/debug || return 1
   sh -ex /lab/wifi-topology.sh || return 1
   STA_MAC=$($IP -n gw link show wlan0 | awk '/link\/ether/ { print $2 }')
-  [ -n "$STA_MAC" ] || { echo "wlan0 has no MAC address"; return 1; }
+  AP_MAC=$($IP -n ap link show wifi0 | awk '/link\/ether/ { print $2 }')
+  if [ -z "$STA_MAC" ] || [ -z "$AP_MAC" ]; then
+    echo "wlan0 or wifi0 has no MAC address"
+    return 1
+  fi
 }
 
 wpa_completed() { wpa_cli status 2>/dev/null | grep -qx 'wpa_state=COMPLETED'; }
@@ -216,16 +224,20 @@ wifi_trials() {
   while [ "$i" -le "$n" ]; do
     wifi_trial "$name-$i" "$fault" "$restore" || return 1
     eval "$var=\"\$$var $TRIAL_FAILOVER\""
-    [ -n "$TRIAL_EVENT" ] && F_EVENT="$F_EVENT $TRIAL_EVENT"
+    # The event-to-switch figure is arcway's with nl80211 on.
+    [ -n "$TRIAL_EVENT" ] && [ "$var" != F_DEAUTH_OFF ] && F_EVENT="$F_EVENT $TRIAL_EVENT"
     notes="$notes ${TRIAL_FAILOVER}"
     i=$((i + 1))
   done
   NOTE="failover ms:$notes"
 }
 
+# wifi_arcway [CONFIG]: arcway up on 802.11, the platform over Arc, the LAN's echoes answered.
 wifi_arcway() {
-  wifi_monitors_start
-  wifi_arcway_start $WIFI_CONFIG
+  local config=${1:-$WIFI_CONFIG}
+  $ARCWAY check-config --config "$config" || { echo "arcway rejects $config"; return 1; }
+  [ -n "$WIFI_MON_PIDS" ] || wifi_monitors_start
+  wifi_arcway_start "$config"
   apoll 30 arc_has_handshake || { echo "$(exited)arc0 has no handshake over 802.11"; return 1; }
   apoll 40 route_is_arc || { echo "$(exited)platform route via '$(route_dev)', not arc0"; return 1; }
   echo_start start
@@ -268,7 +280,11 @@ flap_trial() {
     F_FLAP="$F_FLAP $(diff_ms "$t_cell" "$t_back")"
   fi
   acct=$(echo_summary "$T_FAULT")
-  trial_note "$name: reassociated after $(reassoc_gap "$T_FAULT") ms, moved ${t_cell:+yes}${t_cell:-no}, on cellular ${t_back:+$(diff_ms "$t_cell" "$t_back") ms}; replies arc/cell/lost: $acct"
+  if [ -n "$t_cell" ]; then
+    trial_note "$name: reassociated after $(reassoc_gap "$T_FAULT") ms, moved to cellular for $(diff_ms "$t_cell" "$t_back") ms; replies arc/cell/lost: $acct"
+  else
+    trial_note "$name: reassociated after $(reassoc_gap "$T_FAULT") ms, not moved; replies arc/cell/lost: $acct"
+  fi
 }
 
 # Settled: associated again, over Arc, and at least 3 s after the flap (so a late move is seen).
@@ -283,9 +299,56 @@ wifi_flap() {
   NOTE="moved: $FLAP_DETECTED, on cellular (ms):$F_FLAP"
 }
 
-wifi_stop() {
-  wifi_monitors_stop
-  arcway_stop
+wifi_stop() { arcway_stop; }
+
+# The same deauthentication with nl80211 off (route netlink only), for the comparison figure.
+wifi_rtnl_arcway() { wifi_arcway $WIFI_CONFIG_RTNL; }
+wifi_rtnl_deauth() { wifi_trials 3 deauth-nl80211-off fault_deauth restore_deauth F_DEAUTH_OFF; }
+
+arcway_status() { $ARCWAY status --json --socket /run/arcway/arcway.sock; }
+
+# What arcway reports of the Wi-Fi link: the network, the access point, the signal (the station
+# hears the access point at about -30 dBm), the bitrates; not degraded.
+wifi_status() {
+  local st
+  st=$(arcway_status | tr -d ' \n') || { echo "arcway status failed"; return 1; }
+  echo "$st" | grep -q '"wifi":{' || { echo "$st" | cut -c1-300; echo "no wifi object in status --json"; return 1; }
+  echo "$st" | grep -q '"ssid":"arcway-lab"' || { echo "status has no ssid arcway-lab"; return 1; }
+  echo "$st" | grep -q "\"bssid\":\"$AP_MAC\"" || { echo "status has no bssid $AP_MAC"; return 1; }
+  echo "$st" | grep -q '"freq_mhz":2412' || { echo "status has no freq_mhz 2412"; return 1; }
+  echo "$st" | grep -Eq '"signal_dbm":-[1-4][0-9][,}]' || { echo "signal: $(echo "$st" | grep -o '"signal_dbm":[^,}]*')"; return 1; }
+  echo "$st" | grep -Eq '"tx_bitrate_kbps":[1-9]' || { echo "status has no tx bitrate"; return 1; }
+  echo "$st" | grep -q '"degraded":false' || { echo "wifi degraded before any fade"; return 1; }
+  NOTE=$(echo "$st" | grep -o '"signal_dbm":[^,}]*')
+}
+
+# hwsim's debugfs takes the access point's rx_rssi as an unsigned 64-bit number (two's
+# complement): 0x...9c is -100 dBm (heard at -80 with the access point's 20 dBm), 0x...ce -50.
+degraded() { arcway_status | tr -d ' \n' | grep -q '"degraded":true'; }
+
+# Make-before-break: the signal fades to -80 dBm (below -75) while the link keeps working; the
+# platform must move to cellular while still associated, with no echo lost, and come back over
+# Arc once the signal has recovered.
+wifi_mbb() {
+  local t0 acct
+  apoll 30 wifi_steady || { echo "$(exited)not steady before the fade, platform via '$(route_dev)'"; return 1; }
+  echo_start mbb
+  apoll 5 echo_over_arc || { echo_stop; echo "no echo reply over Arc before the fade"; return 1; }
+  wall_raw >/tmp/wifi/t_fault
+  echo 0xffffffffffffff9c >$HWSIM_AP/rx_rssi || { echo_stop; echo "cannot set rx_rssi"; return 1; }
+  T_FAULT=$(wall_sod </tmp/wifi/t_fault)
+  t0=$(now_cs)
+  apoll 15 echo_cell_since || { echo_stop; echo 0xffffffffffffffce >$HWSIM_AP/rx_rssi; echo "$(exited)platform still via '$(route_dev)' 15 s into the fade"; return 1; }
+  wpa_completed || { echo_stop; echo 0xffffffffffffffce >$HWSIM_AP/rx_rssi; echo "the station lost the access point: not make-before-break"; return 1; }
+  grep -q 'wifi signal weak' $WIFI_LOG || { echo_stop; echo 0xffffffffffffffce >$HWSIM_AP/rx_rssi; echo "no 'wifi signal weak' in arcway's log"; return 1; }
+  degraded || { echo_stop; echo 0xffffffffffffffce >$HWSIM_AP/rx_rssi; echo "status does not show wifi degraded"; return 1; }
+  trial_note "mbb: moved within $(since "$t0") s of the fade, still associated; $(grep -m 1 -o 'wifi signal weak.*' $WIFI_LOG)"
+  echo 0xffffffffffffffce >$HWSIM_AP/rx_rssi
+  apoll 40 echo_arc_after_cell || { echo_stop; echo "$(exited)platform not back over Arc 40 s after the signal recovered, via '$(route_dev)'"; return 1; }
+  echo_stop
+  acct=$(echo_summary "$T_FAULT")
+  MBB_LOST=${acct##* }
+  NOTE="replies arc/cell/lost: $acct"
 }
 
 # Median of whitespace-separated integers ("null" when there are none).
@@ -298,8 +361,8 @@ wifi_figures() {
   local flap_ms
   flap_ms=$(p50 "$F_FLAP")
   [ "$FLAP_DETECTED" = true ] || flap_ms=0
-  printf 'FIGURES {"wifi_deauth_failover_ms_p50": %s, "wifi_event_to_switch_ms_p50": %s, "wifi_beaconloss_failover_ms_p50": %s, "wifi_flap_detected": %s, "wifi_flap_cellular_ms": %s}\n' \
-    "$(p50 "$F_DEAUTH")" "$(p50 "$F_EVENT")" "$(p50 "$F_BEACON")" "$FLAP_DETECTED" "$flap_ms"
+  printf 'FIGURES {"wifi_deauth_failover_ms_p50": %s, "wifi_event_to_switch_ms_p50": %s, "wifi_beaconloss_failover_ms_p50": %s, "wifi_flap_detected": %s, "wifi_flap_cellular_ms": %s, "mbb_lost_echoes": %s, "wifi_deauth_failover_nl80211_off_ms_p50": %s}\n' \
+    "$(p50 "$F_DEAUTH")" "$(p50 "$F_EVENT")" "$(p50 "$F_BEACON")" "$FLAP_DETECTED" "$flap_ms" "$MBB_LOST" "$(p50 "$F_DEAUTH_OFF")"
 }
 
 # Shown when a Wi-Fi check failed.
