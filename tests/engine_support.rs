@@ -37,6 +37,7 @@ pub fn settings() -> Settings {
         handshake_max_age: Duration::from_secs(180),
         underlay,
         interface: Some(interface.to_owned()),
+        ..PathSettings::default()
     };
     let mut s = Settings::default();
     s.paths.insert(ARC, path(Some(WIFI), "arc0"));

@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use super::types::{ClassConfig, ClassPathConfig, Config, Match, ModemSelector, RoutingConfig};
-use crate::engine::{ClassPath, ClassSettings, PathSettings, Settings};
+use crate::engine::{ClassPath, ClassSettings, PathSettings, Settings, SignalSettings};
 use crate::model::{PathId, Policy};
 
 /// `1500ms`, `3s`, `2m`, `1h`, `1d`: the largest unit that writes the value exactly.
@@ -189,6 +189,19 @@ impl Config {
                             // The tunnel's UDP rides the Wi-Fi uplink (the fwmark rule).
                             underlay: (p == PathId::Arc).then_some(PathId::Wifi),
                             interface: self.interface(p),
+                            // A tunnel over Wi-Fi is back as soon as the Wi-Fi it rides is.
+                            reassoc_up_after: match p {
+                                PathId::Arc => self
+                                    .health
+                                    .get(&PathId::Wifi)
+                                    .and_then(|w| w.reassoc_up_after),
+                                _ => h.reassoc_up_after,
+                            },
+                            signal: h.signal.map(|s| SignalSettings {
+                                below_dbm: s.below_dbm,
+                                hysteresis_db: s.hysteresis_db,
+                                hold: s.hold,
+                            }),
                         },
                     )
                 })

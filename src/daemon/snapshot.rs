@@ -139,6 +139,14 @@ pub fn build(i: &Inputs<'_>) -> Snapshot {
                 engine::Change::Class { class, from, to } => {
                     (format!("class {class}"), from.to_string(), to.to_string())
                 }
+                engine::Change::Degraded { path, degraded } => {
+                    let [from, to] = if *degraded {
+                        ["ok", "degraded"]
+                    } else {
+                        ["degraded", "ok"]
+                    };
+                    (path.to_string(), from.to_owned(), to.to_owned())
+                }
             };
             status::Event {
                 at: clock.wall(at(e.time)),

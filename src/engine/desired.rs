@@ -54,6 +54,8 @@ pub struct PathStatus {
     pub last_probe: Option<ProbeReport>,
     /// The line's data budget is spent.
     pub budget_spent: bool,
+    /// Usable, but classes with another way out avoid it (weak Wi-Fi signal).
+    pub degraded: bool,
 }
 
 /// One class's route, in configuration order.

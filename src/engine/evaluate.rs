@@ -5,8 +5,8 @@ use super::evidence::Evidence;
 use super::health::{Health, Verdict, step};
 use super::log::Change;
 use super::machine::{Engine, is_tunnel};
-use super::select::select;
 use super::settings::PathSettings;
+use super::signal::select_avoiding;
 use super::time::Time;
 use crate::model::PathId;
 
@@ -20,15 +20,17 @@ impl Engine {
         for path in paths {
             self.evaluate_path(path, now, actions);
         }
+        self.evaluate_degraded(now, actions);
         self.reroute(now, actions);
     }
 
     fn evaluate_path(&mut self, path: PathId, now: Time, actions: &mut Vec<Action>) {
-        let Some(s) = self.settings.paths.get(&path).cloned() else {
-            return;
-        };
         let tunnel = is_tunnel(path);
         let link_down = self.link_down(path);
+        self.track_link(path, link_down.is_some(), now);
+        let Some(s) = self.effective_settings(path) else {
+            return;
+        };
         let (Some(facts), Some(state)) = (self.facts.get_mut(&path), self.paths.get_mut(&path))
         else {
             return;
@@ -52,6 +54,10 @@ impl Engine {
             };
             let from = state.health;
             state.health = next;
+            if matches!(next, Health::Up { .. }) {
+                state.link_lost_at = None;
+                state.link_back_at = None;
+            }
             if from.name() == next.name() {
                 continue;
             }
@@ -101,7 +107,8 @@ impl Engine {
     pub(crate) fn reroute(&mut self, now: Time, actions: &mut Vec<Action>) {
         for (i, class) in self.settings.classes.iter().enumerate() {
             let health = |p: PathId| self.paths.get(&p).map(|s| s.health);
-            let (to, skipped) = select(class, health, &self.budgets);
+            let degraded = |p: PathId| self.paths.get(&p).is_some_and(|s| s.degraded);
+            let (to, skipped) = select_avoiding(class, health, degraded, &self.budgets);
             let Some(slot) = self.routes.get_mut(i) else {
                 continue;
             };

@@ -52,6 +52,15 @@ pub enum Event {
         class: Option<String>,
         exhausted: bool,
     },
+    /// Wi-Fi monitor (nl80211): the station lost its access point (deauthentication,
+    /// disassociation, disconnection, beacon loss; `event` says which, for the log). Down
+    /// at once, like carrier loss, until `WifiConnected` or the carrier coming back.
+    WifiLost { path: PathId, event: String },
+    /// Wi-Fi monitor: the station is associated again (or is no longer watched over
+    /// nl80211, so what it said about a loss no longer holds).
+    WifiConnected { path: PathId },
+    /// Wi-Fi monitor: a signal reading in dBm (a CQM threshold crossing or station info).
+    WifiSignal { path: PathId, dbm: i32 },
     /// Timer: send when `Engine::poll_timeout` says so. Late or extra ticks are harmless.
     Tick,
 }
@@ -67,6 +76,9 @@ impl Event {
             | Event::ProbeRound { path, .. }
             | Event::Handshake { path, .. }
             | Event::RxProgress { path }
+            | Event::WifiLost { path, .. }
+            | Event::WifiConnected { path }
+            | Event::WifiSignal { path, .. }
             | Event::BudgetExhausted { path, .. } => Some(*path),
             Event::Tick => None,
         }

@@ -19,6 +19,13 @@ pub enum Evidence {
     LinkGone { on: String },
     /// ModemManager reports the bearer disconnected.
     BearerDisconnected { on: String },
+    /// nl80211 reports the station lost its access point (`event` is e.g.
+    /// "deauthenticated by the access point (reason 3)").
+    WifiLost { on: String, event: String },
+    /// The signal stayed below the threshold for the configured time.
+    SignalWeak { on: String, dbm: i32, below: i32 },
+    /// The signal stayed above threshold + hysteresis for `up_after`.
+    SignalRecovered { on: String, dbm: i32, above: i32 },
     /// The path this one rides on lost its link.
     UnderlayLost {
         underlay: PathId,
@@ -59,6 +66,16 @@ impl fmt::Display for Evidence {
             Evidence::CarrierLost { on } => write!(f, "carrier lost on {on}"),
             Evidence::LinkGone { on } => write!(f, "interface {on} is gone"),
             Evidence::BearerDisconnected { on } => write!(f, "bearer disconnected on {on}"),
+            Evidence::WifiLost { on, event } => write!(f, "wifi lost on {on}: {event}"),
+            Evidence::SignalWeak { on, dbm, below } => {
+                write!(f, "wifi signal weak on {on}: {dbm} dBm below {below} dBm")
+            }
+            Evidence::SignalRecovered { on, dbm, above } => {
+                write!(
+                    f,
+                    "wifi signal recovered on {on}: {dbm} dBm above {above} dBm"
+                )
+            }
             Evidence::UnderlayLost { underlay, cause } => write!(f, "underlay {underlay}: {cause}"),
             Evidence::ProbesFailing { rounds, over } => {
                 let s = if *rounds == 1 { "" } else { "s" };

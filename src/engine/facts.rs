@@ -68,6 +68,14 @@ pub(crate) struct Facts {
     /// When the WireGuard monitor first said "no handshake" (cleared by a handshake).
     no_handshake_since: Option<Time>,
     last_rx: Option<Time>,
+    /// The loss nl80211 reported, until the station is connected again.
+    pub wifi_lost: Option<String>,
+    /// The latest signal reading in dBm and when it came.
+    pub signal: Option<(i32, Time)>,
+    /// Since when every reading was below the threshold (`None`: the latest was not).
+    pub weak_since: Option<Time>,
+    /// Since when every reading was above threshold + hysteresis.
+    pub strong_since: Option<Time>,
 }
 
 impl Facts {
@@ -75,6 +83,9 @@ impl Facts {
         self.gone = false;
         if !up {
             self.forget_probes();
+        } else if matches!(self.carrier, Some((false, _))) {
+            // The link came back: whatever nl80211 said about the loss is over too.
+            self.wifi_lost = None;
         }
         if self.carrier.map(|(c, _)| c) != Some(up) {
             self.carrier = Some((up, now));
@@ -141,6 +152,38 @@ impl Facts {
         self.last_rx = Some(now);
     }
 
+    pub fn wifi_lost(&mut self, event: String) {
+        self.forget_probes();
+        // Readings after the loss come from whatever the station associates with next.
+        self.strong_since = None;
+        self.wifi_lost = Some(event);
+    }
+
+    /// Records a signal reading, classified against `signal` when make-before-break is on.
+    pub fn signal(
+        &mut self,
+        dbm: i32,
+        now: Time,
+        signal: Option<&super::settings::SignalSettings>,
+    ) {
+        self.signal = Some((dbm, now));
+        let Some(s) = signal else {
+            self.weak_since = None;
+            self.strong_since = None;
+            return;
+        };
+        if dbm < s.below_dbm {
+            self.weak_since.get_or_insert(now);
+        } else {
+            self.weak_since = None;
+        }
+        if dbm > s.recovered_dbm() {
+            self.strong_since.get_or_insert(now);
+        } else {
+            self.strong_since = None;
+        }
+    }
+
     /// Why the link itself is down, if it is (underlays are the caller's business).
     pub fn link_down(&self, on: &str) -> Option<Evidence> {
         let on = on.to_owned();
@@ -148,6 +191,9 @@ impl Facts {
             Some(Evidence::LinkGone { on })
         } else if self.bearer == Some(false) {
             Some(Evidence::BearerDisconnected { on })
+        } else if let Some(event) = &self.wifi_lost {
+            let event = event.clone();
+            Some(Evidence::WifiLost { on, event })
         } else if matches!(self.carrier, Some((false, _))) {
             Some(Evidence::CarrierLost { on })
         } else {
@@ -204,7 +250,7 @@ impl Facts {
         let (true, carrier_since) = self.carrier? else {
             return None;
         };
-        if self.gone || self.bearer == Some(false) {
+        if self.gone || self.bearer == Some(false) || self.wifi_lost.is_some() {
             return None;
         }
         let streak = self.streak.as_ref().filter(|st| st.ok)?;

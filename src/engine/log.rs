@@ -24,6 +24,9 @@ pub enum Change {
         from: ClassRoute,
         to: ClassRoute,
     },
+    /// The path still carries traffic but classes with another way out avoid it (a weak
+    /// Wi-Fi signal, or the tunnel riding on it), or that ended.
+    Degraded { path: PathId, degraded: bool },
 }
 
 /// One log entry. `seq` grows by one per entry, so a reader can ask for what is new.
@@ -48,6 +51,14 @@ impl LogEntry {
             }
             Change::Class { class, from, to } => {
                 format!("class {class}: {from} -> {to} ({})", self.evidence)
+            }
+            Change::Degraded { path, degraded } => {
+                let what = if *degraded {
+                    "degraded"
+                } else {
+                    "no longer degraded"
+                };
+                format!("{path}: {what} ({})", self.evidence)
             }
         }
     }

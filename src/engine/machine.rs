@@ -22,6 +22,30 @@ pub(crate) struct PathState {
     pub health: Health,
     /// `RenewHandshake` was already asked for in the current outage.
     pub renew_sent: bool,
+    /// Classes with another way out avoid the path (weak signal, or riding on such a path).
+    pub degraded: bool,
+    /// A tunnel's `RenewHandshake` after its underlay's degradation ended was asked for.
+    pub degraded_renew_sent: bool,
+    /// When degradation last ended (a tunnel riding on it needs a handshake after that).
+    pub undegraded_at: Option<Time>,
+    /// When the path lost its link (or its underlay's) while up, in the current outage.
+    pub link_lost_at: Option<Time>,
+    /// When that link came back.
+    pub link_back_at: Option<Time>,
+}
+
+impl PathState {
+    pub fn new() -> Self {
+        PathState {
+            health: Health::Unknown,
+            renew_sent: false,
+            degraded: false,
+            degraded_renew_sent: false,
+            undegraded_at: None,
+            link_lost_at: None,
+            link_back_at: None,
+        }
+    }
 }
 
 /// The decision core. Deterministic: the same settings and the same `(event, now)` sequence
@@ -53,15 +77,7 @@ impl Engine {
         let paths = settings
             .paths
             .keys()
-            .map(|&p| {
-                (
-                    p,
-                    PathState {
-                        health: Health::Unknown,
-                        renew_sent: false,
-                    },
-                )
-            })
+            .map(|&p| (p, PathState::new()))
             .collect();
         let routes = vec![ClassRoute::Unreachable; settings.classes.len()];
         let log = EventLog::new(settings.log_capacity);
@@ -90,9 +106,10 @@ impl Engine {
         let now = self.now;
         let mut next: Option<Time> = None;
         for (&path, state) in &self.paths {
-            let Some(s) = self.settings.paths.get(&path) else {
+            let Some(s) = self.effective_settings(path) else {
                 continue;
             };
+            let s = &s;
             let facts = &self.facts[&path];
             let tunnel = is_tunnel(path);
             let failing = facts.failing(now, tunnel, s).map(|(t, _)| t);
@@ -106,7 +123,10 @@ impl Engine {
                 next = Some(next.map_or(t, |n| n.min(t)));
             }
         }
-        next
+        match (next, self.degraded_deadline()) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
     }
 
     /// Plays every deadline before `now` at its own time; returns the effective `now`.
@@ -156,6 +176,12 @@ impl Engine {
             ),
             (Event::Handshake { age, .. }, Some(f)) => f.handshake(age, now),
             (Event::RxProgress { .. }, Some(f)) => f.rx(now),
+            (Event::WifiLost { event, .. }, Some(f)) => f.wifi_lost(event),
+            (Event::WifiConnected { .. }, Some(f)) => f.wifi_lost = None,
+            (Event::WifiSignal { path, dbm }, Some(f)) => {
+                let signal = self.settings.paths.get(&path).and_then(|s| s.signal);
+                f.signal(dbm, now, signal.as_ref());
+            }
             (
                 Event::BudgetExhausted {
                     path,

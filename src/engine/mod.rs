@@ -15,6 +15,7 @@ mod machine;
 mod reload;
 pub mod select;
 pub mod settings;
+mod signal;
 pub mod time;
 
 pub use desired::{Action, ClassStatus, Desired, PathStatus};
@@ -25,5 +26,7 @@ pub use health::Health;
 pub use log::{Change, LogEntry};
 pub use machine::Engine;
 pub use select::{ClassRoute, Skip, SkipReason};
-pub use settings::{ClassPath, ClassSettings, DEFAULT_LOG_CAPACITY, PathSettings, Settings};
+pub use settings::{
+    ClassPath, ClassSettings, DEFAULT_LOG_CAPACITY, PathSettings, Settings, SignalSettings,
+};
 pub use time::Time;

@@ -36,10 +36,7 @@ impl Engine {
             self.log.push(now, change, reconfigured("path removed"));
         }
         for &path in settings.paths.keys() {
-            self.paths.entry(path).or_insert(PathState {
-                health: Health::Unknown,
-                renew_sent: false,
-            });
+            self.paths.entry(path).or_insert_with(PathState::new);
         }
 
         let mut old_routes: BTreeMap<String, ClassRoute> = self
@@ -104,6 +101,7 @@ impl Engine {
                     handshake_age: handshake.map(|hs| hs.age_at(self.now)),
                     last_probe: facts.and_then(|f| f.last_probe.clone()),
                     budget_spent: self.budgets.line_spent(path),
+                    degraded: state.degraded,
                 };
                 (path, status)
             })

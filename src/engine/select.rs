@@ -44,6 +44,8 @@ pub enum SkipReason {
     Hold,
     /// Budget policy and the line's (`class_budget: false`) or the class's budget is spent.
     BudgetSpent { class_budget: bool },
+    /// Usable, but degraded (weak Wi-Fi signal) and the class has another way out.
+    Degraded,
 }
 
 /// A path the class preferred but did not take.
@@ -65,6 +67,7 @@ impl fmt::Display for Skip {
                 class_budget: false,
             } => write!(f, "{p} budget spent"),
             SkipReason::BudgetSpent { class_budget: true } => write!(f, "{p} class budget spent"),
+            SkipReason::Degraded => write!(f, "{p} degraded"),
         }
     }
 }

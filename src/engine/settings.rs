@@ -23,6 +23,28 @@ pub struct PathSettings {
     pub underlay: Option<PathId>,
     /// Interface name, only used to make log evidence readable ("carrier lost on wlan0").
     pub interface: Option<String>,
+    /// Replaces `up_after` when the outage was a quick reassociation: the path was up, lost
+    /// its link (or its underlay's), and the link came back within `up_after`.
+    pub reassoc_up_after: Option<Duration>,
+    /// Make-before-break on a weak Wi-Fi signal (the wifi path only); `None`: off.
+    pub signal: Option<SignalSettings>,
+}
+
+/// A weak signal for `hold` makes the path degraded; above `below + hysteresis` for the
+/// path's `up_after` ends it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SignalSettings {
+    pub below_dbm: i32,
+    pub hysteresis_db: u32,
+    pub hold: Duration,
+}
+
+impl SignalSettings {
+    /// The level the signal must exceed to count as recovered.
+    pub fn recovered_dbm(&self) -> i32 {
+        self.below_dbm
+            .saturating_add(i32::try_from(self.hysteresis_db).unwrap_or(i32::MAX))
+    }
 }
 
 impl Default for PathSettings {
@@ -33,6 +55,8 @@ impl Default for PathSettings {
             handshake_max_age: Duration::from_secs(180),
             underlay: None,
             interface: None,
+            reassoc_up_after: None,
+            signal: None,
         }
     }
 }

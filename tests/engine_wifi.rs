@@ -1,0 +1,347 @@
+//! Wi-Fi as a Wi-Fi device: nl80211 loss evidence, the short hold after a quick
+//! reassociation, and make-before-break on a weak signal.
+
+#[path = "engine_support.rs"]
+mod support;
+
+use std::time::Duration;
+
+use arcway::engine::{
+    Action, Change, ClassRoute, Event, Evidence, Health, Settings, SignalSettings,
+};
+use support::*;
+
+fn lost(sim: &mut Sim, event: &str) -> Vec<Action> {
+    sim.send(Event::WifiLost {
+        path: WIFI,
+        event: event.to_owned(),
+    })
+}
+
+fn connected(sim: &mut Sim) -> Vec<Action> {
+    sim.send(Event::WifiConnected { path: WIFI })
+}
+
+fn signal(sim: &mut Sim, dbm: i32) -> Vec<Action> {
+    sim.send(Event::WifiSignal { path: WIFI, dbm })
+}
+
+/// The usual paths, Wi-Fi (and Arc over it) with a 500 ms reassociation hold.
+fn reassoc_settings() -> Settings {
+    let mut s = settings();
+    for p in [WIFI, ARC] {
+        if let Some(ps) = s.paths.get_mut(&p) {
+            ps.reassoc_up_after = Some(ms(500));
+        }
+    }
+    s
+}
+
+fn signal_settings() -> Settings {
+    let mut s = reassoc_settings();
+    if let Some(ps) = s.paths.get_mut(&WIFI) {
+        ps.signal = Some(SignalSettings {
+            below_dbm: -75,
+            hysteresis_db: 5,
+            hold: Duration::from_secs(2),
+        });
+    }
+    s
+}
+
+#[test]
+fn an_nl80211_loss_takes_wifi_and_the_tunnel_down_at_once() {
+    let mut sim = Sim::all_up(settings());
+    sim.at(1000);
+    let acts = lost(&mut sim, "deauthenticated by the access point (reason 3)");
+    assert_eq!(sim.health(WIFI), Health::Down { since: t(1000) });
+    assert_eq!(sim.health(ARC), Health::Down { since: t(1000) });
+    assert_eq!(sim.route("platform"), ClassRoute::Via(CELL));
+    assert_eq!(sim.route("bulk"), ClassRoute::Held(CELL));
+    assert!(acts.iter().any(|a| matches!(
+        a,
+        Action::ClassMoved { class, to: ClassRoute::Via(CELL), .. } if class == "default"
+    )));
+    let wifi_entry = sim
+        .engine
+        .log()
+        .find(|e| matches!(e.change, Change::Path { path: WIFI, .. }) && e.time == t(1000))
+        .map(|e| (e.evidence.clone(), e.detail.clone()));
+    let Some((text, detail)) = wifi_entry else {
+        panic!("no wifi log entry")
+    };
+    assert_eq!(
+        text,
+        "wifi lost on wlan0: deauthenticated by the access point (reason 3)"
+    );
+    assert!(matches!(detail, Evidence::WifiLost { .. }));
+}
+
+#[test]
+fn probes_passing_during_a_loss_do_not_count() {
+    let mut sim = Sim::all_up(settings());
+    sim.at(1000);
+    lost(&mut sim, "disconnected");
+    // A round that raced the loss, and more: the carrier never said anything.
+    sim.at(1100).probe(WIFI, true);
+    sim.at(9000).probe(WIFI, true);
+    assert_eq!(sim.state(WIFI), "down");
+    connected(&mut sim);
+    assert_eq!(sim.state(WIFI), "down");
+    sim.at(9500).probe(WIFI, true);
+    assert_eq!(sim.state(WIFI), "recovering");
+}
+
+#[test]
+fn carrier_coming_back_ends_the_loss_too() {
+    let mut sim = Sim::all_up(settings());
+    sim.at(1000);
+    lost(&mut sim, "beacon loss");
+    sim.carrier(WIFI, false);
+    sim.at(1500).carrier(WIFI, true);
+    sim.at(2000).probe(WIFI, true);
+    assert_eq!(sim.state(WIFI), "recovering");
+}
+
+#[test]
+fn a_carrier_report_without_a_loss_in_between_does_not_end_it() {
+    let mut sim = Sim::all_up(settings());
+    sim.at(1000);
+    lost(&mut sim, "deauthenticated");
+    // The link monitor repeats "up" (an address change): the station is still gone.
+    sim.at(1100).carrier(WIFI, true);
+    sim.at(1500).probe(WIFI, true);
+    assert_eq!(sim.state(WIFI), "down");
+}
+
+#[test]
+fn a_quick_reassociation_costs_the_short_hold_not_up_after() {
+    let mut sim = Sim::all_up(reassoc_settings());
+    sim.at(1000);
+    lost(&mut sim, "deauthenticated");
+    sim.at(1300);
+    connected(&mut sim);
+    sim.at(1500).probe(WIFI, true);
+    assert_eq!(sim.state(WIFI), "recovering");
+    assert_eq!(sim.engine.poll_timeout(), Some(t(2000)));
+    sim.at(2000);
+    assert_eq!(sim.health(WIFI), Health::Up { since: t(2000) });
+    assert_eq!(sim.route("default"), ClassRoute::Via(WIFI));
+    assert_eq!(sim.route("bulk"), ClassRoute::Via(WIFI));
+}
+
+#[test]
+fn the_tunnel_comes_back_with_the_short_hold_after_a_fresh_handshake() {
+    let mut sim = Sim::all_up(reassoc_settings());
+    sim.at(1000);
+    lost(&mut sim, "deauthenticated");
+    sim.at(1300);
+    connected(&mut sim);
+    sim.at(1500).probe(WIFI, true);
+    // Probes over the tunnel pass on the old session: a new handshake is asked for.
+    let acts = sim.at(1500).probe(ARC, true);
+    assert!(acts.contains(&Action::RenewHandshake { path: ARC }));
+    assert_eq!(sim.state(ARC), "down");
+    sim.at(1600).handshake(ARC, 10);
+    assert_eq!(sim.state(ARC), "recovering");
+    sim.at(2089);
+    assert_eq!(sim.state(ARC), "recovering");
+    sim.at(2090);
+    assert_eq!(sim.health(ARC), Health::Up { since: t(2090) });
+    assert_eq!(sim.route("platform"), ClassRoute::Via(ARC));
+}
+
+#[test]
+fn a_long_outage_still_waits_up_after() {
+    let mut sim = Sim::all_up(reassoc_settings());
+    sim.at(1000);
+    lost(&mut sim, "deauthenticated");
+    // Back after 6 s: more than up_after (5 s), so not a quick reassociation.
+    sim.at(7000);
+    connected(&mut sim);
+    sim.at(7500).probe(WIFI, true);
+    sim.at(8000);
+    assert_eq!(sim.state(WIFI), "recovering");
+    sim.at(12_500);
+    assert_eq!(sim.health(WIFI), Health::Up { since: t(12_500) });
+}
+
+#[test]
+fn repeated_flaps_count_from_the_first_loss() {
+    let mut sim = Sim::all_up(reassoc_settings());
+    sim.at(1000);
+    lost(&mut sim, "deauthenticated");
+    sim.at(1300);
+    connected(&mut sim);
+    for k in 1..=4u64 {
+        sim.at(1300 + k * 1000);
+        lost(&mut sim, "deauthenticated");
+        sim.at(1600 + k * 1000);
+        connected(&mut sim);
+    }
+    // Link back at 5.6 s, 4.6 s after the first loss: still within up_after.
+    sim.at(5700).probe(WIFI, true);
+    sim.at(6200);
+    assert_eq!(sim.state(WIFI), "up");
+    // Once more: now the link came back 6.6 s after the outage began.
+    sim.at(7000);
+    lost(&mut sim, "deauthenticated");
+    sim.at(7300);
+    connected(&mut sim);
+    sim.at(7400).probe(WIFI, true);
+    sim.at(7899);
+    assert_eq!(sim.state(WIFI), "recovering");
+    sim.at(7900);
+    assert_eq!(sim.state(WIFI), "up", "a new outage, a new window");
+}
+
+#[test]
+fn a_probe_failure_outage_is_not_a_reassociation() {
+    let mut sim = Sim::all_up(reassoc_settings());
+    sim.at(1000).probe(WIFI, false);
+    sim.at(4000);
+    assert_eq!(sim.state(WIFI), "down");
+    sim.at(4500).probe(WIFI, true);
+    sim.at(5000);
+    assert_eq!(sim.state(WIFI), "recovering");
+    sim.at(9500);
+    assert_eq!(sim.state(WIFI), "up");
+}
+
+#[test]
+fn without_the_setting_a_flap_waits_up_after() {
+    let mut sim = Sim::all_up(settings());
+    sim.at(1000);
+    lost(&mut sim, "deauthenticated");
+    sim.at(1300);
+    connected(&mut sim);
+    sim.at(1500).probe(WIFI, true);
+    sim.at(2000);
+    assert_eq!(sim.state(WIFI), "recovering");
+    sim.at(6500);
+    assert_eq!(sim.state(WIFI), "up");
+}
+
+#[test]
+fn a_weak_signal_moves_classes_with_another_way_out_before_the_link_fails() {
+    let mut sim = Sim::all_up(signal_settings());
+    sim.at(1000);
+    signal(&mut sim, -60);
+    sim.at(2000);
+    signal(&mut sim, -80);
+    sim.at(3000);
+    signal(&mut sim, -81);
+    assert_eq!(sim.route("platform"), ClassRoute::Via(ARC));
+    assert_eq!(sim.engine.poll_timeout(), Some(t(4000)));
+    sim.at(4000);
+    // Degraded, not down: Wi-Fi still carries what has nowhere else to go.
+    assert_eq!(sim.state(WIFI), "up");
+    assert_eq!(sim.state(ARC), "up");
+    assert_eq!(sim.route("platform"), ClassRoute::Via(CELL));
+    assert_eq!(sim.route("default"), ClassRoute::Via(CELL));
+    assert_eq!(sim.route("bulk"), ClassRoute::Via(WIFI));
+    assert_eq!(sim.route("metered"), ClassRoute::Via(CELL));
+    let desired = sim.engine.desired();
+    assert!(desired.paths[&WIFI].degraded && desired.paths[&ARC].degraded);
+    let texts: Vec<String> = sim.engine.log().map(|e| e.summary()).collect();
+    assert!(
+        texts.contains(&"wifi: degraded (wifi signal weak on wlan0: -81 dBm below -75 dBm)".into()),
+        "{texts:#?}"
+    );
+    assert!(
+        texts
+            .iter()
+            .any(|t| t.starts_with("class platform: via arc -> via cellular (arc degraded")),
+        "{texts:#?}"
+    );
+}
+
+#[test]
+fn a_short_dip_does_not_move_anything() {
+    let mut sim = Sim::all_up(signal_settings());
+    sim.at(1000);
+    signal(&mut sim, -80);
+    sim.at(2500);
+    signal(&mut sim, -74);
+    sim.at(3100);
+    signal(&mut sim, -80);
+    sim.at(5000);
+    assert_eq!(sim.route("platform"), ClassRoute::Via(ARC));
+    assert!(!sim.engine.desired().paths[&WIFI].degraded);
+    sim.at(5100);
+    assert_eq!(sim.route("platform"), ClassRoute::Via(CELL));
+}
+
+#[test]
+fn failback_needs_the_signal_above_hysteresis_for_up_after_and_a_new_handshake() {
+    let mut sim = Sim::all_up(signal_settings());
+    sim.at(1000);
+    signal(&mut sim, -80);
+    sim.at(3000);
+    assert_eq!(sim.route("platform"), ClassRoute::Via(CELL));
+    // Above the threshold but within the hysteresis: not recovered.
+    sim.at(4000);
+    signal(&mut sim, -72);
+    sim.at(10_000);
+    assert!(sim.engine.desired().paths[&WIFI].degraded);
+    sim.at(10_000);
+    signal(&mut sim, -65);
+    sim.at(14_999);
+    assert!(sim.engine.desired().paths[&WIFI].degraded);
+    sim.at(15_000);
+    assert_eq!(sim.route("default"), ClassRoute::Via(WIFI));
+    // The tunnel waits for a handshake made after the signal recovered.
+    assert_eq!(sim.route("platform"), ClassRoute::Via(CELL));
+    assert!(
+        sim.tick_actions
+            .contains(&Action::RenewHandshake { path: ARC })
+    );
+    sim.at(15_100).handshake(ARC, 500);
+    assert_eq!(sim.route("platform"), ClassRoute::Via(CELL));
+    sim.at(15_200).handshake(ARC, 50);
+    assert_eq!(sim.route("platform"), ClassRoute::Via(ARC));
+    assert!(!sim.engine.desired().paths[&ARC].degraded);
+}
+
+#[test]
+fn a_degraded_path_is_still_used_when_nothing_else_is_allowed() {
+    let mut sim = Sim::all_up(signal_settings());
+    sim.at(100).carrier(CELL, false);
+    assert_eq!(sim.route("default"), ClassRoute::Via(WIFI));
+    sim.at(1000);
+    signal(&mut sim, -90);
+    sim.at(3000);
+    assert!(sim.engine.desired().paths[&WIFI].degraded);
+    assert_eq!(sim.route("default"), ClassRoute::Via(WIFI));
+    assert_eq!(sim.route("platform"), ClassRoute::Via(ARC));
+    // Cellular back: now the classes leave the weak link.
+    sim.at(3500).carrier(CELL, true);
+    sim.at(3500).probe(CELL, true);
+    sim.at(8500);
+    assert_eq!(sim.state(CELL), "up");
+    assert_eq!(sim.route("default"), ClassRoute::Via(CELL));
+}
+
+#[test]
+fn signal_readings_without_the_setting_change_nothing() {
+    let mut sim = Sim::all_up(reassoc_settings());
+    sim.at(1000);
+    signal(&mut sim, -95);
+    sim.at(60_000);
+    assert!(!sim.engine.desired().paths[&WIFI].degraded);
+    assert_eq!(sim.route("platform"), ClassRoute::Via(ARC));
+    // Only the tunnel's handshake ageing is left to wait for.
+    assert!(sim.engine.poll_timeout() > Some(t(170_000)));
+}
+
+#[test]
+fn removing_the_threshold_by_reload_ends_the_degradation() {
+    let mut sim = Sim::all_up(signal_settings());
+    sim.at(1000);
+    signal(&mut sim, -90);
+    sim.at(3000);
+    assert_eq!(sim.route("default"), ClassRoute::Via(CELL));
+    sim.engine.reconfigure(reassoc_settings(), t(4000));
+    assert_eq!(sim.route("default"), ClassRoute::Via(WIFI));
+    assert_eq!(sim.last_evidence(), "first choice");
+}
