@@ -225,7 +225,8 @@ wifi_trials() {
     wifi_trial "$name-$i" "$fault" "$restore" || return 1
     eval "$var=\"\$$var $TRIAL_FAILOVER\""
     # The event-to-switch figure is arcway's with nl80211 on.
-    [ -n "$TRIAL_EVENT" ] && [ "$var" != F_DEAUTH_OFF ] && F_EVENT="$F_EVENT $TRIAL_EVENT"
+    # A switch before any loss notification was the probes' doing (a starved guest), not the event's.
+    [ -n "$TRIAL_EVENT" ] && [ "$TRIAL_EVENT" -ge 0 ] && [ "$var" != F_DEAUTH_OFF ] && F_EVENT="$F_EVENT $TRIAL_EVENT"
     notes="$notes ${TRIAL_FAILOVER}"
     i=$((i + 1))
   done
