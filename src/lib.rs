@@ -23,3 +23,4 @@ pub mod probe;
 pub mod routing;
 pub mod status;
 pub mod wg;
+pub mod wifi;

@@ -2,7 +2,8 @@
 
 use arcway::status::{
     ClassStatus, ConfigStatus, Event, EventLog, PathStatus, ProbeStatus, Problem, ReloadError,
-    Route, Since, Snapshot, WallTime, render_events, render_status, status_line,
+    Route, Since, Snapshot, WallTime, WifiDisconnect, WifiStatus, render_events, render_status,
+    status_line,
 };
 
 /// 2024-05-01T12:00:00Z, the moment the fixture snapshot is taken.
@@ -61,6 +62,7 @@ fn fixture() -> Snapshot {
                     window: 20,
                     last_error: None,
                 }],
+                wifi: None,
             },
             PathStatus {
                 name: "wifi".into(),
@@ -88,6 +90,21 @@ fn fixture() -> Snapshot {
                         last_error: Some("connection refused".into()),
                     },
                 ],
+                wifi: Some(WifiStatus {
+                    ssid: Some("plant-4".into()),
+                    bssid: Some("02:00:00:00:00:01".into()),
+                    freq_mhz: Some(2412),
+                    signal_dbm: Some(-61),
+                    tx_bitrate_kbps: Some(54_000),
+                    rx_bitrate_kbps: Some(6_500),
+                    last_disconnect: Some(WifiDisconnect {
+                        reason: "deauthenticated by the access point (reason 3)".into(),
+                        reason_code: Some(3),
+                        locally_generated: false,
+                        at: at(95),
+                    }),
+                    degraded: false,
+                }),
             },
             PathStatus {
                 name: "cellular".into(),
@@ -159,6 +176,7 @@ PATH      INTERFACE  STATE  SINCE                           CARRIER  HANDSHAKE  
 arc       arc0       up     11:59:48Z for 12s               -        4s ago     1.2MiB  345KiB  100.127.201.2/32
 wifi      wlan0      up     09:57:00Z for 2h03m             yes      -          5.0GiB  700B    192.0.2.10/24, 2001:db8:1::10/64
 cellular  wwan0      down   2024-04-29 12:00:00Z for 2d00h  no       -          -       -       -
+wifi: ssid plant-4, bssid 02:00:00:00:00:01, 2412 MHz, -61 dBm, tx 54.0 Mbit/s, rx 6.5 Mbit/s; last lost 11:58:25Z: deauthenticated by the access point (reason 3)
 
 PROBE     TARGET                 LAST    LOSS        ERROR
 arc       icmp 100.127.100.127   23.5ms  0% of 20
@@ -253,6 +271,15 @@ fn json_shape() {
         value["config"]["reload_error"]["message"],
         "classes[1]: unknown path `lte`"
     );
+    let wifi = &value["paths"][1]["wifi"];
+    assert_eq!(wifi["ssid"], "plant-4");
+    assert_eq!(wifi["signal_dbm"], -61);
+    assert_eq!(wifi["tx_bitrate_kbps"], 54_000);
+    assert_eq!(wifi["degraded"], false);
+    assert_eq!(wifi["last_disconnect"]["reason_code"], 3);
+    assert_eq!(wifi["last_disconnect"]["locally_generated"], false);
+    assert_eq!(wifi["last_disconnect"]["at"], "2024-05-01T11:58:25.000Z");
+    assert!(value["paths"][0].get("wifi").is_none());
     let back: Snapshot = serde_json::from_value(value).unwrap();
     assert_eq!(back, fixture());
 }

@@ -22,6 +22,7 @@ use crate::probe::{ProbeRound, Prober, ProberHandle};
 use crate::routing::{self, Reconciler};
 use crate::status::{self, WallTime};
 use crate::wg::{OnStop, Tunnel, TunnelSpec, TunnelStatus, WgSample};
+use crate::wifi;
 use crate::{bootstrap, conntrack, logging, metrics, nft};
 
 use super::inputs::World;
@@ -155,6 +156,7 @@ struct Channels {
     creds: mpsc::Receiver<Credentials>,
     modem: Option<mpsc::Receiver<ModemEvent>>,
     links: mpsc::Receiver<LinkEvent>,
+    wifi: mpsc::Receiver<wifi::WifiEvent>,
     probes: mpsc::Receiver<ProbeRound>,
     wg: mpsc::Receiver<WgSample>,
     budgets: mpsc::UnboundedReceiver<BudgetTransition>,
@@ -195,6 +197,9 @@ struct Daemon {
     probe_tx: mpsc::Sender<ProbeRound>,
     wg_tx: mpsc::Sender<WgSample>,
     linkmon: LinkMonitorHandle,
+    wifi: Option<wifi::WifiHandle>,
+    wifi_tx: mpsc::Sender<wifi::WifiEvent>,
+    wifi_seen: wifi::WifiObserved,
     reconciler: Reconciler,
     nft_applied: Option<(nft::NftInputs, nft::TableExtras)>,
     nft_retry: Option<Instant>,
@@ -274,6 +279,8 @@ impl Daemon {
         .context("failed to start the link monitor")
         .map_err(failed)?;
 
+        let (wifi_tx, wifi_rx) = mpsc::channel(64);
+        let (wifi, _) = wifi::reconcile(None, wifi::settings_for(&cfg), &wifi_tx);
         let (probe_tx, probe_rx) = mpsc::channel(64);
         let (wg_tx, wg_rx) = mpsc::channel(16);
         let (budget_tx, budget_rx) = mpsc::unbounded_channel();
@@ -312,6 +319,9 @@ impl Daemon {
             probe_tx,
             wg_tx,
             linkmon,
+            wifi,
+            wifi_tx,
+            wifi_seen: wifi::WifiObserved::default(),
             reconciler,
             nft_applied: None,
             nft_retry: None,
@@ -334,6 +344,7 @@ impl Daemon {
             last_watchdog: Instant::now(),
             channels: Some(Channels {
                 links: link_rx,
+                wifi: wifi_rx,
                 probes: probe_rx,
                 wg: wg_rx,
                 budgets: budget_rx,
@@ -420,6 +431,7 @@ impl Daemon {
                 // Link events first: carrier loss is the fastest failover there is.
                 biased;
                 Some(event) = channels.links.recv() => self.on_link(event).await,
+                Some(event) = channels.wifi.recv() => self.on_wifi(event).await,
                 Some(round) = channels.probes.recv() => self.on_probe(round).await,
                 Some(sample) = channels.wg.recv() => self.on_wg(sample).await,
                 Some(creds) = channels.creds.recv() => self.new_credentials(creds).await,
@@ -562,6 +574,12 @@ impl Daemon {
         // Addresses and default routes feed the path tables even when health did not move.
         self.sync_routing().await;
         self.follow_wifi_ipv6().await;
+    }
+
+    async fn on_wifi(&mut self, event: wifi::WifiEvent) {
+        for e in self.wifi_seen.take(event, WallTime::now()) {
+            self.feed(e).await;
+        }
     }
 
     async fn on_probe(&mut self, round: ProbeRound) {
@@ -1146,6 +1164,16 @@ impl Daemon {
             self.interfaces.insert(PathId::Cellular, bearer);
         }
         self.linkmon.watch(setup::watched_interfaces(&self.cfg));
+        let (handle, stopped) = wifi::reconcile(
+            self.wifi.take(),
+            wifi::settings_for(&self.cfg),
+            &self.wifi_tx,
+        );
+        self.wifi = handle;
+        if stopped {
+            self.wifi_seen = wifi::WifiObserved::default();
+            self.feed(Event::WifiConnected { path: PathId::Wifi }).await;
+        }
         if arc_changed {
             if let Some(t) = self.tunnel.take()
                 && let Err(err) = t.stop_with(Some(OnStop::Remove)).await
@@ -1226,6 +1254,20 @@ impl Daemon {
             problems: self.problems.values().cloned().collect(),
             ..snap
         };
+        let mut snap = snap;
+        let degraded = self
+            .engine
+            .desired()
+            .paths
+            .get(&PathId::Wifi)
+            .is_some_and(|p| p.degraded);
+        for p in snap
+            .paths
+            .iter_mut()
+            .filter(|p| p.name == PathId::Wifi.as_str())
+        {
+            p.wifi = self.wifi_seen.status(degraded);
+        }
         let line = status::status_line(&snap);
         if line != self.status_line {
             if let Err(err) = self.notifier.status(&line) {
@@ -1239,6 +1281,9 @@ impl Daemon {
     async fn shutdown(mut self) -> anyhow::Result<()> {
         info!("stopping");
         let _ = self.notifier.stopping();
+        if let Some(w) = self.wifi.take() {
+            w.stop();
+        }
         self.probers.clear();
         let on_stop = self
             .cfg

@@ -103,6 +103,8 @@ pub fn build(i: &Inputs<'_>) -> Snapshot {
                     .flatten()
                     .or(tunnel.map(|t| t.tx_bytes)),
                 probes,
+                // Filled in by the loop, which holds the Wi-Fi monitor's observations.
+                wifi: None,
             }
         })
         .collect();

@@ -75,6 +75,7 @@ pub fn render(input: &MetricsInput<'_>) -> String {
             }
         }
     }
+    wifi(&mut x, s);
     x.family(
         "arcway_switches_total",
         "counter",
@@ -179,5 +180,45 @@ fn accounting(x: &mut Exposition, a: &AccountingStatus) {
     for p in &a.probes {
         f.sample(&[("path", &p.path), ("direction", "rx")], p.received as f64);
         f.sample(&[("path", &p.path), ("direction", "tx")], p.sent as f64);
+    }
+}
+
+/// The 802.11 facts of Wi-Fi uplinks followed over nl80211.
+fn wifi(x: &mut Exposition, s: &Snapshot) {
+    type Get = fn(&crate::status::WifiStatus) -> Option<f64>;
+    let families: [(&'static str, &str, Get); 5] = [
+        (
+            "arcway_wifi_signal_dbm",
+            "Signal of the access point, dBm.",
+            |w| w.signal_dbm.map(f64::from),
+        ),
+        (
+            "arcway_wifi_frequency_mhz",
+            "Frequency of the association, MHz.",
+            |w| w.freq_mhz.map(f64::from),
+        ),
+        (
+            "arcway_wifi_tx_bitrate_bps",
+            "Transmit bitrate to the access point, bit/s.",
+            |w| w.tx_bitrate_kbps.map(|k| f64::from(k) * 1000.0),
+        ),
+        (
+            "arcway_wifi_rx_bitrate_bps",
+            "Receive bitrate from the access point, bit/s.",
+            |w| w.rx_bitrate_kbps.map(|k| f64::from(k) * 1000.0),
+        ),
+        (
+            "arcway_wifi_degraded",
+            "1 while the signal is weak and classes avoid the path.",
+            |w| Some(f64::from(w.degraded)),
+        ),
+    ];
+    for (name, help, get) in families {
+        let mut f = x.family(name, "gauge", help);
+        for p in &s.paths {
+            if let Some(v) = p.wifi.as_ref().and_then(get) {
+                f.sample(&[("path", &p.name)], v);
+            }
+        }
     }
 }

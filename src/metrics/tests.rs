@@ -228,3 +228,41 @@ fn problems_are_a_gauge_per_object() {
         "{page}"
     );
 }
+
+#[test]
+fn wifi_gauges_for_a_followed_station() {
+    let mut s = snapshot();
+    s.paths.push(PathStatus {
+        name: "wifi".into(),
+        state: "up".into(),
+        wifi: Some(crate::status::WifiStatus {
+            signal_dbm: Some(-67),
+            freq_mhz: Some(5180),
+            tx_bitrate_kbps: Some(866_700),
+            rx_bitrate_kbps: None,
+            degraded: true,
+            ..Default::default()
+        }),
+        ..PathStatus::default()
+    });
+    let page = render(&MetricsInput {
+        snapshot: &s,
+        accounting: None,
+        switches_total: 0,
+    });
+    for line in [
+        "arcway_wifi_signal_dbm{path=\"wifi\"} -67",
+        "arcway_wifi_frequency_mhz{path=\"wifi\"} 5180",
+        "arcway_wifi_tx_bitrate_bps{path=\"wifi\"} 866700000",
+        "arcway_wifi_degraded{path=\"wifi\"} 1",
+        "# TYPE arcway_wifi_rx_bitrate_bps gauge",
+    ] {
+        assert!(page.lines().any(|l| l == line), "no `{line}` in:\n{page}");
+    }
+    // No sample for what is not known, and none for paths that are not Wi-Fi stations.
+    assert!(!page.contains("arcway_wifi_rx_bitrate_bps{"), "{page}");
+    assert!(
+        !page.contains("arcway_wifi_signal_dbm{path=\"arc\"}"),
+        "{page}"
+    );
+}

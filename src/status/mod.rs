@@ -26,7 +26,7 @@ pub use render::{LATEST_SWITCHES, render_events, render_status, status_line};
 pub use server::{ReloadAnswer, Server, ServerError};
 pub use snapshot::{
     AccountingStatus, ClassStatus, ConfigStatus, Event, EventLog, FORMAT_VERSION, PathStatus,
-    ProbeStatus, Problem, ReloadError, Route, Since, Snapshot,
+    ProbeStatus, Problem, ReloadError, Route, Since, Snapshot, WifiDisconnect, WifiStatus,
 };
 
 /// Default location of the status socket (`status.socket` in the configuration).

@@ -16,6 +16,11 @@ pub fn render_status(s: &Snapshot) -> String {
         out.push_str("no paths configured\n");
     } else {
         out.push_str(&paths(s));
+        for p in &s.paths {
+            if let Some(w) = &p.wifi {
+                out.push_str(&wifi_line(&p.name, w, s.taken_at));
+            }
+        }
         let probes = probes(s);
         if !probes.is_empty() {
             out.push('\n');
@@ -192,6 +197,42 @@ fn path_row(p: &PathStatus, now: WallTime) -> Vec<String> {
         p.tx_bytes.map_or_else(|| "-".to_owned(), bytes),
         addresses,
     ]
+}
+
+/// "wifi: ssid lab, bssid 02:00:00:00:00:01, 2412 MHz, -30 dBm, tx 54.0 Mbit/s, rx 1.0
+/// Mbit/s; last lost 12s ago: deauthenticated by the access point (reason 3)".
+fn wifi_line(path: &str, w: &crate::status::WifiStatus, now: WallTime) -> String {
+    let mut parts = Vec::new();
+    match &w.ssid {
+        Some(ssid) => parts.push(format!("ssid {}", clean(ssid))),
+        None => parts.push("not associated".to_owned()),
+    }
+    if let Some(b) = &w.bssid {
+        parts.push(format!("bssid {}", clean(b)));
+    }
+    if let Some(f) = w.freq_mhz {
+        parts.push(format!("{f} MHz"));
+    }
+    if let Some(d) = w.signal_dbm {
+        parts.push(format!("{d} dBm"));
+    }
+    let mbit = |kbps: u32| format!("{:.1} Mbit/s", f64::from(kbps) / 1000.0);
+    if let Some(r) = w.tx_bitrate_kbps {
+        parts.push(format!("tx {}", mbit(r)));
+    }
+    if let Some(r) = w.rx_bitrate_kbps {
+        parts.push(format!("rx {}", mbit(r)));
+    }
+    if w.degraded {
+        parts.push("DEGRADED (weak signal)".to_owned());
+    }
+    let mut line = format!("{}: {}", clean(path), parts.join(", "));
+    if let Some(d) = &w.last_disconnect {
+        let at = d.at.human_near(now);
+        line.push_str(&format!("; last lost {at}: {}", clean(&d.reason)));
+    }
+    line.push('\n');
+    line
 }
 
 fn probes(s: &Snapshot) -> String {

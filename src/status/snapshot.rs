@@ -118,6 +118,37 @@ pub struct PathStatus {
     pub rx_bytes: Option<u64>,
     pub tx_bytes: Option<u64>,
     pub probes: Vec<ProbeStatus>,
+    /// What nl80211 says about a Wi-Fi uplink that is an 802.11 station; `None` otherwise.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub wifi: Option<WifiStatus>,
+}
+
+/// The 802.11 facts of a Wi-Fi uplink.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct WifiStatus {
+    pub ssid: Option<String>,
+    pub bssid: Option<String>,
+    pub freq_mhz: Option<u32>,
+    pub signal_dbm: Option<i32>,
+    pub tx_bitrate_kbps: Option<u32>,
+    pub rx_bitrate_kbps: Option<u32>,
+    pub last_disconnect: Option<WifiDisconnect>,
+    /// The signal is weak (below the configured threshold for long enough): classes with
+    /// another way out avoid the path.
+    pub degraded: bool,
+}
+
+/// The latest loss of the access point.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct WifiDisconnect {
+    /// What happened, e.g. `deauthenticated by the access point (reason 3)`.
+    pub reason: String,
+    /// The IEEE 802.11 reason code, when there was one.
+    pub reason_code: Option<u16>,
+    pub locally_generated: bool,
+    pub at: WallTime,
 }
 
 /// One probe target of a path.
