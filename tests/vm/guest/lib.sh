@@ -7,6 +7,9 @@ PASSED=0
 FAILED=0
 BLOCKED=
 NOTE=
+# Seconds between two tries of poll and apoll. Waits whose timing is read from logs afterwards
+# poll less often: each try forks tools that start slowly under emulation.
+POLL_EVERY=0.2
 
 # Centiseconds since boot, from /proc/uptime ("12.34 ..."); "1$frac - 100" avoids octal parsing.
 now_cs() {
@@ -26,14 +29,14 @@ ns() { # ns NAME CMD...: run CMD inside the lab namespace NAME
   $IP netns exec "$name" "$@"
 }
 
-# poll SECONDS CMD...: retries CMD every 0.2 s until it succeeds; fails once SECONDS have passed.
+# poll SECONDS CMD...: retries CMD every $POLL_EVERY s until it succeeds; fails once SECONDS have passed.
 poll() {
   local limit=$(($(now_cs) + $1 * 100))
   shift
   while :; do
     "$@" && return 0
     [ "$(now_cs)" -ge "$limit" ] && return 1
-    sleep 0.2
+    sleep "$POLL_EVERY"
   done
 }
 

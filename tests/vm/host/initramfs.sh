@@ -1,6 +1,7 @@
 # shellcheck shell=bash
-# The guest's root file system: busybox applets, iproute2, wireguard-tools and nft from the host with
-# their shared libraries, the kernel modules, the arcway binary and the scenario scripts.
+# The guest's root file system: busybox applets, iproute2, wireguard-tools, nft, hostapd,
+# wpa_supplicant, iw and iputils' ping from the host with their shared libraries, the kernel
+# modules, the arcway binary and the scenario scripts.
 # Sourced by tests/vm/run.
 
 # Copies host binary $1 to $3/$2 and every shared library it needs to the same path inside $3.
@@ -31,12 +32,18 @@ build_initramfs() {
   copy_binary "$(command -v ip)" bin/ip "$root"
   copy_binary "$(command -v wg)" usr/bin/wg "$root"
   copy_binary "$(command -v nft)" usr/sbin/nft "$root"
+  local tool
+  for tool in hostapd hostapd_cli wpa_supplicant wpa_cli iw; do
+    copy_binary "$(PATH=/usr/sbin:/sbin:$PATH command -v "$tool")" "usr/sbin/$tool" "$root"
+  done
+  # Beside busybox's ping applet: iputils' ping keeps 100 echoes a second and stamps each reply.
+  copy_binary "$(PATH=/usr/bin:/bin:$PATH command -v ping)" usr/lib/iputils/ping "$root"
   cp "$moddir"/* "$root/lib/modules/"
   # Debug info is most of a dev build's size and nothing reads it in the guest.
   strip -o "$root/usr/bin/arcway" "$arcway" 2>/dev/null || cp "$arcway" "$root/usr/bin/arcway"
   install -m 0755 "$guest/init" "$root/init"
   install -m 0644 "$guest"/*.sh "$root/lab/"
-  install -m 0644 "$guest/arcway.yaml" "$root/etc/arcway/arcway.yaml"
+  install -m 0644 "$guest"/*.yaml "$root/etc/arcway/"
   (cd "$root" && find . -print0 | LC_ALL=C sort -z |
     cpio --null --create --format=newc --owner=0:0 --quiet) | gzip -1 >"$out"
   rm -rf "$root"

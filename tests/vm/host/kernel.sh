@@ -7,8 +7,10 @@
 # Modules the guest loads: WireGuard, veth for the lab, and everything arcway's nftables table
 # uses (conntrack marks, fib, snat and masquerade, named counters through nft_objref, held
 # classes' rejects, cgroup matchers) plus conntrack's netlink interface. The guest has no
-# modprobe: a module missing here makes arcway's table fail to load.
-VM_MODULES=${ARCWAY_VM_MODULES:-wireguard veth nf_tables nft_ct nft_fib_inet nft_chain_nat nft_nat nft_masq nft_objref nft_reject_inet nft_socket nf_conntrack_netlink}
+# modprobe: a module missing here makes arcway's table fail to load. mac80211_hwsim brings the
+# 802.11 stack (rfkill, cfg80211, mac80211) with its two simulated radios (radios=2 is its
+# default); ccm, ctr and cmac are the ciphers WPA2-PSK with CCMP needs.
+VM_MODULES=${ARCWAY_VM_MODULES:-wireguard veth nf_tables nft_ct nft_fib_inet nft_chain_nat nft_nat nft_masq nft_objref nft_reject_inet nft_socket nf_conntrack_netlink mac80211_hwsim ccm ctr cmac}
 
 kernel_package() {
   apt-cache depends linux-image-amd64 2>/dev/null |
