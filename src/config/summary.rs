@@ -2,9 +2,11 @@
 
 use std::time::Duration;
 
-use super::types::{ClassConfig, ClassPathConfig, Config, Match, ModemSelector, RoutingConfig};
+use super::types::{
+    ClassConfig, ClassPathConfig, Config, Match, ModemSelector, Probe, RoutingConfig,
+};
 use crate::engine::{ClassPath, ClassSettings, PathSettings, Settings};
-use crate::model::{PathId, Policy};
+use crate::model::{Family, PathId, PerFamily, Policy};
 
 /// `1500ms`, `3s`, `2m`, `1h`, `1d`: the largest unit that writes the value exactly.
 pub fn duration(d: Duration) -> String {
@@ -189,6 +191,7 @@ impl Config {
                             // The tunnel's UDP rides the Wi-Fi uplink (the fwmark rule).
                             underlay: (p == PathId::Arc).then_some(PathId::Wifi),
                             interface: self.interface(p),
+                            probed: probed_families(&h.probes),
                         },
                     )
                 })
@@ -237,4 +240,13 @@ fn class_line(c: &ClassConfig, table: u32, prio: u32, mark: u32) -> String {
         c.name,
         paths.join(", ")
     )
+}
+
+/// The families a path's probes reach: each family is judged by its own probes only.
+fn probed_families(probes: &[Probe]) -> PerFamily<bool> {
+    let has = |f: Family| probes.iter().any(|p| p.family() == Some(f));
+    PerFamily {
+        v4: has(Family::V4),
+        v6: has(Family::V6),
+    }
 }

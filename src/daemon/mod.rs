@@ -6,6 +6,7 @@
 //! goes link monitor -> engine -> one route replace per class without waiting on anything
 //! else; conntrack eviction and status publishing follow.
 
+mod dual;
 mod inputs;
 mod observe;
 mod run;

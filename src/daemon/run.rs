@@ -26,7 +26,7 @@ use crate::{bootstrap, conntrack, logging, metrics, nft};
 
 use super::inputs::World;
 use super::observe::{self, Observed};
-use super::{Options, exit, setup, snapshot};
+use super::{Options, dual, exit, setup, snapshot};
 
 /// How long class routes wait for every path's first evidence before they are applied
 /// anyway (a restart must not replace working routes with "unreachable" meanwhile).
@@ -528,6 +528,9 @@ impl Daemon {
             }
             ModemEvent::DefaultRoute { route, .. } => {
                 self.cellular_route = route;
+                for e in dual::default_route_events(&self.world()) {
+                    self.feed(e).await;
+                }
                 self.sync_routing().await;
             }
             _ => {}
@@ -556,6 +559,7 @@ impl Daemon {
             self.arc_starting = !arc_up;
             events.retain(|e| arc_up || e.path() != Some(PathId::Arc));
         }
+        events.extend(dual::default_route_events(&self.world()));
         for e in events {
             self.feed(e).await;
         }
@@ -566,7 +570,9 @@ impl Daemon {
 
     async fn on_probe(&mut self, round: ProbeRound) {
         self.observed.record_round(&round);
-        self.feed(observe::probe_event(&round)).await;
+        for event in observe::probe_events(&round) {
+            self.feed(event).await;
+        }
     }
 
     async fn on_wg(&mut self, sample: WgSample) {
@@ -684,30 +690,10 @@ impl Daemon {
     }
 
     /// Flows of a moved class that were NATed to the old path would keep that address on
-    /// the new path and be dropped by the far end: delete them, and only them. Every class
-    /// moved in one step shares one conntrack dump.
-    fn evict(&self, moved: &[(String, engine::ClassRoute, engine::ClassRoute)]) {
-        let world = self.world();
-        let mut classes = Vec::new();
-        let mut evictions = Vec::new();
-        for (class, from, to) in moved {
-            let engine::ClassRoute::Via(old) = *from else {
-                continue;
-            };
-            if to == from {
-                continue;
-            }
-            let (Some(flows), Some(old_address)) =
-                (world.class_flows(class), world.nat_address(old))
-            else {
-                continue;
-            };
-            classes.push(format!("{class} from {old}"));
-            evictions.push(conntrack::Eviction {
-                class: flows,
-                old_address,
-            });
-        }
+    /// the new path and be dropped by the far end: delete them, and only them, per family
+    /// that moved. Every class moved in one step shares one conntrack dump.
+    fn evict(&self, moved: &[(String, engine::ClassRoutes, engine::ClassRoutes)]) {
+        let (classes, evictions) = dual::evictions(&self.world(), moved);
         if evictions.is_empty() {
             return;
         }
@@ -819,7 +805,10 @@ impl Daemon {
                 .map(|c| c.name.clone()),
             held: nft::held_classes(
                 &self.cfg,
-                routes.classes.iter().map(|c| (c.name.as_str(), c.route)),
+                routes
+                    .classes
+                    .iter()
+                    .map(|c| (c.name.as_str(), dual::held(c.route))),
                 ifname,
             ),
             missing_cgroups: Default::default(),

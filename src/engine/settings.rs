@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use crate::model::{PathId, Policy};
+use crate::model::{PathId, PerFamily, Policy};
 
 /// How many log entries the engine keeps when the configuration does not say.
 pub const DEFAULT_LOG_CAPACITY: usize = 256;
@@ -23,6 +23,10 @@ pub struct PathSettings {
     pub underlay: Option<PathId>,
     /// Interface name, only used to make log evidence readable ("carrier lost on wlan0").
     pub interface: Option<String>,
+    /// The families the path's probes cover. A family without probes of its own is judged
+    /// on link evidence alone (carrier, bearer, handshake): probes of the other family say
+    /// nothing about it.
+    pub probed: PerFamily<bool>,
 }
 
 impl Default for PathSettings {
@@ -33,6 +37,7 @@ impl Default for PathSettings {
             handshake_max_age: Duration::from_secs(180),
             underlay: None,
             interface: None,
+            probed: PerFamily::both(true),
         }
     }
 }
