@@ -1,0 +1,407 @@
+//! Dual stack through the real daemon in the lab (root): each family of a class takes its
+//! own path. The lab's IPv6 side is extended here: the LAN, the cellular core and the
+//! internet host get 2001:db8:: addresses, and uplinks lose a family's default route where
+//! a case needs it.
+
+mod failover_support;
+
+use std::thread::sleep;
+use std::time::{Duration, Instant};
+
+use arcway_lab::{Arcway, Health, Lab, LabOptions, Role};
+use failover_support::PingStream;
+use serde_json::Value;
+
+const LAN_V6: &str = "2001:db8:64::10";
+const INTERNET_V6: &str = "2001:db8::100";
+const INTERNET_V4: &str = "203.0.113.100";
+const GW_WIFI_V6: &str = "2001:db8:1::10";
+/// Both families probed on each uplink, each judged on its own targets.
+const HEALTH: Health = Health {
+    arc: Health::FAST.arc,
+    wifi: "{probes: [{icmp: 203.0.113.100}, {icmp: \"2001:db8::100\"}], interval: 200ms, timeout: 200ms, down_after: 600ms, up_after: 1s}",
+    cellular: "{probes: [{icmp: 100.127.100.127}, {icmp: \"2001:db8::100\"}], interval: 500ms, timeout: 400ms, down_after: 3s, up_after: 1s}",
+};
+/// The default class's table in the lab's configuration (platform is 7110).
+const DEFAULT_TABLE: &str = "7111";
+
+/// Which families an uplink has a default route in.
+#[derive(Clone, Copy)]
+struct Fams {
+    v4: bool,
+    v6: bool,
+}
+
+const BOTH: Fams = Fams { v4: true, v6: true };
+const V4_ONLY: Fams = Fams {
+    v4: true,
+    v6: false,
+};
+const V6_ONLY: Fams = Fams {
+    v4: false,
+    v6: true,
+};
+
+fn sh(lab: &Lab, role: Role, script: &str) {
+    if let Err(e) = lab.exec_ok(role, &["sh", "-ec", script]) {
+        panic!("{role}: {script}: {e}");
+    }
+}
+
+/// The lab with IPv6 on the LAN, cellular and the internet host too, then each uplink's
+/// default routes cut down to `wifi` and `cell`.
+fn dual_lab(wifi: Fams, cell: Fams) -> Lab {
+    let lab = Lab::build(LabOptions {
+        ipv6: true,
+        ..LabOptions::default()
+    })
+    .expect("lab builds");
+    let enable = |ifs: &[&str]| {
+        let mut keys = vec![
+            "net.ipv6.conf.all.disable_ipv6=0".to_owned(),
+            "net.ipv6.conf.default.disable_ipv6=0".to_owned(),
+            "net.ipv6.conf.all.accept_dad=0".to_owned(),
+        ];
+        keys.extend(
+            ifs.iter()
+                .map(|i| format!("net.ipv6.conf.{i}.disable_ipv6=0")),
+        );
+        format!("sysctl -qw {}", keys.join(" "))
+    };
+    sh(
+        &lab,
+        Role::Lan,
+        &format!(
+            "{}\nip addr add {LAN_V6}/64 dev eth0 nodad\nip -6 route add default via 2001:db8:64::1",
+            enable(&["eth0"])
+        ),
+    );
+    sh(
+        &lab,
+        Role::Cell,
+        &format!(
+            "{}\nsysctl -qw net.ipv6.conf.all.forwarding=1\n\
+             ip addr add 2001:db8:5::1/64 dev air0 nodad\n\
+             ip addr add 2001:db8:6::2/64 dev up0 nodad\n\
+             ip -6 route add default via 2001:db8:6::1",
+            enable(&["air0", "up0"])
+        ),
+    );
+    sh(
+        &lab,
+        Role::Inet,
+        &format!(
+            "{}\nip addr add 2001:db8:6::1/64 dev cell0 nodad\n\
+             ip addr add {INTERNET_V6}/128 dev lo\n\
+             ip -6 route add 2001:db8:5::/64 via 2001:db8:6::2",
+            enable(&["cell0"])
+        ),
+    );
+    let mut gw = vec![
+        enable(&["lan0", "wwan0"]),
+        "sysctl -qw net.ipv6.conf.all.forwarding=1".to_owned(),
+        "ip addr add 2001:db8:64::1/64 dev lan0 nodad".to_owned(),
+        "ip addr add 2001:db8:5::10/64 dev wwan0 nodad".to_owned(),
+    ];
+    if cell.v6 {
+        gw.push("ip -6 route add default via 2001:db8:5::1 dev wwan0 metric 2000".into());
+    }
+    if !cell.v4 {
+        gw.push("ip route del default dev wwan0".into());
+    }
+    if !wifi.v6 {
+        gw.push("ip -6 route del default dev wlan0".into());
+    }
+    if !wifi.v4 {
+        gw.push("ip route del default dev wlan0".into());
+    }
+    sh(&lab, Role::Gw, &gw.join("\n"));
+    lab
+}
+
+fn start(lab: &Lab) -> Arcway {
+    let arcway = lab
+        .start_arcway(&lab.arcway_config(&HEALTH))
+        .expect("arcway starts");
+    assert!(
+        arcway.wait_ready(Duration::from_secs(10)),
+        "{}",
+        arcway.log()
+    );
+    arcway
+}
+
+fn route(v: &Value) -> Option<String> {
+    Some(match (v["kind"].as_str()?, v["path"].as_str()) {
+        ("via", Some(p)) => format!("via {p}"),
+        ("held_on", Some(p)) => format!("held on {p}"),
+        (kind, _) => kind.to_owned(),
+    })
+}
+
+/// The class's route as `arcway status` words it: `via wifi`, or per family when they
+/// differ (`IPv4 via cellular, IPv6 via wifi`).
+fn class_route(a: &Arcway, class: &str) -> Option<String> {
+    let s = a.status().ok()?;
+    let c = s["classes"]
+        .as_array()?
+        .iter()
+        .find(|c| c["name"] == class)?
+        .clone();
+    let v4 = route(&c["route"])?;
+    Some(match route(&c["route_ipv6"]) {
+        Some(v6) if v6 != v4 => format!("IPv4 {v4}, IPv6 {v6}"),
+        _ => v4,
+    })
+}
+
+fn wait_route(a: &Arcway, class: &str, want: &str, timeout: Duration) -> Duration {
+    a.wait_until(timeout, |a| class_route(a, class).as_deref() == Some(want))
+        .unwrap_or_else(|| {
+            panic!(
+                "{class} never became `{want}` (is {:?}); status {:?}\n{}",
+                class_route(a, class),
+                a.status().ok(),
+                a.log()
+            )
+        })
+}
+
+fn table(lab: &Lab, family: &str) -> String {
+    lab.ip(Role::Gw, &[family, "route", "show", "table", DEFAULT_TABLE])
+        .unwrap_or_else(|e| format!("ip {family} route show table {DEFAULT_TABLE}: {e}"))
+}
+
+/// Waits (a little: the status may be a moment ahead of the kernel) for the default
+/// class's table of `family` to route by `dev`.
+fn expect_table(lab: &Lab, family: &str, dev: &str) {
+    let start = Instant::now();
+    while !table(lab, family).contains(dev) {
+        assert!(
+            start.elapsed() < Duration::from_secs(3),
+            "table {DEFAULT_TABLE} ({family}) does not use {dev}: {}\nrules: {}",
+            table(lab, family),
+            lab.ip(Role::Gw, &[family, "rule"]).unwrap_or_default()
+        );
+        sleep(Duration::from_millis(50));
+    }
+}
+
+/// Pings from the LAN host until one answer comes (or the timeout).
+fn lan_reaches(lab: &Lab, dst: &str) -> bool {
+    let out = lab.exec(
+        Role::Lan,
+        &["ping", "-n", "-c", "1", "-w", "5", "-W", "1", dst],
+    );
+    out.is_ok_and(|o| o.status.success())
+}
+
+#[test]
+fn both_families_up_take_wifi() {
+    let lab = dual_lab(BOTH, BOTH);
+    let arcway = start(&lab);
+    wait_route(&arcway, "default", "via wifi", Duration::from_secs(15));
+    expect_table(&lab, "-6", "dev wlan0");
+    expect_table(&lab, "-4", "dev wlan0");
+    assert!(lan_reaches(&lab, INTERNET_V4), "LAN lost IPv4");
+    assert!(lan_reaches(&lab, INTERNET_V6), "LAN lost IPv6");
+}
+
+#[test]
+fn ipv4_only_wifi_and_dual_cellular_split_the_default_class() {
+    let lab = dual_lab(V4_ONLY, BOTH);
+    let arcway = start(&lab);
+    wait_route(
+        &arcway,
+        "default",
+        "IPv4 via wifi, IPv6 via cellular",
+        Duration::from_secs(15),
+    );
+    expect_table(&lab, "-6", "dev wwan0");
+    expect_table(&lab, "-4", "dev wlan0");
+    assert!(lan_reaches(&lab, INTERNET_V4), "LAN lost IPv4");
+    assert!(
+        lan_reaches(&lab, INTERNET_V6),
+        "LAN lost IPv6 over cellular"
+    );
+}
+
+#[test]
+fn ipv6_only_wifi_and_ipv4_only_cellular_split_the_default_class() {
+    let lab = dual_lab(V6_ONLY, V4_ONLY);
+    let arcway = start(&lab);
+    wait_route(
+        &arcway,
+        "default",
+        "IPv4 via cellular, IPv6 via wifi",
+        Duration::from_secs(15),
+    );
+    expect_table(&lab, "-6", "dev wlan0");
+    expect_table(&lab, "-4", "dev wwan0");
+    assert!(
+        lan_reaches(&lab, INTERNET_V4),
+        "LAN lost IPv4 over cellular"
+    );
+    assert!(lan_reaches(&lab, INTERNET_V6), "LAN lost IPv6");
+    // The status says which family each path carries.
+    let status = arcway.status().expect("status");
+    let wifi = status["paths"]
+        .as_array()
+        .and_then(|p| p.iter().find(|p| p["name"] == "wifi"))
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(wifi["state"], "up", "{wifi}");
+}
+
+/// Drops one family on the Wi-Fi link in the access point: a silent failure of that
+/// family only, which only that family's probes can notice.
+fn wifi_family_blackhole(lab: &Lab, family: &str, on: bool) {
+    let name = format!("dual_drop_{family}");
+    let mut script = format!("add table inet {name}\ndelete table inet {name}\n");
+    if on {
+        script.push_str(&format!(
+            "table inet {name} {{\n\
+             chain forward {{ type filter hook forward priority -10; iifname \"wifi0\" meta nfproto {family} drop; oifname \"wifi0\" meta nfproto {family} drop; }}\n\
+             chain input {{ type filter hook input priority -10; iifname \"wifi0\" meta nfproto {family} drop; }}\n\
+             }}\n"
+        ));
+    }
+    lab.nft(Role::Ap, &script).expect("nft in the access point");
+}
+
+#[test]
+fn each_family_fails_over_and_back_on_its_own() {
+    let lab = dual_lab(BOTH, BOTH);
+    let arcway = start(&lab);
+    wait_route(&arcway, "default", "via wifi", Duration::from_secs(15));
+    let interval = Duration::from_millis(50);
+    let v4 = PingStream::start(&lab, Role::Lan, INTERNET_V4, interval);
+    let v6 = PingStream::start(&lab, Role::Lan, INTERNET_V6, interval);
+    sleep(Duration::from_secs(1));
+
+    // IPv6 dies silently on Wi-Fi: IPv6 leaves for cellular, IPv4 stays.
+    let cut = Instant::now();
+    wifi_family_blackhole(&lab, "ipv6", true);
+    let took = wait_route(
+        &arcway,
+        "default",
+        "IPv4 via wifi, IPv6 via cellular",
+        Duration::from_secs(10),
+    );
+    eprintln!(
+        "IPv6 failover seen in status {} ms after the cut",
+        took.as_millis()
+    );
+    sleep(Duration::from_secs(1));
+    expect_table(&lab, "-6", "dev wwan0");
+    expect_table(&lab, "-4", "dev wlan0");
+    // And back once it answers again.
+    wifi_family_blackhole(&lab, "ipv6", false);
+    wait_route(&arcway, "default", "via wifi", Duration::from_secs(10));
+    sleep(Duration::from_secs(1));
+
+    // Now IPv4: the other way round.
+    wifi_family_blackhole(&lab, "ipv4", true);
+    wait_route(
+        &arcway,
+        "default",
+        "IPv4 via cellular, IPv6 via wifi",
+        Duration::from_secs(10),
+    );
+    sleep(Duration::from_secs(1));
+    wifi_family_blackhole(&lab, "ipv4", false);
+    wait_route(&arcway, "default", "via wifi", Duration::from_secs(10));
+    sleep(Duration::from_secs(1));
+    let v4 = v4.stop();
+    let v6 = v6.stop();
+    let total = cut.elapsed();
+    // Each stream only lost what its own family's outage cost (detection plus the
+    // switch); the family that kept working lost next to nothing.
+    for (what, f) in [("IPv4", &v4), ("IPv6", &v6)] {
+        assert!(f.received > 50, "{what}: the stream hardly ran: {f}");
+        assert!(
+            f.outage() < Duration::from_secs(3),
+            "{what}: an outage too long: {f}"
+        );
+        assert!(
+            (f.lost as f64) < 0.5 * (total.as_millis() as f64 / 50.0),
+            "{what}: lost too much: {f}"
+        );
+    }
+    let log: Vec<String> = arcway.events().ok().map_or_else(Vec::new, |e| {
+        e["events"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .map(|e| format!("{} {} -> {}", e["subject"], e["from"], e["to"]))
+                    .collect()
+            })
+            .unwrap_or_default()
+    });
+    assert!(
+        log.iter().any(|l| l.contains("wifi IPv6")),
+        "no per-family path change in {log:#?}"
+    );
+}
+
+/// Conntrack entries of the gateway for the LAN host's flows whose reply goes to `addr`
+/// (NATed to it); the gateway's own probes from that address are not counted.
+fn natted_to(lab: &Lab, addr: &str) -> usize {
+    let out = lab
+        .exec_ok(
+            Role::Gw,
+            &[
+                "conntrack",
+                "-L",
+                "-f",
+                "ipv6",
+                "-s",
+                LAN_V6,
+                "--reply-dst",
+                addr,
+            ],
+        )
+        .unwrap_or_default();
+    out.lines().filter(|l| l.contains(addr)).count()
+}
+
+#[test]
+fn ipv6_flows_natted_to_wifi_are_evicted_when_ipv6_moves() {
+    let lab = dual_lab(BOTH, BOTH);
+    let arcway = start(&lab);
+    wait_route(&arcway, "default", "via wifi", Duration::from_secs(15));
+    // A long-lived IPv6 flow from the LAN, masqueraded to Wi-Fi's address.
+    let ping = PingStream::start(&lab, Role::Lan, INTERNET_V6, Duration::from_millis(100));
+    let seen = Instant::now();
+    while natted_to(&lab, GW_WIFI_V6) == 0 {
+        assert!(
+            seen.elapsed() < Duration::from_secs(5),
+            "no IPv6 flow NATed to {GW_WIFI_V6}"
+        );
+        sleep(Duration::from_millis(100));
+    }
+    wifi_family_blackhole(&lab, "ipv6", true);
+    wait_route(
+        &arcway,
+        "default",
+        "IPv4 via wifi, IPv6 via cellular",
+        Duration::from_secs(10),
+    );
+    // The flow's entry NATed to Wi-Fi is gone; the same ping carries on over cellular.
+    let gone = arcway.wait_until(Duration::from_secs(3), |_| {
+        natted_to(&lab, GW_WIFI_V6) == 0 && natted_to(&lab, "2001:db8:5::10") > 0
+    });
+    sleep(Duration::from_secs(2));
+    let f = ping.stop();
+    assert!(
+        gone.is_some(),
+        "IPv6 entries NATed to Wi-Fi survived the move ({} left)\n{}",
+        natted_to(&lab, GW_WIFI_V6),
+        arcway.log()
+    );
+    // About 20 echoes went out over cellular after the move; most must have come back.
+    assert!(
+        f.received > 12,
+        "the flow did not carry on over cellular: {f}"
+    );
+}
