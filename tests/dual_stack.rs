@@ -1,19 +1,17 @@
 //! Dual stack through the real daemon in the lab (root): each family of a class takes its
-//! own path. The lab's IPv6 side is extended here: the LAN, the cellular core and the
-//! internet host get 2001:db8:: addresses, and uplinks lose a family's default route where
-//! a case needs it.
+//! own path. The lab's IPv6 reaches the LAN, the cellular core and the internet host
+//! (`Lab::dual_stack`), and uplinks lose a family's default route where a case needs it.
 
 mod failover_support;
 
 use std::thread::sleep;
 use std::time::{Duration, Instant};
 
-use arcway_lab::{Arcway, Health, Lab, LabOptions, Role};
+use arcway_lab::dual::{GW_CELLULAR_V6, INTERNET_V6, LAN_V6};
+use arcway_lab::{Arcway, Families, Health, Lab, LabOptions, Role};
 use failover_support::PingStream;
 use serde_json::Value;
 
-const LAN_V6: &str = "2001:db8:64::10";
-const INTERNET_V6: &str = "2001:db8::100";
 const INTERNET_V4: &str = "203.0.113.100";
 const GW_WIFI_V6: &str = "2001:db8:1::10";
 /// Both families probed on each uplink, each judged on its own targets.
@@ -25,97 +23,19 @@ const HEALTH: Health = Health {
 /// The default class's table in the lab's configuration (platform is 7110).
 const DEFAULT_TABLE: &str = "7111";
 
-/// Which families an uplink has a default route in.
-#[derive(Clone, Copy)]
-struct Fams {
-    v4: bool,
-    v6: bool,
-}
+const BOTH: Families = Families::BOTH;
+const V4_ONLY: Families = Families::V4_ONLY;
+const V6_ONLY: Families = Families::V6_ONLY;
 
-const BOTH: Fams = Fams { v4: true, v6: true };
-const V4_ONLY: Fams = Fams {
-    v4: true,
-    v6: false,
-};
-const V6_ONLY: Fams = Fams {
-    v4: false,
-    v6: true,
-};
-
-fn sh(lab: &Lab, role: Role, script: &str) {
-    if let Err(e) = lab.exec_ok(role, &["sh", "-ec", script]) {
-        panic!("{role}: {script}: {e}");
-    }
-}
-
-/// The lab with IPv6 on the LAN, cellular and the internet host too, then each uplink's
-/// default routes cut down to `wifi` and `cell`.
-fn dual_lab(wifi: Fams, cell: Fams) -> Lab {
+/// The lab with IPv6 on the LAN, cellular and the internet host too, each uplink keeping
+/// the default routes of `wifi` and `cell`.
+fn dual_lab(wifi: Families, cell: Families) -> Lab {
     let lab = Lab::build(LabOptions {
         ipv6: true,
         ..LabOptions::default()
     })
     .expect("lab builds");
-    let enable = |ifs: &[&str]| {
-        let mut keys = vec![
-            "net.ipv6.conf.all.disable_ipv6=0".to_owned(),
-            "net.ipv6.conf.default.disable_ipv6=0".to_owned(),
-            "net.ipv6.conf.all.accept_dad=0".to_owned(),
-        ];
-        keys.extend(
-            ifs.iter()
-                .map(|i| format!("net.ipv6.conf.{i}.disable_ipv6=0")),
-        );
-        format!("sysctl -qw {}", keys.join(" "))
-    };
-    sh(
-        &lab,
-        Role::Lan,
-        &format!(
-            "{}\nip addr add {LAN_V6}/64 dev eth0 nodad\nip -6 route add default via 2001:db8:64::1",
-            enable(&["eth0"])
-        ),
-    );
-    sh(
-        &lab,
-        Role::Cell,
-        &format!(
-            "{}\nsysctl -qw net.ipv6.conf.all.forwarding=1\n\
-             ip addr add 2001:db8:5::1/64 dev air0 nodad\n\
-             ip addr add 2001:db8:6::2/64 dev up0 nodad\n\
-             ip -6 route add default via 2001:db8:6::1",
-            enable(&["air0", "up0"])
-        ),
-    );
-    sh(
-        &lab,
-        Role::Inet,
-        &format!(
-            "{}\nip addr add 2001:db8:6::1/64 dev cell0 nodad\n\
-             ip addr add {INTERNET_V6}/128 dev lo\n\
-             ip -6 route add 2001:db8:5::/64 via 2001:db8:6::2",
-            enable(&["cell0"])
-        ),
-    );
-    let mut gw = vec![
-        enable(&["lan0", "wwan0"]),
-        "sysctl -qw net.ipv6.conf.all.forwarding=1".to_owned(),
-        "ip addr add 2001:db8:64::1/64 dev lan0 nodad".to_owned(),
-        "ip addr add 2001:db8:5::10/64 dev wwan0 nodad".to_owned(),
-    ];
-    if cell.v6 {
-        gw.push("ip -6 route add default via 2001:db8:5::1 dev wwan0 metric 2000".into());
-    }
-    if !cell.v4 {
-        gw.push("ip route del default dev wwan0".into());
-    }
-    if !wifi.v6 {
-        gw.push("ip -6 route del default dev wlan0".into());
-    }
-    if !wifi.v4 {
-        gw.push("ip route del default dev wlan0".into());
-    }
-    sh(&lab, Role::Gw, &gw.join("\n"));
+    lab.dual_stack(wifi, cell).expect("dual stack in the lab");
     lab
 }
 
@@ -389,7 +309,7 @@ fn ipv6_flows_natted_to_wifi_are_evicted_when_ipv6_moves() {
     );
     // The flow's entry NATed to Wi-Fi is gone; the same ping carries on over cellular.
     let gone = arcway.wait_until(Duration::from_secs(3), |_| {
-        natted_to(&lab, GW_WIFI_V6) == 0 && natted_to(&lab, "2001:db8:5::10") > 0
+        natted_to(&lab, GW_WIFI_V6) == 0 && natted_to(&lab, GW_CELLULAR_V6) > 0
     });
     sleep(Duration::from_secs(2));
     let f = ping.stop();

@@ -87,6 +87,9 @@ enum Cmd {
         /// Bearer-drop trials against ModemManager and an emulated modem.
         #[arg(long, default_value_t = 5)]
         bearer_trials: usize,
+        /// IPv6 carrier-loss trials, in a dual-stack lab of their own.
+        #[arg(long, default_value_t = 5)]
+        v6_trials: usize,
         /// Extra arc health keys to compare settings, e.g. "interval: 500ms, down_after: 1s".
         #[arg(long, default_value = "")]
         arc_health: String,
@@ -193,6 +196,7 @@ fn main() -> anyhow::Result<()> {
             idle_secs,
             flap_secs,
             bearer_trials,
+            v6_trials,
             arc_health,
             wifi_health,
         } => {
@@ -203,6 +207,7 @@ fn main() -> anyhow::Result<()> {
                 idle: Duration::from_secs(idle_secs),
                 flap_secs,
                 bearer_trials,
+                v6_trials,
                 health: bench::daemon::HealthOverride {
                     arc: arc_health,
                     wifi: wifi_health,

@@ -96,7 +96,8 @@ pub fn build(i: &Inputs<'_>) -> Snapshot {
                 name: path.to_string(),
                 interface,
                 state: s.health.name().to_owned(),
-                families: s.families.same().is_none().then(|| FamilyStates {
+                // By state name: the two families may have come up at different moments.
+                families: (s.families.v4.name() != s.families.v6.name()).then(|| FamilyStates {
                     ipv4: s.families.v4.name().to_owned(),
                     ipv6: s.families.v6.name().to_owned(),
                 }),
