@@ -325,3 +325,61 @@ fn ipv6_flows_natted_to_wifi_are_evicted_when_ipv6_moves() {
         "the flow did not carry on over cellular: {f}"
     );
 }
+
+/// The probe rows of a path in `arcway status --json`: (target, window).
+fn probe_rows(a: &Arcway, path: &str) -> Vec<(String, u64)> {
+    let s = a.status().unwrap_or_default();
+    s["paths"]
+        .as_array()
+        .and_then(|p| p.iter().find(|p| p["name"] == path))
+        .and_then(|p| p["probes"].as_array())
+        .map(|rows| {
+            rows.iter()
+                .map(|r| {
+                    let target = r["target"].as_str().unwrap_or_default().to_owned();
+                    (target, r["window"].as_u64().unwrap_or_default())
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[test]
+fn probe_rows_follow_a_reload_and_count_the_rounds_so_far() {
+    let lab = dual_lab(BOTH, BOTH);
+    let arcway = start(&lab);
+    wait_route(&arcway, "default", "via wifi", Duration::from_secs(15));
+    // Cellular probes every 500 ms here: early on, the loss covers only the rounds so far.
+    // Rows exist for every configured target before its first round (window 0).
+    assert_eq!(probe_rows(&arcway, "cellular").len(), 2);
+    let counted = arcway.wait_until(Duration::from_secs(3), |a| {
+        let rows = probe_rows(a, "cellular");
+        rows.iter().all(|(_, w)| *w >= 1) && rows.iter().all(|(_, w)| *w < 20)
+    });
+    assert!(
+        counted.is_some(),
+        "windows should count the rounds so far: {:?}",
+        probe_rows(&arcway, "cellular")
+    );
+    // A reload that drops Wi-Fi's IPv6 probe drops its row.
+    let config = std::fs::read_to_string(arcway.config_path()).expect("config");
+    let changed = config.replace(
+        ", {icmp: \"2001:db8::100\"}], interval: 200ms",
+        "], interval: 200ms",
+    );
+    assert_ne!(changed, config, "the lab's Wi-Fi health changed");
+    std::fs::write(arcway.config_path(), changed).expect("config written");
+    arcway.signal(libc::SIGHUP);
+    let reloaded = arcway.wait_until(Duration::from_secs(5), |a| {
+        probe_rows(a, "wifi")
+            .iter()
+            .map(|(t, _)| t.as_str())
+            .eq(["icmp 203.0.113.100"])
+    });
+    assert!(
+        reloaded.is_some(),
+        "wifi rows after the reload: {:?}\n{}",
+        probe_rows(&arcway, "wifi"),
+        arcway.log()
+    );
+}

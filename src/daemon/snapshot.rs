@@ -96,8 +96,11 @@ pub fn build(i: &Inputs<'_>) -> Snapshot {
                 name: path.to_string(),
                 interface,
                 state: s.health.name().to_owned(),
-                // By state name: the two families may have come up at different moments.
-                families: (s.families.v4.name() != s.families.v6.name()).then(|| FamilyStates {
+                // By state name (the families may have come up at different moments), and
+                // only where both are routed: a family without a default route is not judged.
+                families: (s.families.v4.name() != s.families.v6.name()
+                    && s.default_routes.is_none_or(|d| d.v4 && d.v6))
+                .then(|| FamilyStates {
                     ipv4: s.families.v4.name().to_owned(),
                     ipv6: s.families.v6.name().to_owned(),
                 }),
