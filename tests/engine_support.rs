@@ -25,6 +25,7 @@ pub fn class(name: &str, paths: &[(PathId, Policy)]) -> ClassSettings {
     ClassSettings {
         name: name.to_owned(),
         paths,
+        families: PerFamily::both(true),
     }
 }
 

@@ -200,6 +200,7 @@ impl Config {
                 .classes
                 .iter()
                 .map(|c| ClassSettings {
+                    families: class_families(c.matcher.as_ref()),
                     name: c.name.clone(),
                     paths: c
                         .paths
@@ -248,5 +249,22 @@ fn probed_families(probes: &[Probe]) -> PerFamily<bool> {
     PerFamily {
         v4: has(Family::V4),
         v6: has(Family::V6),
+    }
+}
+
+/// The families a class has traffic in: a destination class only those of its CIDRs.
+fn class_families(matcher: Option<&Match>) -> PerFamily<bool> {
+    match matcher {
+        Some(m) if m.destinations_only() => PerFamily {
+            v4: m
+                .destinations
+                .iter()
+                .any(|n| Family::of_net(n) == Family::V4),
+            v6: m
+                .destinations
+                .iter()
+                .any(|n| Family::of_net(n) == Family::V6),
+        },
+        _ => PerFamily::both(true),
     }
 }

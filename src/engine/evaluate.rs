@@ -74,15 +74,23 @@ impl Engine {
                 state.renew_sent = false;
             }
         }
-        // Families that changed alike are reported once, as the path's change.
-        let reports: Vec<(Option<Family>, Vec<Transition>)> = if changes.v4 == changes.v6 {
-            vec![(None, changes.v4)]
-        } else {
-            vec![
-                (Some(Family::V4), changes.v4),
-                (Some(Family::V6), changes.v6),
-            ]
+        // Families that changed alike are reported once, as the path's change; so is the
+        // only family a path is routed in (an IPv4-only uplink logs as before).
+        let routed = PerFamily {
+            v4: facts.has_default(Family::V4),
+            v6: facts.has_default(Family::V6),
         };
+        let reports: Vec<(Option<Family>, Vec<Transition>)> =
+            if changes.v4 == changes.v6 || (!routed.v6 && changes.v6.is_empty()) {
+                vec![(None, changes.v4)]
+            } else if !routed.v4 && changes.v4.is_empty() {
+                vec![(None, changes.v6)]
+            } else {
+                vec![
+                    (Some(Family::V4), changes.v4),
+                    (Some(Family::V6), changes.v6),
+                ]
+            };
         for (family, list) in reports {
             for (from, to, why) in list {
                 actions.push(Action::PathChanged {

@@ -168,6 +168,15 @@ pub(crate) fn select_both(
 ) -> (ClassRoutes, Vec<Skip>) {
     let (v4, skipped4) = select(class, Family::V4, &health, &has_route, budgets);
     let (v6, skipped6) = select(class, Family::V6, &health, &has_route, budgets);
+    let untagged = |skips: Vec<Skip>| {
+        let skips = skips.into_iter().map(|s| Skip { family: None, ..s });
+        skips.collect::<Vec<_>>()
+    };
+    match (class.families.v4, class.families.v6) {
+        (true, false) => return (ClassRoutes::both(v4), untagged(skipped4)),
+        (false, true) => return (ClassRoutes::both(v6), untagged(skipped6)),
+        _ => {}
+    }
     let alike = |a: &Skip, b: &Skip| a.path == b.path && a.reason == b.reason;
     let mut skipped: Vec<Skip> = skipped4
         .iter()

@@ -76,6 +76,9 @@ pub struct ClassPath {
 pub struct ClassSettings {
     pub name: String,
     pub paths: Vec<ClassPath>,
+    /// The families the class has traffic in (a class of IPv4 destinations has no IPv6):
+    /// a family it lacks follows the other's route, so the class reads as one route.
+    pub families: PerFamily<bool>,
 }
 
 /// Everything the engine is configured with. Only configured paths appear in `paths`.
