@@ -11,7 +11,7 @@ use arcway::daemon::controller::{
     Controller, FIRST_LINKS, HANDSHAKE_GRACE, Moved, REBOOTSTRAP_AFTER, RENEW_MIN_INTERVAL, SETTLE,
 };
 use arcway::daemon::reload::ReloadPlan;
-use arcway::engine::{ClassRoute, Event, Health, Time};
+use arcway::engine::{ClassRoute, ClassRoutes, Event, Health, Time};
 use engine_support::{ARC, CELL, WIFI, settings};
 
 fn t(ms: u64) -> Time {
@@ -33,6 +33,7 @@ fn probe(c: &mut Controller, path: arcway::model::PathId, ok: bool, now: Time) {
     c.event(
         Event::ProbeRound {
             path,
+            family: None,
             ok,
             latency: ok.then(|| Duration::from_millis(20)),
             targets: vec![],
@@ -119,19 +120,22 @@ fn class_routes_are_adopted_until_every_path_reports_or_the_settle_time_ends() {
 #[test]
 fn a_carrier_loss_asks_for_routing_then_eviction_then_nftables_in_one_turn() {
     let mut c = all_up(false);
-    assert_eq!(c.engine().route("platform"), Some(ClassRoute::Via(ARC)));
+    assert_eq!(
+        c.engine().route("platform"),
+        Some(ClassRoutes::both(ClassRoute::Via(ARC)))
+    );
     carrier(&mut c, "wlan0", WIFI, false, t(10_000));
     let i = c.take_intents();
     assert!(i.routing && i.nft && i.publish);
     assert!(i.evict.contains(&Moved {
         class: "platform".into(),
-        from: ClassRoute::Via(ARC),
-        to: ClassRoute::Via(CELL),
+        from: ClassRoutes::both(ClassRoute::Via(ARC)),
+        to: ClassRoutes::both(ClassRoute::Via(CELL)),
     }));
     assert!(i.evict.contains(&Moved {
         class: "default".into(),
-        from: ClassRoute::Via(WIFI),
-        to: ClassRoute::Via(CELL),
+        from: ClassRoutes::both(ClassRoute::Via(WIFI)),
+        to: ClassRoutes::both(ClassRoute::Via(CELL)),
     }));
     assert_eq!(c.class_since().get("platform"), Some(&t(10_000)));
     assert!(c.take_intents().is_empty(), "taken once");

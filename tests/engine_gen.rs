@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use arcway::engine::Event;
-use arcway::model::{PathId, Policy};
+use arcway::model::{Family, PathId, PerFamily, Policy};
 use proptest::option;
 use proptest::prelude::*;
 
@@ -18,6 +18,10 @@ fn ms(n: u64) -> Duration {
 
 pub fn path() -> impl Strategy<Value = PathId> {
     prop_oneof![Just(ARC), Just(WIFI), Just(CELL)]
+}
+
+pub fn family() -> impl Strategy<Value = Family> {
+    prop_oneof![Just(Family::V4), Just(Family::V6)]
 }
 
 pub fn policy() -> impl Strategy<Value = Policy> {
@@ -39,8 +43,11 @@ pub fn event() -> impl Strategy<Value = Event> {
         1 => path().prop_map(|path| Event::LinkGone { path }),
         1 => any::<bool>().prop_map(|connected| Event::Bearer { path: CELL, connected }),
         1 => Just(Event::BearerUnwatched { path: CELL }),
-        8 => (path(), any::<bool>(), option::of(0u64..3000), 0u64..5000).prop_map(|(path, ok, l, s)| {
-            Event::ProbeRound { path, ok, latency: l.map(ms), targets: vec![], started_ago: ms(s) }
+        8 => (path(), option::of(family()), any::<bool>(), option::of(0u64..3000), 0u64..5000).prop_map(|(path, family, ok, l, s)| {
+            Event::ProbeRound { path, family, ok, latency: l.map(ms), targets: vec![], started_ago: ms(s) }
+        }),
+        2 => (path(), any::<bool>(), any::<bool>()).prop_map(|(path, v4, v6)| {
+            Event::DefaultRoutes { path, routes: PerFamily { v4, v6 } }
         }),
         3 => option::of(0u64..250_000).prop_map(|a| Event::Handshake { path: ARC, age: a.map(ms) }),
         2 => path().prop_map(|path| Event::RxProgress { path }),
@@ -60,6 +67,7 @@ pub fn wifi_event() -> impl Strategy<Value = Event> {
         any::<bool>().prop_map(|up| Event::Carrier { path: WIFI, up }),
         any::<bool>().prop_map(|ok| Event::ProbeRound {
             path: WIFI,
+            family: None,
             ok,
             latency: None,
             targets: vec![],

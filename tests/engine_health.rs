@@ -23,6 +23,7 @@ fn startup_comes_up_at_once_on_carrier_and_a_passing_round() {
     assert_eq!(sim.health(WIFI), Health::Up { since: t(900) });
     let change = Action::PathChanged {
         path: WIFI,
+        family: None,
         from: Health::Unknown,
         to: sim.health(WIFI),
     };
@@ -78,6 +79,7 @@ fn up_goes_down_at_once_on_carrier_loss() {
     let to = Health::Down { since: t(2000) };
     assert!(acts.contains(&Action::PathChanged {
         path: WIFI,
+        family: None,
         from,
         to
     }));
@@ -146,6 +148,7 @@ fn a_passing_round_at_the_deadline_saves_the_path() {
     sim.engine.handle(
         Event::ProbeRound {
             path: WIFI,
+            family: None,
             ok: true,
             latency: None,
             targets: vec![],
@@ -177,6 +180,7 @@ fn received_traffic_holds_off_probe_failures() {
 fn failed_round(started_ago_ms: u64) -> Event {
     Event::ProbeRound {
         path: WIFI,
+        family: None,
         ok: false,
         latency: None,
         targets: vec![],

@@ -3,7 +3,9 @@
 #[path = "engine_support.rs"]
 mod support;
 
-use arcway::engine::{Change, ClassRoute, Event, Evidence, Health, ProbeTarget, Settings};
+use arcway::engine::{
+    Change, ClassRoute, ClassRoutes, Event, Evidence, Health, ProbeTarget, Settings,
+};
 use support::*;
 
 fn path_entries(sim: &Sim, path: arcway::model::PathId) -> Vec<String> {
@@ -157,7 +159,10 @@ fn route_evidence_serializes_its_skips() {
         matches!(
             &e.change,
             Change::Class {
-                to: ClassRoute::Held(_),
+                to: ClassRoutes {
+                    v4: ClassRoute::Held(_),
+                    ..
+                },
                 ..
             }
         )
@@ -184,6 +189,7 @@ fn desired_serializes_for_status_output() {
     }];
     sim.at(2000).send(Event::ProbeRound {
         path: WIFI,
+        family: None,
         ok: true,
         latency: Some(ms(12)),
         targets,
@@ -192,7 +198,7 @@ fn desired_serializes_for_status_output() {
     let json = serde_json::to_value(sim.engine.desired()).unwrap_or_default();
     assert_eq!(
         json["classes"][1],
-        serde_json::json!({"name": "bulk", "route": {"via": "wifi"}})
+        serde_json::json!({"name": "bulk", "route": {"v4": {"via": "wifi"}, "v6": {"via": "wifi"}}})
     );
     assert_eq!(
         json["paths"]["arc"]["handshake_age"],

@@ -10,7 +10,7 @@ mod generate;
 use std::time::Duration;
 
 use arcway::engine::{Action, ClassRoute, Engine, Event, Health, LogEntry, Settings, Time};
-use arcway::model::{PathId, Policy};
+use arcway::model::{Family, PathId, Policy};
 use generate::*;
 use proptest::prelude::*;
 use support::*;
@@ -38,17 +38,33 @@ fn settings_strategy() -> impl Strategy<Value = Settings> {
         })
 }
 
-/// (a): a class is routed over a usable path only, and never past an allowed usable one.
+/// (a): in each family, a class is routed over a path usable in that family and with a
+/// default route in it only, and never past an allowed such path.
 fn check_routes(engine: &Engine) -> Result<(), TestCaseError> {
-    let usable = |p: PathId| engine.health(p).is_some_and(Health::is_usable);
+    for family in Family::ALL {
+        check_family_routes(engine, family)?;
+    }
+    Ok(())
+}
+
+fn check_family_routes(engine: &Engine, family: Family) -> Result<(), TestCaseError> {
+    let desired = engine.desired();
+    let routed = |p: PathId| {
+        desired
+            .paths
+            .get(&p)
+            .is_none_or(|s| s.default_routes.is_none_or(|d| *d.get(family)))
+    };
+    let usable =
+        |p: PathId| engine.health_in(p, family).is_some_and(Health::is_usable) && routed(p);
     for class in &engine.settings().classes {
-        let route = engine.route(&class.name).unwrap_or(ClassRoute::Unreachable);
+        let route = *engine.route(&class.name).unwrap_or_default().get(family);
         if let ClassRoute::Via(p) | ClassRoute::Held(p) = route {
             prop_assert!(
                 usable(p),
-                "{} uses {p} which is {:?}",
+                "{} {family} uses {p} which is {:?}",
                 class.name,
-                engine.health(p)
+                engine.health_in(p, family)
             );
         }
         let allowed = class
@@ -95,7 +111,7 @@ fn log(engine: &Engine) -> Vec<LogEntry> {
 
 /// Transitions of `path` into `Up` from an unusable state.
 fn ups(actions: &[Action], path: PathId) -> usize {
-    let up = |a: &&Action| matches!(a, Action::PathChanged { path: p, from, to: Health::Up { .. } } if *p == path && !from.is_usable());
+    let up = |a: &&Action| matches!(a, Action::PathChanged { path: p, family: _, from, to: Health::Up { .. } } if *p == path && !from.is_usable());
     actions.iter().filter(up).count()
 }
 

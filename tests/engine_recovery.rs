@@ -68,6 +68,7 @@ fn a_failing_round_at_the_up_deadline_wins() {
     sim.at(2500).probe(WIFI, true);
     let ev = Event::ProbeRound {
         path: WIFI,
+        family: None,
         ok: false,
         latency: None,
         targets: vec![],

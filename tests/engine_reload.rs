@@ -5,7 +5,7 @@ mod support;
 
 use std::time::Duration;
 
-use arcway::engine::{Action, ClassRoute, Health, PathSettings, Settings};
+use arcway::engine::{Action, ClassRoute, ClassRoutes, Health, PathSettings, Settings};
 use arcway::model::Policy;
 use support::*;
 
@@ -72,7 +72,7 @@ fn a_removed_class_is_reported() {
     let acts = sim.engine.reconfigure(s, t(1000));
     let removed = Action::ClassRemoved {
         class: "bulk".into(),
-        from: ClassRoute::Via(WIFI),
+        from: ClassRoutes::both(ClassRoute::Via(WIFI)),
     };
     assert_eq!(acts, vec![removed]);
     assert_eq!(sim.engine.route("bulk"), None);
@@ -89,8 +89,8 @@ fn an_added_class_moves_from_unreachable() {
     let acts = sim.engine.reconfigure(s, t(1000));
     let moved = Action::ClassMoved {
         class: "d2d".into(),
-        from: ClassRoute::Unreachable,
-        to: ClassRoute::Via(ARC),
+        from: ClassRoutes::both(ClassRoute::Unreachable),
+        to: ClassRoutes::both(ClassRoute::Via(ARC)),
     };
     assert_eq!(acts, vec![moved]);
     assert_eq!(sim.route("platform"), ClassRoute::Via(ARC));
@@ -104,8 +104,8 @@ fn a_changed_preference_moves_the_class() {
     let acts = sim.engine.reconfigure(s, t(1000));
     let moved = Action::ClassMoved {
         class: "default".into(),
-        from: ClassRoute::Via(WIFI),
-        to: ClassRoute::Via(CELL),
+        from: ClassRoutes::both(ClassRoute::Via(WIFI)),
+        to: ClassRoutes::both(ClassRoute::Via(CELL)),
     };
     assert_eq!(acts, vec![moved]);
 }

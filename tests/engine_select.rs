@@ -3,7 +3,7 @@
 #[path = "engine_support.rs"]
 mod support;
 
-use arcway::engine::{Action, ClassRoute, Settings};
+use arcway::engine::{Action, ClassRoute, ClassRoutes, Settings};
 use arcway::model::Policy;
 use support::*;
 
@@ -157,8 +157,8 @@ fn a_move_names_the_class_and_both_routes() {
     let acts = sim.at(1000).carrier(WIFI, false);
     let moved = |class: &str, from, to| Action::ClassMoved {
         class: class.to_owned(),
-        from,
-        to,
+        from: ClassRoutes::both(from),
+        to: ClassRoutes::both(to),
     };
     assert!(acts.contains(&moved(
         "default",
@@ -204,5 +204,8 @@ fn desired_marks_the_paths_in_use() {
     sim.at(1000).carrier(WIFI, false);
     let d = sim.engine.desired();
     assert!(!d.paths[&WIFI].in_use && d.paths[&CELL].in_use);
-    assert_eq!(d.route("bulk"), Some(ClassRoute::Held(CELL)));
+    assert_eq!(
+        d.route("bulk"),
+        Some(ClassRoutes::both(ClassRoute::Held(CELL)))
+    );
 }

@@ -4,10 +4,10 @@
 use std::time::Duration;
 
 use arcway::engine::{
-    Action, ClassPath, ClassRoute, ClassSettings, Engine, Event, Health, PathSettings, Settings,
-    Time,
+    Action, ClassPath, ClassRoute, ClassRoutes, ClassSettings, Engine, Event, Health, PathSettings,
+    Settings, Time,
 };
-use arcway::model::{PathId, Policy};
+use arcway::model::{Family, PathId, PerFamily, Policy};
 
 pub const ARC: PathId = PathId::Arc;
 pub const WIFI: PathId = PathId::Wifi;
@@ -25,6 +25,7 @@ pub fn class(name: &str, paths: &[(PathId, Policy)]) -> ClassSettings {
     ClassSettings {
         name: name.to_owned(),
         paths,
+        families: PerFamily::both(true),
     }
 }
 
@@ -95,13 +96,35 @@ impl Sim {
         self.send(Event::Carrier { path, up })
     }
 
+    /// A round whose targets cover both families alike.
     pub fn probe(&mut self, path: PathId, ok: bool) -> Vec<Action> {
         self.send(Event::ProbeRound {
             path,
+            family: None,
             ok,
             latency: ok.then(|| ms(20)),
             targets: vec![],
             started_ago: Duration::ZERO,
+        })
+    }
+
+    /// A round of one family's targets.
+    pub fn probe_in(&mut self, path: PathId, family: Family, ok: bool) -> Vec<Action> {
+        self.send(Event::ProbeRound {
+            path,
+            family: Some(family),
+            ok,
+            latency: ok.then(|| ms(20)),
+            targets: vec![],
+            started_ago: Duration::ZERO,
+        })
+    }
+
+    /// The families `path` has a default route in.
+    pub fn defaults(&mut self, path: PathId, v4: bool, v6: bool) -> Vec<Action> {
+        self.send(Event::DefaultRoutes {
+            path,
+            routes: PerFamily { v4, v6 },
         })
     }
 
@@ -148,8 +171,24 @@ impl Sim {
         self.health(path).name()
     }
 
+    /// The class's route where both families agree (every test that does not tell the
+    /// families apart); panics when they differ.
     pub fn route(&self, class: &str) -> ClassRoute {
-        self.engine.route(class).unwrap_or(ClassRoute::Unreachable)
+        let routes = self.routes(class);
+        match routes.same() {
+            Some(r) => *r,
+            None => panic!("class {class} differs per family: {routes}"),
+        }
+    }
+
+    pub fn routes(&self, class: &str) -> ClassRoutes {
+        self.engine.route(class).unwrap_or_default()
+    }
+
+    pub fn health_in(&self, path: PathId, family: Family) -> Health {
+        self.engine
+            .health_in(path, family)
+            .unwrap_or(Health::Unknown)
     }
 
     /// The human evidence of the latest log entry.

@@ -7,7 +7,7 @@ mod support;
 use std::time::Duration;
 
 use arcway::engine::{
-    Action, Change, ClassRoute, Event, Evidence, Health, Settings, SignalSettings,
+    Action, Change, ClassRoute, ClassRoutes, Event, Evidence, Health, Settings, SignalSettings,
 };
 use support::*;
 
@@ -61,7 +61,8 @@ fn an_nl80211_loss_takes_wifi_and_the_tunnel_down_at_once() {
     assert_eq!(sim.route("bulk"), ClassRoute::Held(CELL));
     assert!(acts.iter().any(|a| matches!(
         a,
-        Action::ClassMoved { class, to: ClassRoute::Via(CELL), .. } if class == "default"
+        Action::ClassMoved { class, to, .. }
+            if class == "default" && *to == ClassRoutes::both(ClassRoute::Via(CELL))
     )));
     let wifi_entry = sim
         .engine

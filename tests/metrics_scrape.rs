@@ -45,16 +45,19 @@ fn snapshot(switches: i64) -> Snapshot {
             ClassStatus {
                 name: "platform".into(),
                 route: Route::Via("arc".into()),
+                route_ipv6: None,
                 since: None,
             },
             ClassStatus {
                 name: "bulk".into(),
                 route: Route::HeldOn("cellular".into()),
+                route_ipv6: None,
                 since: None,
             },
             ClassStatus {
                 name: "default".into(),
                 route: Route::Unreachable,
+                route_ipv6: None,
                 since: None,
             },
         ],

@@ -6,7 +6,7 @@ mod support;
 use std::collections::BTreeMap;
 
 use arcway::conntrack::{ClassFlows, Eviction, evict};
-use arcway::model::PathId;
+use arcway::model::{PathId, PerFamily};
 use arcway::nft::{self, MarkClass, NatPath, NftInputs};
 use arcway::routing::{
     ClassInput, ClassRoute, DefaultRoute, Layout, PathInput, Reconciler, RoutingInputs, Selector,
@@ -48,13 +48,13 @@ fn routing(lab: &Lab) -> RoutingInputs {
             name: "bulk".into(),
             table: 7110,
             selector: Selector::Mark(BULK_MARK),
-            route: ClassRoute::Via(PathId::Wifi),
+            route: PerFamily::both(ClassRoute::Via(PathId::Wifi)),
         },
         ClassInput {
             name: "default".into(),
             table: 7111,
             selector: Selector::Default,
-            route: ClassRoute::Via(PathId::Cellular),
+            route: PerFamily::both(ClassRoute::Via(PathId::Cellular)),
         },
     ];
     RoutingInputs {

@@ -6,7 +6,7 @@ mod support;
 use std::collections::BTreeMap;
 use std::time::Instant;
 
-use arcway::model::PathId;
+use arcway::model::{PathId, PerFamily};
 use arcway::routing::{
     Change, ClassInput, ClassRoute, DefaultRoute, Layout, PathInput, Reconciler, RoutingInputs,
     Selector, desired,
@@ -61,7 +61,7 @@ fn inputs(lab: &Lab, v6: bool) -> RoutingInputs {
         name: name.into(),
         table: layout.class_table(i),
         selector,
-        route: ClassRoute::Via(via),
+        route: PerFamily::both(ClassRoute::Via(via)),
     };
     let classes = vec![
         class(
@@ -211,7 +211,7 @@ fn repair_restores_drift_and_a_class_switch_is_one_replace() {
     let lab = Lab::new(false);
     let mut inputs = inputs(&lab, false);
     let d = desired(&inputs).unwrap();
-    inputs.classes[2].route = ClassRoute::Via(PathId::Cellular);
+    inputs.classes[2].route = PerFamily::both(ClassRoute::Via(PathId::Cellular));
     let switched = desired(&inputs).unwrap();
     let gw_name = lab.gw.name.clone();
     let (r_changes, switch, elapsed) = lab.gw.run(move || async move {

@@ -1,9 +1,9 @@
 //! The human views, checked against their exact text, and the JSON form of a snapshot.
 
 use arcway::status::{
-    ClassStatus, ConfigStatus, Event, EventLog, PathStatus, ProbeStatus, Problem, ReloadError,
-    Route, Since, Snapshot, WallTime, WifiDisconnect, WifiStatus, render_events, render_status,
-    status_line,
+    ClassStatus, ConfigStatus, Event, EventLog, FamilyStates, PathStatus, ProbeStatus, Problem,
+    ReloadError, Route, Since, Snapshot, WallTime, WifiDisconnect, WifiStatus, render_events,
+    render_status, status_line,
 };
 
 /// 2024-05-01T12:00:00Z, the moment the fixture snapshot is taken.
@@ -49,6 +49,7 @@ fn fixture() -> Snapshot {
                 name: "arc".into(),
                 interface: Some("arc0".into()),
                 state: "up".into(),
+                families: None,
                 since: since(12),
                 carrier: None,
                 addresses: vec!["100.127.201.2/32".into()],
@@ -68,6 +69,10 @@ fn fixture() -> Snapshot {
                 name: "wifi".into(),
                 interface: Some("wlan0".into()),
                 state: "up".into(),
+                families: Some(FamilyStates {
+                    ipv4: "down".into(),
+                    ipv6: "up".into(),
+                }),
                 since: since(7380),
                 carrier: Some(true),
                 addresses: vec!["192.0.2.10/24".into(), "2001:db8:1::10/64".into()],
@@ -124,16 +129,19 @@ fn fixture() -> Snapshot {
             ClassStatus {
                 name: "platform".into(),
                 route: Route::Via("arc".into()),
+                route_ipv6: None,
                 since: since(12),
             },
             ClassStatus {
                 name: "bulk".into(),
                 route: Route::HeldOn("cellular".into()),
+                route_ipv6: None,
                 since: since(40),
             },
             ClassStatus {
                 name: "default".into(),
                 route: Route::Unreachable,
+                route_ipv6: Some(Route::Via("wifi".into())),
                 since: None,
             },
         ],
@@ -172,10 +180,10 @@ arcway 0.1.0 (pid 812), up 2d03h since 2024-04-29 09:00:00Z
 config /etc/arcway/arcway.yaml, loaded 2024-04-29 09:00:00Z
 reload FAILED 2024-05-01 11:59:00Z: classes[1]: unknown path `lte` (the previous config keeps running)
 
-PATH      INTERFACE  STATE  SINCE                           CARRIER  HANDSHAKE  RX      TX      ADDRESSES
-arc       arc0       up     11:59:48Z for 12s               -        4s ago     1.2MiB  345KiB  100.127.201.2/32
-wifi      wlan0      up     09:57:00Z for 2h03m             yes      -          5.0GiB  700B    192.0.2.10/24, 2001:db8:1::10/64
-cellular  wwan0      down   2024-04-29 12:00:00Z for 2d00h  no       -          -       -       -
+PATH      INTERFACE  STATE               SINCE                           CARRIER  HANDSHAKE  RX      TX      ADDRESSES
+arc       arc0       up                  11:59:48Z for 12s               -        4s ago     1.2MiB  345KiB  100.127.201.2/32
+wifi      wlan0      IPv4 down, IPv6 up  09:57:00Z for 2h03m             yes      -          5.0GiB  700B    192.0.2.10/24, 2001:db8:1::10/64
+cellular  wwan0      down                2024-04-29 12:00:00Z for 2d00h  no       -          -       -       -
 wifi: ssid plant-4, bssid 02:00:00:00:00:01, 2412 MHz, -61 dBm, tx 54.0 Mbit/s, rx 6.5 Mbit/s; last lost 11:58:25Z: deauthenticated by the access point (reason 3)
 
 PROBE     TARGET                 LAST    LOSS        ERROR
@@ -184,10 +192,10 @@ wifi      icmp 203.0.113.100     1.23ms  2.5% of 40
 wifi      tcp 203.0.113.100:443  failed  15% of 20   connection refused
 cellular  icmp 100.127.100.127   -       -
 
-CLASS     ROUTE             SINCE
-platform  via arc           11:59:48Z for 12s
-bulk      held on cellular  11:59:20Z for 40s
-default   unreachable       -
+CLASS     ROUTE                            SINCE
+platform  via arc                          11:59:48Z for 12s
+bulk      held on cellular                 11:59:20Z for 40s
+default   IPv4 unreachable, IPv6 via wifi  -
 
 LATEST SWITCHES
 11:58:25Z  path wifi       up -> down                carrier lost on wlan0

@@ -62,6 +62,7 @@ fn sample(generation: u64) -> Snapshot {
         classes: vec![status::ClassStatus {
             name: "default".into(),
             route: Route::Via("wifi".into()),
+            route_ipv6: None,
             since: None,
         }],
         events: vec![Event {

@@ -37,6 +37,8 @@ pub enum LabError {
     Prefix { prefix: String, reason: String },
     #[error("failed to clean up: {}", .0.join("; "))]
     Cleanup(Vec<String>),
+    #[error("failed to extend the lab to dual stack: {0}")]
+    DualStack(String),
 }
 
 pub type Result<T, E = LabError> = std::result::Result<T, E>;

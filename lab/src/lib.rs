@@ -19,6 +19,7 @@ pub mod cleanup;
 mod cmd;
 pub mod demo;
 mod describe;
+pub mod dual;
 pub mod error;
 mod faults;
 pub mod http;
@@ -39,6 +40,7 @@ pub mod wg;
 
 pub use arcway::{Arcway, Health};
 pub use bin::bin_path;
+pub use dual::Families;
 pub use error::{LabError, Result};
 pub use lab::{Lab, LabOptions};
 pub use probe::LinkCounters;

@@ -90,6 +90,9 @@ enum Cmd {
         /// Carrier-loss trials while a tunnel restart waits on a hanging DNS answer.
         #[arg(long, default_value_t = 3)]
         stall_trials: usize,
+        /// IPv6 carrier-loss trials, in a dual-stack lab of their own.
+        #[arg(long, default_value_t = 5)]
+        v6_trials: usize,
         /// Extra arc health keys to compare settings, e.g. "interval: 500ms, down_after: 1s".
         #[arg(long, default_value = "")]
         arc_health: String,
@@ -197,6 +200,7 @@ fn main() -> anyhow::Result<()> {
             flap_secs,
             bearer_trials,
             stall_trials,
+            v6_trials,
             arc_health,
             wifi_health,
         } => {
@@ -208,6 +212,7 @@ fn main() -> anyhow::Result<()> {
                 flap_secs,
                 bearer_trials,
                 stall_trials,
+                v6_trials,
                 health: bench::daemon::HealthOverride {
                     arc: arc_health,
                     wifi: wifi_health,

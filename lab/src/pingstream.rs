@@ -5,8 +5,10 @@
 //! there while this process's threads send and receive on it. Timestamps are `Instant`s
 //! taken right before `sendto` and right after `recv` returns on a thread that does nothing
 //! else, so they share a clock with whatever the caller injects. The path of a reply is read
-//! from its DSCP, which the platform stamps by reply destination (see `pathtag`).
-use std::net::Ipv4Addr;
+//! from its DSCP, which the platform stamps by reply destination (see `pathtag`). IPv6
+//! replies carry no stamp (`Via::Other`): an IPv6 step is timed by its first reply after
+//! the injection, which a carrier cut of the old path leaves unambiguous.
+use std::net::{IpAddr, Ipv4Addr};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -38,8 +40,11 @@ pub struct PingStream {
 }
 
 impl PingStream {
-    pub fn start(ns: &str, dst: Ipv4Addr, interval: Duration) -> Result<PingStream> {
-        let fd = in_netns(ns, raw_icmp_socket)?.map_err(LabError::io(format!("icmp in {ns}")))?;
+    pub fn start(ns: &str, dst: impl Into<IpAddr>, interval: Duration) -> Result<PingStream> {
+        let dst = dst.into();
+        let v6 = dst.is_ipv6();
+        let fd = in_netns(ns, move || raw_icmp_socket(v6))?
+            .map_err(LabError::io(format!("icmp in {ns}")))?;
         let fd = Arc::new(fd);
         // The low 16 bits of our PID tell our replies apart from anyone else's.
         let id = std::process::id() as u16;
@@ -119,15 +124,14 @@ impl Drop for PingStream {
     }
 }
 
-fn raw_icmp_socket() -> std::io::Result<OwnedFd> {
-    // SAFETY: plain socket(2); the descriptor is owned by the OwnedFd from here on.
-    let fd = unsafe {
-        libc::socket(
-            libc::AF_INET,
-            libc::SOCK_RAW | libc::SOCK_CLOEXEC,
-            libc::IPPROTO_ICMP,
-        )
+fn raw_icmp_socket(v6: bool) -> std::io::Result<OwnedFd> {
+    // The kernel fills in the ICMPv6 checksum of a raw ICMPv6 socket itself.
+    let (family, proto) = match v6 {
+        false => (libc::AF_INET, libc::IPPROTO_ICMP),
+        true => (libc::AF_INET6, libc::IPPROTO_ICMPV6),
     };
+    // SAFETY: plain socket(2); the descriptor is owned by the OwnedFd from here on.
+    let fd = unsafe { libc::socket(family, libc::SOCK_RAW | libc::SOCK_CLOEXEC, proto) };
     if fd < 0 {
         return Err(std::io::Error::last_os_error());
     }
@@ -177,26 +181,74 @@ pub(crate) fn echo_request(id: u16, seq: u16) -> [u8; 16] {
     pkt
 }
 
+/// An ICMPv6 echo request; the checksum is the kernel's.
+pub(crate) fn echo_request_v6(id: u16, seq: u16) -> [u8; 16] {
+    let mut pkt = echo_request(id, seq);
+    pkt[0] = 128;
+    pkt[2..4].copy_from_slice(&[0, 0]);
+    pkt
+}
+
+/// A socket address for `dst`, as sendto(2) takes it.
+enum SockAddr {
+    V4(libc::sockaddr_in),
+    V6(libc::sockaddr_in6),
+}
+
+impl SockAddr {
+    fn of(dst: IpAddr) -> SockAddr {
+        match dst {
+            IpAddr::V4(a) => SockAddr::V4(libc::sockaddr_in {
+                sin_family: libc::AF_INET as libc::sa_family_t,
+                sin_port: 0,
+                sin_addr: libc::in_addr {
+                    s_addr: u32::from(a).to_be(),
+                },
+                sin_zero: [0; 8],
+            }),
+            IpAddr::V6(a) => SockAddr::V6(libc::sockaddr_in6 {
+                sin6_family: libc::AF_INET6 as libc::sa_family_t,
+                sin6_port: 0,
+                sin6_flowinfo: 0,
+                sin6_addr: libc::in6_addr {
+                    s6_addr: a.octets(),
+                },
+                sin6_scope_id: 0,
+            }),
+        }
+    }
+
+    fn raw(&self) -> (*const libc::sockaddr, libc::socklen_t) {
+        match self {
+            SockAddr::V4(a) => (
+                (a as *const libc::sockaddr_in).cast(),
+                size_of::<libc::sockaddr_in>() as libc::socklen_t,
+            ),
+            SockAddr::V6(a) => (
+                (a as *const libc::sockaddr_in6).cast(),
+                size_of::<libc::sockaddr_in6>() as libc::socklen_t,
+            ),
+        }
+    }
+}
+
 fn send_loop(
     fd: &OwnedFd,
-    dst: Ipv4Addr,
+    dst: IpAddr,
     id: u16,
     interval: Duration,
     log: &Mutex<Vec<Echo>>,
     stop: &AtomicBool,
 ) {
-    let addr = libc::sockaddr_in {
-        sin_family: libc::AF_INET as libc::sa_family_t,
-        sin_port: 0,
-        sin_addr: libc::in_addr {
-            s_addr: u32::from(dst).to_be(),
-        },
-        sin_zero: [0; 8],
-    };
+    let addr = SockAddr::of(dst);
+    let (sa, sa_len) = addr.raw();
     let mut next = Instant::now();
     let mut seq: u32 = 0;
     while !stop.load(Ordering::Relaxed) {
-        let pkt = echo_request(id, seq as u16);
+        let pkt = match dst {
+            IpAddr::V4(_) => echo_request(id, seq as u16),
+            IpAddr::V6(_) => echo_request_v6(id, seq as u16),
+        };
         // The request counts as sent even when sendto fails: for the stream it is lost.
         let sent = Instant::now();
         crate::lab::lock(log).push(Echo { sent, reply: None });
@@ -207,8 +259,8 @@ fn send_loop(
                 pkt.as_ptr().cast(),
                 pkt.len(),
                 0,
-                (&addr as *const libc::sockaddr_in).cast(),
-                size_of::<libc::sockaddr_in>() as libc::socklen_t,
+                sa,
+                sa_len,
             );
         }
         seq = seq.wrapping_add(1);
@@ -232,7 +284,15 @@ pub(crate) fn parse_reply(buf: &[u8], dst: Ipv4Addr, id: u16) -> Option<(u16, u8
     ok.then(|| (u16::from_be_bytes([icmp[6], icmp[7]]), buf[1] >> 2))
 }
 
-fn recv_loop(fd: &OwnedFd, dst: Ipv4Addr, id: u16, log: &Mutex<Vec<Echo>>, stop: &AtomicBool) {
+/// An ICMPv6 echo reply to our `id` (a raw ICMPv6 socket hands over the ICMPv6 message
+/// alone): its sequence number. Only our own requests carry our id and sequence.
+pub(crate) fn parse_reply_v6(buf: &[u8], id: u16) -> Option<u16> {
+    let icmp = buf.get(..8)?;
+    let ok = icmp[0] == 129 && u16::from_be_bytes([icmp[4], icmp[5]]) == id;
+    ok.then(|| u16::from_be_bytes([icmp[6], icmp[7]]))
+}
+
+fn recv_loop(fd: &OwnedFd, dst: IpAddr, id: u16, log: &Mutex<Vec<Echo>>, stop: &AtomicBool) {
     let mut buf = [0u8; 2048];
     while !stop.load(Ordering::Relaxed) {
         // SAFETY: recv into a buffer we own, bounded by its length.
@@ -241,7 +301,13 @@ fn recv_loop(fd: &OwnedFd, dst: Ipv4Addr, id: u16, log: &Mutex<Vec<Echo>>, stop:
         if n <= 0 {
             continue;
         }
-        let Some((seq, dscp)) = parse_reply(&buf[..n as usize], dst, id) else {
+        let buf = &buf[..n as usize];
+        let parsed = match dst {
+            IpAddr::V4(dst) => parse_reply(buf, dst, id),
+            // Unstamped: DSCP 0 reads as `Via::Other`.
+            IpAddr::V6(_) => parse_reply_v6(buf, id).map(|seq| (seq, 0)),
+        };
+        let Some((seq, dscp)) = parsed else {
             continue;
         };
         let mut log = crate::lab::lock(log);

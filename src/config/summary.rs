@@ -2,9 +2,11 @@
 
 use std::time::Duration;
 
-use super::types::{ClassConfig, ClassPathConfig, Config, Match, ModemSelector, RoutingConfig};
+use super::types::{
+    ClassConfig, ClassPathConfig, Config, Match, ModemSelector, Probe, RoutingConfig,
+};
 use crate::engine::{ClassPath, ClassSettings, PathSettings, Settings, SignalSettings};
-use crate::model::{PathId, Policy};
+use crate::model::{Family, PathId, PerFamily, Policy};
 
 /// `1500ms`, `3s`, `2m`, `1h`, `1d`: the largest unit that writes the value exactly.
 pub fn duration(d: Duration) -> String {
@@ -202,6 +204,7 @@ impl Config {
                                 hysteresis_db: s.hysteresis_db,
                                 hold: s.hold,
                             }),
+                            probed: probed_families(&h.probes),
                         },
                     )
                 })
@@ -210,6 +213,7 @@ impl Config {
                 .classes
                 .iter()
                 .map(|c| ClassSettings {
+                    families: class_families(c.matcher.as_ref()),
                     name: c.name.clone(),
                     paths: c
                         .paths
@@ -250,4 +254,30 @@ fn class_line(c: &ClassConfig, table: u32, prio: u32, mark: u32) -> String {
         c.name,
         paths.join(", ")
     )
+}
+
+/// The families a path's probes reach: each family is judged by its own probes only.
+fn probed_families(probes: &[Probe]) -> PerFamily<bool> {
+    let has = |f: Family| probes.iter().any(|p| p.family() == Some(f));
+    PerFamily {
+        v4: has(Family::V4),
+        v6: has(Family::V6),
+    }
+}
+
+/// The families a class has traffic in: a destination class only those of its CIDRs.
+fn class_families(matcher: Option<&Match>) -> PerFamily<bool> {
+    match matcher {
+        Some(m) if m.destinations_only() => PerFamily {
+            v4: m
+                .destinations
+                .iter()
+                .any(|n| Family::of_net(n) == Family::V4),
+            v6: m
+                .destinations
+                .iter()
+                .any(|n| Family::of_net(n) == Family::V6),
+        },
+        _ => PerFamily::both(true),
+    }
 }

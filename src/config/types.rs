@@ -243,6 +243,20 @@ pub enum Probe {
     },
 }
 
+impl Probe {
+    /// The family of the address the probe goes to (`None`: an HTTP URL the prober would
+    /// not parse, which the checks refuse).
+    pub fn family(&self) -> Option<crate::model::Family> {
+        let addr = match self {
+            Probe::Icmp(a) => *a,
+            Probe::Tcp(a) => a.ip(),
+            Probe::Http(u) => u.parse::<crate::probe::HttpTarget>().ok()?.addr.ip(),
+            Probe::Dns { server, .. } => *server,
+        };
+        Some(crate::model::Family::of(addr))
+    }
+}
+
 impl fmt::Display for Probe {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {

@@ -11,7 +11,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
-use crate::engine::{Action, ClassRoute, Engine, Event, Health, LogEntry, Settings, Time};
+use crate::engine::{Action, ClassRoutes, Engine, Event, Health, LogEntry, Settings, Time};
 use crate::model::PathId;
 
 /// How long class routes wait for every path's first evidence before they are applied
@@ -37,8 +37,9 @@ pub const HANDSHAKE_GRACE: Duration = Duration::from_secs(5);
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Moved {
     pub class: String,
-    pub from: ClassRoute,
-    pub to: ClassRoute,
+    /// Per family: a family that kept its route leaves its flows alone.
+    pub from: ClassRoutes,
+    pub to: ClassRoutes,
 }
 
 /// What the loop does at the end of a turn, in this order.

@@ -10,7 +10,7 @@ use crate::config::{Config, Match};
 use crate::conntrack::ClassFlows;
 use crate::engine;
 use crate::linkmon::{Family, LinkSnapshot};
-use crate::model::PathId;
+use crate::model::{PathId, PerFamily};
 use crate::nft::{NatPath, NftInputs};
 use crate::routing::{self, ClassInput, DefaultRoute, PathInput, RoutingInputs, Selector};
 
@@ -85,7 +85,7 @@ impl World<'_> {
     }
 
     /// The routing inputs for `routes` (the engine's class decisions, by class name).
-    pub fn routing(&self, routes: &BTreeMap<String, engine::ClassRoute>) -> RoutingInputs {
+    pub fn routing(&self, routes: &BTreeMap<String, engine::ClassRoutes>) -> RoutingInputs {
         let layout = self.cfg.routing_layout();
         let paths = PathId::ALL
             .into_iter()
@@ -100,15 +100,19 @@ impl World<'_> {
                 name: c.name.clone(),
                 table: layout.class_table(i),
                 selector: selector(self.cfg, i, c.matcher.as_ref()),
-                route: match routes.get(&c.name) {
-                    // A decision naming a path the kernel cannot reach yet (its interface
-                    // is gone) is unreachable until the link monitor sees it again.
-                    Some(engine::ClassRoute::Via(p)) if paths.contains_key(p) => {
-                        routing::ClassRoute::Via(*p)
-                    }
-                    Some(engine::ClassRoute::Held(p)) => routing::ClassRoute::Held(*p),
-                    _ => routing::ClassRoute::Unreachable,
-                },
+                route: routes
+                    .get(&c.name)
+                    .copied()
+                    .unwrap_or_default()
+                    .map(|_, r| match *r {
+                        // A decision naming a path the kernel cannot reach yet (its
+                        // interface is gone) is unreachable until the link monitor sees it.
+                        engine::ClassRoute::Via(p) if paths.contains_key(&p) => {
+                            routing::ClassRoute::Via(p)
+                        }
+                        engine::ClassRoute::Held(p) => routing::ClassRoute::Held(p),
+                        _ => routing::ClassRoute::Unreachable,
+                    }),
             })
             .collect();
         RoutingInputs {
@@ -151,12 +155,49 @@ impl World<'_> {
         }
     }
 
-    /// The address flows of a path were NATed to (what conntrack eviction looks for).
-    pub fn nat_address(&self, path: PathId) -> Option<IpAddr> {
-        match path {
-            PathId::Arc => self.arc.as_ref().map(|(ip, _)| IpAddr::V4(*ip)),
-            _ => self.link(path)?.global(Family::V4).next().map(|a| a.addr),
+    /// The addresses flows of `family` leaving by a path were NATed to (what conntrack
+    /// eviction looks for): Arc's client address; an uplink's first global IPv4 address
+    /// (masquerade's choice), or every global IPv6 one (source selection may pick any).
+    pub fn nat_addresses(&self, path: PathId, family: crate::model::Family) -> Vec<IpAddr> {
+        use crate::model::Family as F;
+        match (path, family) {
+            (PathId::Arc, F::V4) => self.arc.iter().map(|(ip, _)| IpAddr::V4(*ip)).collect(),
+            (PathId::Arc, F::V6) => Vec::new(),
+            (_, F::V4) => self
+                .link(path)
+                .and_then(|l| l.global(Family::V4).next())
+                .map(|a| vec![a.addr])
+                .unwrap_or_default(),
+            (_, F::V6) => self
+                .link(path)
+                .map(|l| l.global(Family::V6).map(|a| a.addr).collect())
+                .unwrap_or_default(),
         }
+    }
+
+    /// The families each path with a known interface has a default route in: what the
+    /// path tables mirror (Arc's is IPv4, the tunnel device itself).
+    pub fn default_routes(&self) -> BTreeMap<PathId, PerFamily<bool>> {
+        PathId::ALL
+            .into_iter()
+            .filter(|p| self.interfaces.contains_key(p))
+            .filter_map(|p| {
+                let routes = match p {
+                    PathId::Arc => PerFamily {
+                        v4: true,
+                        v6: false,
+                    },
+                    _ => {
+                        let input = self.path_input(p)?;
+                        PerFamily {
+                            v4: input.default_v4.is_some(),
+                            v6: input.default_v6.is_some(),
+                        }
+                    }
+                };
+                Some((p, routes))
+            })
+            .collect()
     }
 
     /// Which conntrack entries belong to a class.

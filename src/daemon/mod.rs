@@ -8,6 +8,7 @@
 
 mod arc;
 pub mod controller;
+mod dual;
 mod inputs;
 mod observe;
 pub mod reload;

@@ -6,7 +6,7 @@ use std::time::{Duration, SystemTime};
 
 use crate::engine::{Event, ProbeTarget};
 use crate::linkmon::{LinkEvent, LinkSnapshot};
-use crate::model::PathId;
+use crate::model::{Family, PathId};
 use crate::probe::ProbeRound;
 use crate::wg::WgSample;
 
@@ -37,11 +37,28 @@ pub fn link_events(interfaces: &BTreeMap<PathId, String>, event: &LinkEvent) -> 
         .collect()
 }
 
-/// A probe round as an engine event; the round's latency is its fastest good answer.
-pub fn probe_event(round: &ProbeRound) -> Event {
+/// A probe round as engine events: one per family its targets reach, each judged on that
+/// family's targets alone (a passive round, resting on traffic, counts for both). A
+/// round's latency is its fastest good answer.
+pub fn probe_events(round: &ProbeRound) -> Vec<Event> {
+    if round.passive {
+        return vec![probe_event(round, None, round.ok)];
+    }
+    round
+        .families
+        .iter()
+        .filter_map(|(family, ok)| Some(probe_event(round, Some(family), (*ok)?)))
+        .collect()
+}
+
+fn probe_event(round: &ProbeRound, family: Option<Family>, ok: bool) -> Event {
+    let mine = |t: &&crate::probe::TargetResult| {
+        family.is_none_or(|f| Family::of(t.target.peer().ip()) == f)
+    };
     let targets: Vec<ProbeTarget> = round
         .targets
         .iter()
+        .filter(mine)
         .map(|t| ProbeTarget {
             target: t.target.to_string(),
             ok: t.ok,
@@ -51,12 +68,14 @@ pub fn probe_event(round: &ProbeRound) -> Event {
     let latency = round
         .targets
         .iter()
+        .filter(mine)
         .filter(|t| t.ok)
         .filter_map(|t| t.latency)
         .min();
     Event::ProbeRound {
         path: round.path,
-        ok: round.ok,
+        family,
+        ok,
         latency,
         targets,
         started_ago: round.at.saturating_duration_since(round.started),
@@ -257,6 +276,7 @@ mod tests {
                 at: Instant::now(),
                 ok: i % 2 == 0,
                 passive: false,
+                families: Default::default(),
                 targets: vec![TargetResult {
                     target: Target::Icmp("203.0.113.100".parse().unwrap()),
                     ok: i % 4 != 0,

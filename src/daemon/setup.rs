@@ -87,6 +87,14 @@ pub fn prober_config(cfg: &Config, path: PathId) -> Option<ProberConfig> {
     })
 }
 
+/// The probe targets the configuration gives a path, in its order.
+pub fn probe_targets(cfg: &Config, path: PathId) -> Vec<Target> {
+    cfg.health
+        .get(&path)
+        .map(|h| h.probes.iter().filter_map(target).collect())
+        .unwrap_or_default()
+}
+
 fn quorum(health: &HealthConfig) -> usize {
     usize::try_from(health.quorum).unwrap_or(usize::MAX)
 }

@@ -9,11 +9,13 @@ use crate::engine::{self, Engine, Health, Time};
 use crate::linkmon::{AddrScope, LinkSnapshot};
 use crate::model::PathId;
 use crate::status::{
-    self, ClassStatus, Clock, ConfigStatus, PathStatus, ProbeStatus, Route, Snapshot, WallTime,
+    self, ClassStatus, Clock, ConfigStatus, FamilyStates, PathStatus, ProbeStatus, Route, Snapshot,
+    WallTime,
 };
 use crate::wg::TunnelStatus;
 
-use super::observe::{Observed, PROBE_WINDOW};
+use super::observe::Observed;
+use super::setup;
 
 pub struct Inputs<'a> {
     pub cfg: &'a Config,
@@ -47,6 +49,29 @@ fn route(r: engine::ClassRoute) -> Route {
     }
 }
 
+/// The probe rows of a path: the targets the configuration in force names, in its order,
+/// so a reload that removes a target removes its row. The loss covers the rounds seen so
+/// far, up to the window.
+fn probe_rows(i: &Inputs<'_>, path: PathId) -> Vec<ProbeStatus> {
+    let seen = i.observed.probes.get(&path);
+    setup::probe_targets(i.cfg, path)
+        .iter()
+        .map(|target| {
+            let target = target.to_string();
+            let h = seen.and_then(|s| s.get(&target));
+            ProbeStatus {
+                last_latency_ms: h
+                    .and_then(|h| h.last_latency)
+                    .map(|d| d.as_secs_f64() * 1000.0),
+                loss_percent: h.and_then(|h| h.loss_percent()),
+                window: h.map_or(0, |h| h.results.len() as u32),
+                last_error: h.and_then(|h| h.last_error.clone()),
+                target,
+            }
+        })
+        .collect()
+}
+
 fn addresses(link: &LinkSnapshot) -> Vec<String> {
     link.addresses
         .iter()
@@ -66,27 +91,19 @@ pub fn build(i: &Inputs<'_>) -> Snapshot {
             let interface = i.interfaces.get(path).cloned();
             let link = interface.as_ref().and_then(|n| i.observed.links.get(n));
             let tunnel = (*path == PathId::Arc).then_some(i.tunnel).flatten();
-            let probes = i
-                .observed
-                .probes
-                .get(path)
-                .map(|targets| {
-                    targets
-                        .iter()
-                        .map(|(target, h)| ProbeStatus {
-                            target: target.clone(),
-                            last_latency_ms: h.last_latency.map(|d| d.as_secs_f64() * 1000.0),
-                            loss_percent: h.loss_percent(),
-                            window: PROBE_WINDOW as u32,
-                            last_error: h.last_error.clone(),
-                        })
-                        .collect()
-                })
-                .unwrap_or_default();
+            let probes = probe_rows(i, *path);
             PathStatus {
                 name: path.to_string(),
                 interface,
                 state: s.health.name().to_owned(),
+                // By state name (the families may have come up at different moments), and
+                // only where both are routed: a family without a default route is not judged.
+                families: (s.families.v4.name() != s.families.v6.name()
+                    && s.default_routes.is_none_or(|d| d.v4 && d.v6))
+                .then(|| FamilyStates {
+                    ipv4: s.families.v4.name().to_owned(),
+                    ipv6: s.families.v6.name().to_owned(),
+                }),
                 since: health_since(s.health).map(|t| clock.since(at(t))),
                 carrier: link.map(LinkSnapshot::is_up).or(s.carrier),
                 addresses: link.map(addresses).unwrap_or_default(),
@@ -124,7 +141,8 @@ pub fn build(i: &Inputs<'_>) -> Snapshot {
         .iter()
         .map(|c| ClassStatus {
             name: c.name.clone(),
-            route: route(c.route),
+            route: route(c.route.v4),
+            route_ipv6: c.route.same().is_none().then(|| route(c.route.v6)),
             since: i.class_since.get(&c.name).map(|t| clock.since(*t)),
         })
         .collect();
@@ -133,8 +151,16 @@ pub fn build(i: &Inputs<'_>) -> Snapshot {
         .log()
         .map(|e| {
             let (subject, from, to) = match &e.change {
-                engine::Change::Path { path, from, to } => (
-                    path.to_string(),
+                engine::Change::Path {
+                    path,
+                    family,
+                    from,
+                    to,
+                } => (
+                    match family {
+                        Some(f) => format!("{path} {f}"),
+                        None => path.to_string(),
+                    },
                     from.name().to_owned(),
                     to.name().to_owned(),
                 ),

@@ -5,10 +5,13 @@ use super::evidence::Evidence;
 use super::health::{Health, Verdict, step};
 use super::log::Change;
 use super::machine::{Engine, is_tunnel};
+use super::select::select_both;
 use super::settings::PathSettings;
-use super::signal::select_avoiding;
 use super::time::Time;
-use crate::model::PathId;
+use crate::model::{Family, PathId, PerFamily};
+
+/// One change of a family's health: from, to, and why.
+type Transition = (Health, Health, Evidence);
 
 /// Steps per path and evaluation; one reaches the fixpoint today, the rest is margin.
 const MAX_STEPS: usize = 4;
@@ -38,51 +41,95 @@ impl Engine {
         if link_down.is_some() {
             facts.forget_probes();
         }
-        for _ in 0..MAX_STEPS {
-            let after = if tunnel {
-                state.health.down_since()
-            } else {
-                None
-            };
-            let verdict = Verdict {
-                link_down: link_down.clone(),
-                failing: facts.failing(now, tunnel, &s),
-                good: facts.good(now, tunnel, after, &s),
-            };
-            let Some((next, why)) = step(state.health, verdict, now, &s) else {
-                break;
-            };
-            let from = state.health;
-            state.health = next;
-            if matches!(next, Health::Up { .. }) {
-                state.link_lost_at = None;
-                state.link_back_at = None;
-            }
-            if from.name() == next.name() {
+        let mut changes: PerFamily<Vec<Transition>> = PerFamily::default();
+        for family in Family::ALL {
+            let health = state.health.get_mut(family);
+            if !facts.has_default(family) {
+                // Nothing can use the family here, so it is not judged.
+                if *health != Health::Unknown {
+                    let from = std::mem::replace(health, Health::Unknown);
+                    let why = Evidence::NoDefaultRoute { family };
+                    changes.get_mut(family).push((from, Health::Unknown, why));
+                }
                 continue;
             }
-            if matches!(next, Health::Down { .. }) && from.down_since().is_none() {
+            for _ in 0..MAX_STEPS {
+                let after = if tunnel { health.down_since() } else { None };
+                let verdict = Verdict {
+                    link_down: link_down.clone(),
+                    failing: facts.failing(now, family, tunnel, &s),
+                    good: facts.good(now, family, tunnel, after, &s),
+                };
+                let Some((next, why)) = step(*health, verdict, now, &s) else {
+                    break;
+                };
+                let from = std::mem::replace(health, next);
+                if from.name() != next.name() {
+                    changes.get_mut(family).push((from, next, why));
+                }
+            }
+        }
+        // The outage is over once every routed family is up again: the next link loss
+        // starts a new reassociation window.
+        let mut routed_up = Family::ALL
+            .into_iter()
+            .filter(|&f| facts.has_default(f))
+            .peekable();
+        if routed_up.peek().is_some()
+            && routed_up.all(|f| matches!(state.health.get(f), Health::Up { .. }))
+        {
+            state.link_lost_at = None;
+            state.link_back_at = None;
+        }
+        for list in [&changes.v4, &changes.v6] {
+            if list.iter().any(|(from, to, _)| {
+                matches!(to, Health::Down { .. }) && from.down_since().is_none()
+            }) {
                 state.renew_sent = false;
             }
-            actions.push(Action::PathChanged {
-                path,
-                from,
-                to: next,
-            });
-            self.log.push(
-                now,
-                Change::Path {
-                    path,
-                    from,
-                    to: next,
-                },
-                why,
-            );
         }
-        let outage = state.health.down_since();
-        if let Some(down) = outage.filter(|_| tunnel && link_down.is_none() && !state.renew_sent)
-            && facts.needs_new_handshake(down)
-        {
+        // Families that changed alike are reported once, as the path's change; so is the
+        // only family a path is routed in (an IPv4-only uplink logs as before).
+        let routed = PerFamily {
+            v4: facts.has_default(Family::V4),
+            v6: facts.has_default(Family::V6),
+        };
+        let reports: Vec<(Option<Family>, Vec<Transition>)> =
+            if changes.v4 == changes.v6 || (!routed.v6 && changes.v6.is_empty()) {
+                vec![(None, changes.v4)]
+            } else if !routed.v4 && changes.v4.is_empty() {
+                vec![(None, changes.v6)]
+            } else {
+                vec![
+                    (Some(Family::V4), changes.v4),
+                    (Some(Family::V6), changes.v6),
+                ]
+            };
+        for (family, list) in reports {
+            for (from, to, why) in list {
+                actions.push(Action::PathChanged {
+                    path,
+                    family,
+                    from,
+                    to,
+                });
+                let change = Change::Path {
+                    path,
+                    family,
+                    from,
+                    to,
+                };
+                self.log.push(now, change, why);
+            }
+        }
+        if !tunnel || link_down.is_some() || state.renew_sent {
+            return;
+        }
+        let needs = state.health.iter().any(|(family, h)| {
+            h.down_since()
+                .is_some_and(|down| facts.needs_new_handshake(family, down))
+        });
+        if needs {
             state.renew_sent = true;
             actions.push(Action::RenewHandshake { path });
         }
@@ -103,12 +150,14 @@ impl Engine {
         })
     }
 
-    /// Recomputes every class's route and reports the ones that moved.
+    /// Recomputes every class's routes and reports the ones that moved.
     pub(crate) fn reroute(&mut self, now: Time, actions: &mut Vec<Action>) {
         for (i, class) in self.settings.classes.iter().enumerate() {
-            let health = |p: PathId| self.paths.get(&p).map(|s| s.health);
+            let health = |p: PathId, f: Family| self.paths.get(&p).map(|s| *s.health.get(f));
+            let has_route =
+                |p: PathId, f: Family| self.facts.get(&p).is_some_and(|x| x.has_default(f));
             let degraded = |p: PathId| self.paths.get(&p).is_some_and(|s| s.degraded);
-            let (to, skipped) = select_avoiding(class, health, degraded, &self.budgets);
+            let (to, skipped) = select_both(class, health, has_route, degraded, &self.budgets);
             let Some(slot) = self.routes.get_mut(i) else {
                 continue;
             };

@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use crate::model::PathId;
+use crate::model::{Family, PathId, PerFamily};
 
 /// One input to the engine. The daemon passes `now` alongside; events carry no time of
 /// their own except where a fact is older than its report (the handshake age).
@@ -27,6 +27,9 @@ pub enum Event {
     /// `targets` is kept for status output only; decisions never look at it.
     ProbeRound {
         path: PathId,
+        /// The family of the round's targets: a round to IPv4 targets judges the path's
+        /// IPv4 only. `None`: evidence for both (a round resting on real traffic).
+        family: Option<Family>,
         ok: bool,
         latency: Option<Duration>,
         targets: Vec<ProbeTarget>,
@@ -34,6 +37,13 @@ pub enum Event {
         /// later than that, so `down_after` is counted from then, not from when the
         /// timeout ran out.
         started_ago: Duration,
+    },
+    /// Link monitor: the families the path has a default route in (DHCP, RA, the bearer's
+    /// configuration; Arc has IPv4). Until this is sent the path counts as having both.
+    /// A family without one carries no class, and its health is not judged (`Unknown`).
+    DefaultRoutes {
+        path: PathId,
+        routes: PerFamily<bool>,
     },
     /// WireGuard monitor: the latest handshake happened `age` ago (measured by the daemon
     /// against the wall clock at `now`); `None` means no handshake yet (or the device was
@@ -74,6 +84,7 @@ impl Event {
             | Event::Bearer { path, .. }
             | Event::BearerUnwatched { path }
             | Event::ProbeRound { path, .. }
+            | Event::DefaultRoutes { path, .. }
             | Event::Handshake { path, .. }
             | Event::RxProgress { path }
             | Event::WifiLost { path, .. }

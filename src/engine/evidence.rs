@@ -7,7 +7,7 @@ use serde::Serialize;
 
 use super::select::Skip;
 use super::time::{human, opt_secs, secs};
-use crate::model::PathId;
+use crate::model::{Family, PathId};
 
 /// The evidence behind one change. `Display` gives the human-readable line.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -50,6 +50,15 @@ pub enum Evidence {
         #[serde(serialize_with = "opt_secs")]
         handshake_age: Option<Duration>,
     },
+    /// Carrier up (and for a tunnel a fresh handshake) for a family the path's probes do
+    /// not cover: it is judged on its link alone.
+    Unprobed {
+        family: Family,
+        #[serde(serialize_with = "opt_secs")]
+        handshake_age: Option<Duration>,
+    },
+    /// The path has no default route in this family any more.
+    NoDefaultRoute { family: Family },
     /// Failing evidence stopped without a full set of good evidence to cite.
     FailureCleared,
     /// Good evidence stopped holding without failing evidence (e.g. no carrier report).
@@ -96,6 +105,16 @@ impl fmt::Display for Evidence {
                 let s = if *rounds == 1 { "" } else { "s" };
                 write!(f, "probes ok for {} ({rounds} round{s})", human(*over))
             }
+            Evidence::Unprobed {
+                family,
+                handshake_age,
+            } => {
+                if let Some(age) = handshake_age {
+                    write!(f, "handshake {} old, ", human(*age))?;
+                }
+                write!(f, "link up, no {family} probes")
+            }
+            Evidence::NoDefaultRoute { family } => write!(f, "no {family} default route"),
             Evidence::FailureCleared => f.write_str("failing evidence cleared"),
             Evidence::Unproven => f.write_str("good evidence no longer holds"),
             Evidence::Route { skipped } if skipped.is_empty() => f.write_str("first choice"),

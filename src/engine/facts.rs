@@ -8,6 +8,7 @@ use super::event::ProbeTarget;
 use super::evidence::Evidence;
 use super::settings::PathSettings;
 use super::time::{Time, opt_secs};
+use crate::model::{Family, PerFamily};
 
 /// A run of probe rounds with the same outcome.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -62,8 +63,13 @@ pub(crate) struct Facts {
     pub carrier: Option<(bool, Time)>,
     pub gone: bool,
     pub bearer: Option<bool>,
-    streak: Option<Streak>,
+    /// Probe streaks per family: a round judges the family of its targets.
+    streaks: PerFamily<Option<Streak>>,
+    /// When each family's latest round was seen.
+    last_round: PerFamily<Option<Time>>,
     pub last_probe: Option<ProbeReport>,
+    /// The families the path has a default route in; `None` until reported (both count).
+    pub defaults: Option<PerFamily<bool>>,
     pub handshake: Option<Handshake>,
     /// When the WireGuard monitor first said "no handshake" (cleared by a handshake).
     no_handshake_since: Option<Time>,
@@ -105,34 +111,53 @@ impl Facts {
         self.bearer = Some(connected);
     }
 
-    /// Records a round. The caller drops rounds while the link is down: a result that
-    /// raced a carrier loss must not count as evidence for the link that comes back.
-    /// A failing streak starts when the round's probes went out (`started`), but never
-    /// before the previous round's result was seen: the path was known good until then.
-    /// A good streak starts when its evidence arrived.
-    pub fn probe(&mut self, report: ProbeReport, started: Time) {
+    /// Records a round for `family` (both when `None`). The caller drops rounds while the
+    /// link is down: a result that raced a carrier loss must not count as evidence for the
+    /// link that comes back. A failing streak starts when the round's probes went out
+    /// (`started`), but never before the family's previous round was seen: the path was
+    /// known good until then. A good streak starts when its evidence arrived.
+    pub fn probe(&mut self, report: ProbeReport, started: Time, family: Option<Family>) {
         let (ok, at) = (report.ok, report.at);
-        match &mut self.streak {
-            Some(s) if s.ok == ok => s.rounds = s.rounds.saturating_add(1),
-            _ => {
-                let since = match (&self.last_probe, ok) {
-                    (_, true) => at,
-                    (Some(last), false) => started.max(last.at).min(at),
-                    (None, false) => started.min(at),
-                };
-                self.streak = Some(Streak {
-                    ok,
-                    since,
-                    rounds: 1,
-                })
+        // A family without a default route is not judged: its probes fail by design.
+        let families = Family::ALL
+            .into_iter()
+            .filter(|f| family.is_none_or(|g| g == *f) && self.has_default(*f))
+            .collect::<Vec<_>>();
+        for f in families {
+            let last = *self.last_round.get(f);
+            match self.streaks.get_mut(f) {
+                Some(s) if s.ok == ok => s.rounds = s.rounds.saturating_add(1),
+                streak => {
+                    let since = match (last, ok) {
+                        (_, true) => at,
+                        (Some(last), false) => started.max(last).min(at),
+                        (None, false) => started.min(at),
+                    };
+                    *streak = Some(Streak {
+                        ok,
+                        since,
+                        rounds: 1,
+                    })
+                }
             }
+            *self.last_round.get_mut(f) = Some(at);
         }
         self.last_probe = Some(report);
     }
 
     /// Forgets probe results; done while the link is down so recovery needs fresh rounds.
     pub fn forget_probes(&mut self) {
-        self.streak = None;
+        self.streaks = PerFamily::default();
+    }
+
+    /// Forgets one family's probe results (it lost its default route).
+    pub fn forget_family(&mut self, family: Family) {
+        *self.streaks.get_mut(family) = None;
+    }
+
+    /// Whether the path has a default route in `family` (assumed until reported).
+    pub fn has_default(&self, family: Family) -> bool {
+        self.defaults.is_none_or(|d| *d.get(family))
     }
 
     pub fn handshake(&mut self, age: Option<Duration>, now: Time) {
@@ -210,18 +235,27 @@ impl Facts {
     /// Start of the current failing run, with the evidence, or `None` if nothing fails.
     /// Received traffic restarts the probe clock (only probes, since a tunnel without a
     /// recent handshake cannot be receiving anything real).
-    pub fn failing(&self, now: Time, tunnel: bool, s: &PathSettings) -> Option<(Time, Evidence)> {
-        let probes = self.streak.as_ref().filter(|st| !st.ok).map(|st| {
-            let since = st.since.max(self.last_rx.unwrap_or(Time::ZERO));
-            let over = now.since(st.since);
-            (
-                since,
-                Evidence::ProbesFailing {
-                    rounds: st.rounds,
-                    over,
-                },
-            )
-        });
+    pub fn failing(
+        &self,
+        now: Time,
+        family: Family,
+        tunnel: bool,
+        s: &PathSettings,
+    ) -> Option<(Time, Evidence)> {
+        let streak = self.streaks.get(family).as_ref();
+        let probes = streak
+            .filter(|st| !st.ok && *s.probed.get(family))
+            .map(|st| {
+                let since = st.since.max(self.last_rx.unwrap_or(Time::ZERO));
+                let over = now.since(st.since);
+                (
+                    since,
+                    Evidence::ProbesFailing {
+                        rounds: st.rounds,
+                        over,
+                    },
+                )
+            });
         let handshake = if !tunnel {
             None
         } else if let Some(hs) = self.handshake {
@@ -238,11 +272,13 @@ impl Facts {
         }
     }
 
-    /// Since when all good evidence holds (carrier up, probes passing, and for a tunnel a
-    /// fresh handshake newer than `after`), with the evidence, or `None`.
+    /// Since when all good evidence for `family` holds (carrier up, the family's probes
+    /// passing if it has any, and for a tunnel a fresh handshake newer than `after`), with
+    /// the evidence, or `None`.
     pub fn good(
         &self,
         now: Time,
+        family: Family,
         tunnel: bool,
         after: Option<Time>,
         s: &PathSettings,
@@ -253,8 +289,11 @@ impl Facts {
         if self.gone || self.bearer == Some(false) || self.wifi_lost.is_some() {
             return None;
         }
-        let streak = self.streak.as_ref().filter(|st| st.ok)?;
-        let mut since = carrier_since.max(streak.since);
+        let streak = match *s.probed.get(family) {
+            true => Some(self.streaks.get(family).as_ref().filter(|st| st.ok)?),
+            false => None,
+        };
+        let mut since = carrier_since.max(streak.map_or(Time::ZERO, |st| st.since));
         let mut handshake_age = None;
         if tunnel {
             let hs = self.handshake?;
@@ -267,22 +306,24 @@ impl Facts {
             }
             handshake_age = Some(hs.age_at(now));
         }
-        let over = now.since(streak.since);
-        let rounds = streak.rounds;
-        Some((
-            since,
-            Evidence::ProbesOk {
-                rounds,
-                over,
+        let evidence = match streak {
+            Some(st) => Evidence::ProbesOk {
+                rounds: st.rounds,
+                over: now.since(st.since),
                 handshake_age,
             },
-        ))
+            None => Evidence::Unprobed {
+                family,
+                handshake_age,
+            },
+        };
+        Some((since, evidence))
     }
 
     /// A tunnel whose probes pass but whose handshake predates the outage: WireGuard keeps
     /// using the old session, so only a forced re-handshake can prove the way back.
-    pub fn needs_new_handshake(&self, down_since: Time) -> bool {
-        let probes_ok = self.streak.as_ref().is_some_and(|st| st.ok);
+    pub fn needs_new_handshake(&self, family: Family, down_since: Time) -> bool {
+        let probes_ok = self.streaks.get(family).as_ref().is_some_and(|st| st.ok);
         probes_ok && self.handshake.is_none_or(|hs| hs.not_after(down_since))
     }
 }

@@ -56,6 +56,19 @@ impl Health {
         }
     }
 
+    /// The health to show for a path whose families differ: the more usable one (up,
+    /// failing, recovering, down, then unknown), IPv4's on a tie.
+    pub fn best(a: Health, b: Health) -> Health {
+        let rank = |h: Health| match h {
+            Health::Up { .. } => 4,
+            Health::Failing { .. } => 3,
+            Health::Recovering { .. } => 2,
+            Health::Down { .. } => 1,
+            Health::Unknown => 0,
+        };
+        if rank(b) > rank(a) { b } else { a }
+    }
+
     /// The outage a tunnel's handshake must postdate before the path may come back.
     pub(crate) fn down_since(self) -> Option<Time> {
         match self {

@@ -6,9 +6,9 @@ use serde::Serialize;
 
 use super::evidence::Evidence;
 use super::health::Health;
-use super::select::ClassRoute;
+use super::select::ClassRoutes;
 use super::time::Time;
-use crate::model::PathId;
+use crate::model::{Family, PathId};
 
 /// What changed.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -16,13 +16,16 @@ use crate::model::PathId;
 pub enum Change {
     Path {
         path: PathId,
+        /// The family whose health changed; `None` for both alike.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        family: Option<Family>,
         from: Health,
         to: Health,
     },
     Class {
         class: String,
-        from: ClassRoute,
-        to: ClassRoute,
+        from: ClassRoutes,
+        to: ClassRoutes,
     },
     /// The path still carries traffic but classes with another way out avoid it (a weak
     /// Wi-Fi signal, or the tunnel riding on it), or that ended.
@@ -43,12 +46,22 @@ pub struct LogEntry {
 }
 
 impl LogEntry {
-    /// "wifi: up -> down (carrier lost on wlan0)".
+    /// "wifi: up -> down (carrier lost on wlan0)", "wifi IPv6: up -> down (...)",
+    /// "class default: via wifi -> IPv4 via cellular, IPv6 via wifi (...)".
     pub fn summary(&self) -> String {
         match &self.change {
-            Change::Path { path, from, to } => {
-                format!("{path}: {from} -> {to} ({})", self.evidence)
-            }
+            Change::Path {
+                path,
+                family: None,
+                from,
+                to,
+            } => format!("{path}: {from} -> {to} ({})", self.evidence),
+            Change::Path {
+                path,
+                family: Some(family),
+                from,
+                to,
+            } => format!("{path} {family}: {from} -> {to} ({})", self.evidence),
             Change::Class { class, from, to } => {
                 format!("class {class}: {from} -> {to} ({})", self.evidence)
             }
@@ -119,9 +132,14 @@ impl EventLog {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::engine::select::ClassRoute;
 
     fn change(to: ClassRoute) -> Change {
-        let (class, from) = ("bulk".to_owned(), ClassRoute::Unreachable);
+        let (class, from) = (
+            "bulk".to_owned(),
+            ClassRoutes::both(ClassRoute::Unreachable),
+        );
+        let to = ClassRoutes::both(to);
         Change::Class { class, from, to }
     }
 
@@ -156,7 +174,7 @@ mod tests {
             Some("class")
         );
         assert_eq!(
-            json.and_then(|j| j["to"].get("via"))
+            json.and_then(|j| j["to"]["v4"].get("via"))
                 .and_then(|s| s.as_str()),
             Some("wifi")
         );

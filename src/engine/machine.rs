@@ -7,10 +7,10 @@ use super::event::Event;
 use super::facts::{Facts, ProbeReport};
 use super::health::Health;
 use super::log::{EventLog, LogEntry};
-use super::select::{Budgets, ClassRoute};
+use super::select::{Budgets, ClassRoutes};
 use super::settings::Settings;
 use super::time::Time;
-use crate::model::PathId;
+use crate::model::{Family, PathId, PerFamily};
 
 /// Deadlines handled in one call before giving up on catching up; each one moves a state
 /// forward, so a handful per path is plenty and the bound only guards against a bug.
@@ -19,7 +19,8 @@ const MAX_CATCH_UP: usize = 64;
 /// Health and bookkeeping of one configured path.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct PathState {
-    pub health: Health,
+    /// Each family is judged on its own: probes of one family say nothing of the other.
+    pub health: PerFamily<Health>,
     /// `RenewHandshake` was already asked for in the current outage.
     pub renew_sent: bool,
     /// Classes with another way out avoid the path (weak signal, or riding on such a path).
@@ -37,7 +38,7 @@ pub(crate) struct PathState {
 impl PathState {
     pub fn new() -> Self {
         PathState {
-            health: Health::Unknown,
+            health: PerFamily::both(Health::Unknown),
             renew_sent: false,
             degraded: false,
             degraded_renew_sent: false,
@@ -63,7 +64,7 @@ pub struct Engine {
     pub(crate) paths: BTreeMap<PathId, PathState>,
     pub(crate) budgets: Budgets,
     /// Routes in the order of `settings.classes`.
-    pub(crate) routes: Vec<ClassRoute>,
+    pub(crate) routes: Vec<ClassRoutes>,
     pub(crate) log: EventLog,
 }
 
@@ -79,7 +80,7 @@ impl Engine {
             .keys()
             .map(|&p| (p, PathState::new()))
             .collect();
-        let routes = vec![ClassRoute::Unreachable; settings.classes.len()];
+        let routes = vec![ClassRoutes::default(); settings.classes.len()];
         let log = EventLog::new(settings.log_capacity);
         Engine {
             settings,
@@ -112,15 +113,17 @@ impl Engine {
             let s = &s;
             let facts = &self.facts[&path];
             let tunnel = is_tunnel(path);
-            let failing = facts.failing(now, tunnel, s).map(|(t, _)| t);
-            let timer = state.health.deadline(s, failing);
-            let stale = match state.health {
-                Health::Down { .. } => None,
-                _ if tunnel => facts.handshake_stale_at(now, s),
-                _ => None,
-            };
-            for t in [timer, stale].into_iter().flatten().filter(|&t| t > now) {
-                next = Some(next.map_or(t, |n| n.min(t)));
+            for (family, &health) in state.health.iter() {
+                let failing = facts.failing(now, family, tunnel, s).map(|(t, _)| t);
+                let timer = health.deadline(s, failing);
+                let stale = match health {
+                    Health::Down { .. } => None,
+                    _ if tunnel => facts.handshake_stale_at(now, s),
+                    _ => None,
+                };
+                for t in [timer, stale].into_iter().flatten().filter(|&t| t > now) {
+                    next = Some(next.map_or(t, |n| n.min(t)));
+                }
             }
         }
         match (next, self.degraded_deadline()) {
@@ -158,6 +161,7 @@ impl Engine {
             (Event::BearerUnwatched { .. }, Some(f)) => f.bearer = None,
             (
                 Event::ProbeRound {
+                    family,
                     ok,
                     latency,
                     targets,
@@ -173,7 +177,14 @@ impl Engine {
                     targets,
                 },
                 now.saturating_sub(started_ago),
+                family,
             ),
+            (Event::DefaultRoutes { routes, .. }, Some(f)) => {
+                for family in Family::ALL.into_iter().filter(|x| !*routes.get(*x)) {
+                    f.forget_family(family);
+                }
+                f.defaults = Some(routes);
+            }
             (Event::Handshake { age, .. }, Some(f)) => f.handshake(age, now),
             (Event::RxProgress { .. }, Some(f)) => f.rx(now),
             (Event::WifiLost { event, .. }, Some(f)) => f.wifi_lost(event),
@@ -203,13 +214,20 @@ impl Engine {
         &self.settings
     }
 
-    /// Health of a configured path.
+    /// Health of a configured path: the better of its families' (see [`Health::best`]).
     pub fn health(&self, path: PathId) -> Option<Health> {
-        self.paths.get(&path).map(|s| s.health)
+        self.paths
+            .get(&path)
+            .map(|s| Health::best(s.health.v4, s.health.v6))
     }
 
-    /// Current route of a configured class.
-    pub fn route(&self, class: &str) -> Option<ClassRoute> {
+    /// Health of a configured path in one family.
+    pub fn health_in(&self, path: PathId, family: Family) -> Option<Health> {
+        self.paths.get(&path).map(|s| *s.health.get(family))
+    }
+
+    /// Current routes of a configured class, per family.
+    pub fn route(&self, class: &str) -> Option<ClassRoutes> {
         let i = self.settings.classes.iter().position(|c| c.name == class)?;
         self.routes.get(i).copied()
     }

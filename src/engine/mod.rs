@@ -25,7 +25,7 @@ pub use facts::ProbeReport;
 pub use health::Health;
 pub use log::{Change, LogEntry};
 pub use machine::Engine;
-pub use select::{ClassRoute, Skip, SkipReason};
+pub use select::{ClassRoute, ClassRoutes, Skip, SkipReason};
 pub use settings::{
     ClassPath, ClassSettings, DEFAULT_LOG_CAPACITY, PathSettings, Settings, SignalSettings,
 };

@@ -7,7 +7,7 @@ use super::evidence::Evidence;
 use super::health::Health;
 use super::log::Change;
 use super::machine::{Engine, PathState, is_tunnel};
-use super::select::ClassRoute;
+use super::select::{ClassRoute, ClassRoutes};
 use super::settings::Settings;
 use super::time::Time;
 
@@ -26,10 +26,11 @@ impl Engine {
                 self.paths.insert(path, state);
                 continue;
             }
-            let from = state.health;
+            let from = Health::best(state.health.v4, state.health.v6);
             actions.push(Action::PathRemoved { path, from });
             let change = Change::Path {
                 path,
+                family: None,
                 from,
                 to: Health::Unknown,
             };
@@ -39,7 +40,7 @@ impl Engine {
             self.paths.entry(path).or_insert_with(PathState::new);
         }
 
-        let mut old_routes: BTreeMap<String, ClassRoute> = self
+        let mut old_routes: BTreeMap<String, ClassRoutes> = self
             .settings
             .classes
             .iter()
@@ -49,11 +50,7 @@ impl Engine {
         self.routes = settings
             .classes
             .iter()
-            .map(|c| {
-                old_routes
-                    .remove(&c.name)
-                    .unwrap_or(ClassRoute::Unreachable)
-            })
+            .map(|c| old_routes.remove(&c.name).unwrap_or_default())
             .collect();
         for (class, from) in old_routes {
             actions.push(Action::ClassRemoved {
@@ -63,7 +60,7 @@ impl Engine {
             let change = Change::Class {
                 class,
                 from,
-                to: ClassRoute::Unreachable,
+                to: ClassRoutes::default(),
             };
             self.log.push(now, change, reconfigured("class removed"));
         }
@@ -92,10 +89,15 @@ impl Engine {
             .map(|(&path, state)| {
                 let facts = self.facts.get(&path);
                 let handshake = facts.and_then(|f| f.handshake).filter(|_| is_tunnel(path));
+                let via = ClassRoute::Via(path);
                 let status = PathStatus {
-                    health: state.health,
-                    usable: state.health.is_usable(),
-                    in_use: classes.iter().any(|c| c.route == ClassRoute::Via(path)),
+                    health: Health::best(state.health.v4, state.health.v6),
+                    families: state.health,
+                    default_routes: facts.and_then(|f| f.defaults),
+                    usable: state.health.v4.is_usable() || state.health.v6.is_usable(),
+                    in_use: classes
+                        .iter()
+                        .any(|c| c.route.v4 == via || c.route.v6 == via),
                     carrier: facts.and_then(|f| f.carrier).map(|(up, _)| up),
                     bearer: facts.and_then(|f| f.bearer),
                     handshake_age: handshake.map(|hs| hs.age_at(self.now)),

@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use crate::model::{PathId, Policy};
+use crate::model::{PathId, PerFamily, Policy};
 
 /// How many log entries the engine keeps when the configuration does not say.
 pub const DEFAULT_LOG_CAPACITY: usize = 256;
@@ -29,6 +29,10 @@ pub struct PathSettings {
     pub reassoc_up_after: Option<Duration>,
     /// Make-before-break on a weak Wi-Fi signal (the wifi path only); `None`: off.
     pub signal: Option<SignalSettings>,
+    /// The families the path's probes cover. A family without probes of its own is judged
+    /// on link evidence alone (carrier, bearer, handshake): probes of the other family say
+    /// nothing about it.
+    pub probed: PerFamily<bool>,
 }
 
 /// A weak signal for `hold` makes the path degraded; above `below + hysteresis` for the
@@ -58,6 +62,7 @@ impl Default for PathSettings {
             interface: None,
             reassoc_up_after: None,
             signal: None,
+            probed: PerFamily::both(true),
         }
     }
 }
@@ -96,6 +101,9 @@ pub struct ClassPath {
 pub struct ClassSettings {
     pub name: String,
     pub paths: Vec<ClassPath>,
+    /// The families the class has traffic in (a class of IPv4 destinations has no IPv6):
+    /// a family it lacks follows the other's route, so the class reads as one route.
+    pub families: PerFamily<bool>,
 }
 
 /// Everything the engine is configured with. Only configured paths appear in `paths`.

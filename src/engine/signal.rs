@@ -9,7 +9,7 @@ use super::machine::{Engine, is_tunnel};
 use super::select::{Budgets, ClassRoute, Skip, SkipReason, select};
 use super::settings::{ClassSettings, PathSettings};
 use super::time::Time;
-use crate::model::PathId;
+use crate::model::{Family, PathId};
 
 impl Engine {
     /// Follows the link of a path across an outage, to tell a quick reassociation (up, link
@@ -22,12 +22,17 @@ impl Engine {
         if link_down {
             // Only a path that had been up for `up_after` gets the short hold: a link that
             // keeps flapping is damped by the full `up_after` as before.
-            let up_since = match state.health {
+            // Either family up for that long counts: the link carries both.
+            let up_since = |h: Health| match h {
                 Health::Up { since }
                 | Health::Failing {
                     up_since: since, ..
                 } => Some(since),
                 _ => None,
+            };
+            let up_since = match (up_since(state.health.v4), up_since(state.health.v6)) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
             };
             let was_stable = up_since
                 .zip(stable_for)
@@ -232,26 +237,31 @@ impl Engine {
     }
 }
 
-/// Class selection that avoids degraded paths when the class has another allowed way out,
-/// and uses them as before when it has not (a weak link beats a held or unreachable class).
+/// Class selection in `family` that avoids degraded paths when the class has another
+/// allowed way out there, and uses them as before when it has not (a weak link beats a
+/// held or unreachable class).
 pub(crate) fn select_avoiding(
     class: &ClassSettings,
-    health: impl Fn(PathId) -> Option<Health>,
+    family: Family,
+    health: impl Fn(PathId, Family) -> Option<Health>,
+    has_route: impl Fn(PathId, Family) -> bool,
     degraded: impl Fn(PathId) -> bool,
     budgets: &Budgets,
 ) -> (ClassRoute, Vec<Skip>) {
-    let avoid = |p: PathId| degraded(p) && health(p).is_some_and(Health::is_usable);
+    let avoid = |p: PathId| {
+        degraded(p) && has_route(p, family) && health(p, family).is_some_and(Health::is_usable)
+    };
     if !class.paths.iter().any(|e| avoid(e.path)) {
-        return select(class, &health, budgets);
+        return select(class, family, &health, &has_route, budgets);
     }
-    let without = |p: PathId| {
+    let without = |p: PathId, f: Family| {
         if avoid(p) {
             Some(Health::Down { since: Time::ZERO })
         } else {
-            health(p)
+            health(p, f)
         }
     };
-    match select(class, without, budgets) {
+    match select(class, family, without, &has_route, budgets) {
         (ClassRoute::Via(to), mut skipped) => {
             for skip in &mut skipped {
                 if avoid(skip.path) {
@@ -260,6 +270,6 @@ pub(crate) fn select_avoiding(
             }
             (ClassRoute::Via(to), skipped)
         }
-        _ => select(class, &health, budgets),
+        _ => select(class, family, &health, &has_route, budgets),
     }
 }

@@ -36,11 +36,13 @@ pub(crate) fn snapshot() -> Snapshot {
             ClassStatus {
                 name: "platform".into(),
                 route: Route::Via("arc".into()),
+                route_ipv6: None,
                 since: None,
             },
             ClassStatus {
                 name: "bulk".into(),
                 route: Route::HeldOn("cellular".into()),
+                route_ipv6: None,
                 since: None,
             },
         ],

@@ -24,6 +24,6 @@ pub use error::ProbeError;
 pub use http::{build_request, parse_status_line};
 pub use icmp::IcmpSocketKind;
 pub use prober::{Prober, ProberConfig, ProberHandle};
-pub use round::{ProbeRound, TargetResult, quorum_met};
+pub use round::{ProbeRound, TargetResult, family_verdicts, quorum_met};
 pub use run::{probe_once, probe_once_with};
 pub use target::{DnsTarget, HttpTarget, Target, UrlError};

@@ -8,7 +8,7 @@ use tokio::sync::mpsc;
 
 use crate::model::PathId;
 
-use super::round::quorum_met;
+use super::round::{family_verdicts, quorum_met};
 use super::{Binding, ProbeCounters, ProbeCountersSnapshot, ProbeRound, Target, probe_once};
 
 /// What to probe on one path and how often.
@@ -183,6 +183,7 @@ impl Prober {
             ok: true,
             passive: true,
             targets: Vec::new(),
+            families: Default::default(),
         }
     }
 
@@ -204,6 +205,7 @@ impl Prober {
                 at: Instant::now(),
                 ok: quorum_met(&targets, config.quorum),
                 passive: false,
+                families: family_verdicts(&targets, config.quorum),
                 targets,
             }
         };

@@ -2,7 +2,7 @@
 
 use std::time::{Duration, Instant};
 
-use crate::model::PathId;
+use crate::model::{Family, PathId, PerFamily};
 
 use super::Target;
 
@@ -31,6 +31,9 @@ pub struct ProbeRound {
     /// interval; `targets` is then empty and `ok` rests on that traffic.
     pub passive: bool,
     pub targets: Vec<TargetResult>,
+    /// The quorum applied to each family's targets alone (`None`: the family had no
+    /// target): IPv4 answers say nothing about the path's IPv6 and the reverse.
+    pub families: PerFamily<Option<bool>>,
 }
 
 /// The quorum actually applied: at least one target, at most all of them, so a configured
@@ -43,6 +46,18 @@ pub fn effective_quorum(quorum: usize, targets: usize) -> usize {
 pub fn quorum_met(results: &[TargetResult], quorum: usize) -> bool {
     let answered = results.iter().filter(|r| r.ok).count();
     !results.is_empty() && answered >= effective_quorum(quorum, results.len())
+}
+
+/// The verdict of each family's targets, with the quorum clamped to that family's count.
+pub fn family_verdicts(results: &[TargetResult], quorum: usize) -> PerFamily<Option<bool>> {
+    PerFamily::both(()).map(|family, ()| {
+        let mine: Vec<TargetResult> = results
+            .iter()
+            .filter(|r| Family::of(r.target.peer().ip()) == family)
+            .cloned()
+            .collect();
+        (!mine.is_empty()).then(|| quorum_met(&mine, quorum))
+    })
 }
 
 #[cfg(test)]
@@ -66,6 +81,22 @@ mod tests {
         assert!(!quorum_met(&r, 3));
         assert!(!quorum_met(&[result(false)], 1));
         assert!(!quorum_met(&[], 1));
+    }
+
+    #[test]
+    fn each_family_meets_the_quorum_on_its_own() {
+        let v6 = |ok| TargetResult {
+            target: Target::Icmp("2001:db8::1".parse().unwrap()),
+            ..result(ok)
+        };
+        let r = [result(true), result(false), v6(false)];
+        let f = family_verdicts(&r, 1);
+        assert_eq!((f.v4, f.v6), (Some(true), Some(false)));
+        // A quorum of 2 is clamped to the single IPv6 target.
+        let f = family_verdicts(&[result(true), result(true), v6(true)], 2);
+        assert_eq!((f.v4, f.v6), (Some(true), Some(true)));
+        let f = family_verdicts(&[result(true)], 1);
+        assert_eq!((f.v4, f.v6), (Some(true), None));
     }
 
     #[test]

@@ -5,7 +5,7 @@ use std::net::IpAddr;
 
 use ipnet::IpNet;
 
-use crate::model::PathId;
+use crate::model::{PathId, PerFamily};
 
 use super::RoutingError;
 use super::layout::Layout;
@@ -55,7 +55,9 @@ pub struct ClassInput {
     pub name: String,
     pub table: u32,
     pub selector: Selector,
-    pub route: ClassRoute,
+    /// Each family's route: the class table holds one default route per family, and the
+    /// two may go different ways (IPv4 via cellular while IPv6 stays on Wi-Fi).
+    pub route: PerFamily<ClassRoute>,
 }
 
 /// Everything the desired state is computed from.
@@ -234,7 +236,7 @@ fn add_class(
         }
     }
     for family in class_families {
-        let kind = match class.route {
+        let kind = match *class.route.get(family) {
             ClassRoute::Via(path) => match inputs.paths.get(&path) {
                 Some(input) => path_default(path, input, family),
                 None => RouteKind::Unreachable,

@@ -4,46 +4,11 @@
 //! the planner is a set difference. Fields the kernel may report but arcway never sets are
 //! kept in `other` so that a hand-made variant of one of our rules never compares equal to it.
 
+use ipnet::IpNet;
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
 
-use ipnet::IpNet;
-
-/// Address family of a rule or route.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Family {
-    V4,
-    V6,
-}
-
-impl Family {
-    pub fn of(addr: IpAddr) -> Family {
-        match addr {
-            IpAddr::V4(_) => Family::V4,
-            IpAddr::V6(_) => Family::V6,
-        }
-    }
-
-    pub fn of_net(net: &IpNet) -> Family {
-        Family::of(net.addr())
-    }
-
-    /// The `0.0.0.0/0` or `::/0` destination of a default route.
-    pub fn default_net(self) -> IpNet {
-        match self {
-            Family::V4 => IpNet::V4(Default::default()),
-            Family::V6 => IpNet::V6(Default::default()),
-        }
-    }
-
-    /// The metric the kernel gives a route added without one (IPv6 uses 1024).
-    pub fn default_metric(self) -> u32 {
-        match self {
-            Family::V4 => 0,
-            Family::V6 => 1024,
-        }
-    }
-}
+pub use crate::model::Family;
 
 /// A policy routing rule (`ip rule`).
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]

@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::model::PathId;
+use crate::model::{PathId, PerFamily};
 
 use super::*;
 
@@ -62,19 +62,19 @@ fn lab_inputs(v6: bool) -> RoutingInputs {
             name: "platform".into(),
             table: layout.class_table(0),
             selector: Selector::Destinations(vec![net("100.127.0.0/16")]),
-            route: ClassRoute::Via(PathId::Arc),
+            route: PerFamily::both(ClassRoute::Via(PathId::Arc)),
         },
         ClassInput {
             name: "bulk".into(),
             table: layout.class_table(1),
             selector: Selector::Mark(layout.class_mark(1)),
-            route: ClassRoute::Via(PathId::Wifi),
+            route: PerFamily::both(ClassRoute::Via(PathId::Wifi)),
         },
         ClassInput {
             name: "default".into(),
             table: layout.class_table(2),
             selector: Selector::Default,
-            route: ClassRoute::Via(PathId::Wifi),
+            route: PerFamily::both(ClassRoute::Via(PathId::Wifi)),
         },
     ];
     RoutingInputs {
@@ -165,7 +165,7 @@ fn switching_a_class_is_one_route_replace() {
     let mut kernel = KernelRouting::default();
     let first = plan(&kernel, &before);
     simulate(&mut kernel, &first);
-    inputs.classes[2].route = ClassRoute::Via(PathId::Cellular);
+    inputs.classes[2].route = PerFamily::both(ClassRoute::Via(PathId::Cellular));
     let after = desired(&inputs).unwrap();
     let changes = plan(&kernel, &after);
     assert_eq!(
@@ -176,10 +176,35 @@ fn switching_a_class_is_one_route_replace() {
 }
 
 #[test]
+fn each_family_of_a_class_takes_its_own_path() {
+    let mut inputs = lab_inputs(true);
+    let before = desired(&inputs).unwrap();
+    let mut kernel = KernelRouting::default();
+    let first = plan(&kernel, &before);
+    simulate(&mut kernel, &first);
+    // IPv4 leaves for cellular while IPv6 stays on Wi-Fi: one replace, IPv4 only.
+    inputs.classes[2].route = PerFamily {
+        v4: ClassRoute::Via(PathId::Cellular),
+        v6: ClassRoute::Via(PathId::Wifi),
+    };
+    let after = desired(&inputs).unwrap();
+    let changes = plan(&kernel, &after);
+    assert_eq!(
+        render_changes(&changes, &after.links),
+        "ip -4 route replace default via 198.51.100.129 dev wwan0 table 7112\n"
+    );
+    let out = text(&after);
+    assert!(
+        out.contains("-6 route default via 2001:db8:1::1 dev wlan0 table 7112"),
+        "{out}"
+    );
+}
+
+#[test]
 fn held_and_unreachable_classes_refuse_fast() {
     let mut inputs = lab_inputs(false);
-    inputs.classes[1].route = ClassRoute::Held(PathId::Cellular);
-    inputs.classes[2].route = ClassRoute::Unreachable;
+    inputs.classes[1].route = PerFamily::both(ClassRoute::Held(PathId::Cellular));
+    inputs.classes[2].route = PerFamily::both(ClassRoute::Unreachable);
     let out = text(&desired(&inputs).unwrap());
     assert!(
         out.contains("-4 route prohibit default table 7111\n"),

@@ -25,8 +25,9 @@ pub use protocol::Request;
 pub use render::{LATEST_SWITCHES, render_events, render_status, status_line};
 pub use server::{ReloadAnswer, Server, ServerError};
 pub use snapshot::{
-    AccountingStatus, ClassStatus, ConfigStatus, Event, EventLog, FORMAT_VERSION, PathStatus,
-    ProbeStatus, Problem, ReloadError, Route, Since, Snapshot, WifiDisconnect, WifiStatus,
+    AccountingStatus, ClassStatus, ConfigStatus, Event, EventLog, FORMAT_VERSION, FamilyStates,
+    PathStatus, ProbeStatus, Problem, ReloadError, Route, Since, Snapshot, WifiDisconnect,
+    WifiStatus,
 };
 
 /// Default location of the status socket (`status.socket` in the configuration).

@@ -37,7 +37,7 @@ pub fn render_status(s: &Snapshot) -> String {
         for c in &s.classes {
             rows.push(vec![
                 clean(&c.name),
-                clean(&c.route.to_string()),
+                clean(&c.route_text()),
                 since(c.since, s.taken_at),
             ]);
         }
@@ -120,7 +120,7 @@ pub fn status_line(s: &Snapshot) -> String {
     let classes: Vec<String> = s
         .classes
         .iter()
-        .map(|c| format!("{} {}", clean(&c.name), clean(&c.route.to_string())))
+        .map(|c| format!("{} {}", clean(&c.name), clean(&c.route_text())))
         .collect();
     let mut parts = Vec::new();
     if !classes.is_empty() {
@@ -130,7 +130,7 @@ pub fn status_line(s: &Snapshot) -> String {
         let paths: Vec<String> = s
             .paths
             .iter()
-            .map(|p| format!("{} {}", clean(&p.name), p.state))
+            .map(|p| format!("{} {}", clean(&p.name), clean(&p.state_text())))
             .collect();
         parts.push(format!("paths: {}", paths.join(", ")));
     }
@@ -188,7 +188,7 @@ fn path_row(p: &PathStatus, now: WallTime) -> Vec<String> {
     vec![
         clean(&p.name),
         p.interface.as_deref().map_or_else(|| "-".to_owned(), clean),
-        clean(&p.state),
+        clean(&p.state_text()),
         since(p.since, now),
         carrier.to_owned(),
         p.handshake_age_ms

@@ -107,7 +107,12 @@ pub struct PathStatus {
     pub name: String,
     pub interface: Option<String>,
     /// The engine's word for the state: `up`, `down`, `recovering`, `failing`, `unknown`...
+    /// When the families differ, the better one's (see `families`).
     pub state: String,
+    /// Each family's state, present only when they differ (each family is judged on its
+    /// own probes, and a family without a default route is not judged).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub families: Option<FamilyStates>,
     pub since: Option<Since>,
     /// Link carrier (or bearer connected, for cellular); `None` when not known.
     pub carrier: Option<bool>,
@@ -151,6 +156,24 @@ pub struct WifiDisconnect {
     pub at: WallTime,
 }
 
+/// A path's state per address family.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct FamilyStates {
+    pub ipv4: String,
+    pub ipv6: String,
+}
+
+impl PathStatus {
+    /// `up`, or `IPv4 down, IPv6 up` when the families differ.
+    pub fn state_text(&self) -> String {
+        match &self.families {
+            Some(f) if f.ipv4 != f.ipv6 => format!("IPv4 {}, IPv6 {}", f.ipv4, f.ipv6),
+            _ => self.state.clone(),
+        }
+    }
+}
+
 /// One probe target of a path.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(default)]
@@ -161,7 +184,7 @@ pub struct ProbeStatus {
     pub last_latency_ms: Option<f64>,
     /// Share of failed probes in the window, 0 to 100; `None` before the first probe.
     pub loss_percent: Option<f64>,
-    /// Number of probes the loss is computed over.
+    /// Number of probes the loss is computed over so far (at most the window's size).
     pub window: u32,
     /// Why the latest probe failed, if it did.
     pub last_error: Option<String>,
@@ -172,8 +195,23 @@ pub struct ProbeStatus {
 #[serde(default)]
 pub struct ClassStatus {
     pub name: String,
+    /// The IPv4 route, and the IPv6 one too unless `route_ipv6` says otherwise.
     pub route: Route,
+    /// The IPv6 route when it differs from the IPv4 one: each family takes the first
+    /// path that is usable in it and has a default route in it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub route_ipv6: Option<Route>,
     pub since: Option<Since>,
+}
+
+impl ClassStatus {
+    /// `via wifi`, or `IPv4 via cellular, IPv6 via wifi` when the families differ.
+    pub fn route_text(&self) -> String {
+        match &self.route_ipv6 {
+            Some(v6) if *v6 != self.route => format!("IPv4 {}, IPv6 {v6}", self.route),
+            _ => self.route.to_string(),
+        }
+    }
 }
 
 /// Where a class's traffic goes.

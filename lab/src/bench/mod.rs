@@ -6,6 +6,7 @@
 mod bearer;
 mod clock;
 pub mod daemon;
+mod dual;
 pub mod report;
 pub mod stall;
 
@@ -36,6 +37,8 @@ pub struct Options {
     pub bearer_trials: usize,
     /// Carrier-loss trials while a tunnel restart waits on a hanging DNS answer.
     pub stall_trials: usize,
+    /// IPv6 carrier-loss trials, in a dual-stack lab of their own.
+    pub v6_trials: usize,
     /// Health keys beyond the defaults (to compare candidate settings; empty for the figures).
     pub health: HealthOverride,
 }
@@ -165,6 +168,9 @@ pub fn run(opts: &Options) -> anyhow::Result<Report> {
             bearer::trials(&lab, &opts.health, &wifi, opts.bearer_trials)?;
     }
     lab.close().context("failed to remove the lab")?;
+    if opts.v6_trials > 0 {
+        report.carrier_v6 = dual::trials(&opts.health, opts.v6_trials)?;
+    }
     Ok(report)
 }
 

@@ -32,6 +32,9 @@ pub struct Report {
     pub bearer: Vec<f64>,
     /// The ModemManager the bearer trials ran against, e.g. `ModemManager 1.20.4`.
     pub bearer_daemon: String,
+    /// IPv6 Wi-Fi carrier loss to the first IPv6 reply over cellular, per trial, in ms
+    /// (`None`: no reply in time).
+    pub carrier_v6: Vec<Option<f64>>,
 }
 
 #[derive(Debug, Clone, Copy, Default)]
@@ -85,11 +88,12 @@ fn cell(x: Option<f64>) -> String {
 
 impl Report {
     /// The figures, named as scripts read them.
-    pub fn json(&self) -> [(&'static str, Value); 16] {
+    pub fn json(&self) -> [(&'static str, Value); 18] {
         let (c50, cmax) = stats(&self.carrier);
         let lost = self.carrier.iter().map(|s| s.lost).max();
         [
             ("carrier_failover_ms_p50", round1(c50)),
+            ("carrier_failover_v6_ms_p50", round1(self.v6_p50())),
             ("carrier_failover_ms_max", round1(cmax)),
             ("lost_packets_max", json!(lost)),
             ("stall_failover_ms_p50", round1(stats(&self.stall).0)),
@@ -112,9 +116,16 @@ impl Report {
             ),
             ("carrier_trials", json!(self.carrier.len())),
             ("blackhole_trials", json!(self.blackhole.len())),
+            ("carrier_v6_trials", json!(self.carrier_v6.len())),
             ("idle_window_s", json!(self.idle.as_secs())),
             ("release_binary", json!(self.release)),
         ]
+    }
+
+    /// The IPv6 median; none when a trial timed out (a missing reply is no figure).
+    fn v6_p50(&self) -> Option<f64> {
+        let times: Option<Vec<f64>> = self.carrier_v6.iter().copied().collect();
+        median(&times?)
     }
 
     /// One line of JSON with the keys in the order above.
@@ -184,6 +195,15 @@ impl Report {
             "blackhole lifted -> first reply via Arc",
             &self.blackhole_back,
         );
+        if !self.carrier_v6.is_empty() {
+            let times: Vec<String> = self.carrier_v6.iter().map(|ms| cell(*ms)).collect();
+            let _ = writeln!(
+                out,
+                "IPv6 (LAN host -> 2001:db8::100, dual-stack lab): Wi-Fi carrier loss -> first reply over cellular p50 {} ms\n    trials (ms): {}",
+                cell(self.v6_p50()),
+                times.join(" ")
+            );
+        }
         let f = &self.flap;
         let _ = writeln!(
             out,

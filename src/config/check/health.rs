@@ -1,7 +1,7 @@
 //! `health:`: probes and hysteresis per path, defaults per path.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::time::Duration;
 
 use super::{Check, idx, key, names, pos_or};
@@ -11,6 +11,9 @@ use crate::config::types::{HealthConfig, Probe, SignalConfig};
 use crate::model::PathId;
 
 const PLATFORM_PONG: IpAddr = IpAddr::V4(Ipv4Addr::new(100, 127, 100, 127));
+/// The IPv6 stand-in for an internet host (a documentation address, like the IPv4 one):
+/// uplinks are probed in both families by default, each family judged on its own.
+const INTERNET_V6: IpAddr = IpAddr::V6(Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 0x100));
 
 /// The health settings of a path nobody tuned.
 pub fn defaults(path: PathId) -> HealthConfig {
@@ -36,6 +39,8 @@ pub fn defaults(path: PathId) -> HealthConfig {
                 probes: vec![
                     Probe::Icmp(host.into()),
                     Probe::Tcp(SocketAddr::new(host.into(), 443)),
+                    Probe::Icmp(INTERNET_V6),
+                    Probe::Tcp(SocketAddr::new(INTERNET_V6, 443)),
                 ],
                 interval: ms(500),
                 timeout: ms(500),
@@ -48,9 +53,10 @@ pub fn defaults(path: PathId) -> HealthConfig {
                 signal: None,
             }
         }
-        // Cellular probes cost money: rare, and real traffic counts as evidence too.
+        // Cellular probes cost money: rare, and real traffic counts as evidence too. A
+        // family without a default route is not probed on the wire (its table refuses).
         PathId::Cellular => HealthConfig {
-            probes: vec![Probe::Icmp(PLATFORM_PONG)],
+            probes: vec![Probe::Icmp(PLATFORM_PONG), Probe::Icmp(INTERNET_V6)],
             interval: secs(30),
             timeout: secs(2),
             quorum: 1,

@@ -19,7 +19,7 @@ fn defaults_only_for_configured_paths() {
     assert_eq!(cell.down_after, Duration::from_secs(60));
     assert_eq!(cell.handshake_max_age, None);
     let wifi = &c.health[&PathId::Wifi];
-    assert_eq!(wifi.probes.len(), 2);
+    assert_eq!(wifi.probes.len(), 4);
     assert_eq!(wifi.interval, Duration::from_millis(500));
     assert_eq!(wifi.down_after, Duration::from_secs(1));
 }
@@ -102,7 +102,7 @@ fn quorum_zero() {
         10,
         13,
         "health.wifi.quorum",
-        "quorum 0 must be between 1 and the number of probes (2)",
+        "quorum 0 must be between 1 and the number of probes (4)",
     );
 }
 

@@ -72,6 +72,11 @@ fn engine_settings_mirror_health_and_classes() {
             down_after: Duration::from_secs(60),
             up_after: Duration::from_secs(5),
             interface: Some("wwan0".into()),
+            // Its only probe is IPv4: IPv6 is judged on the link alone.
+            probed: crate::model::PerFamily {
+                v4: true,
+                v6: false
+            },
             ..PathSettings::default()
         }
     );

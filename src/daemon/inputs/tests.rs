@@ -64,8 +64,11 @@ fn ifaces() -> BTreeMap<PathId, String> {
     ])
 }
 
-fn routes(pairs: &[(&str, engine::ClassRoute)]) -> BTreeMap<String, engine::ClassRoute> {
-    pairs.iter().map(|(n, r)| ((*n).to_owned(), *r)).collect()
+fn routes(pairs: &[(&str, engine::ClassRoute)]) -> BTreeMap<String, engine::ClassRoutes> {
+    pairs
+        .iter()
+        .map(|(n, r)| ((*n).to_owned(), engine::ClassRoutes::both(*r)))
+        .collect()
 }
 
 fn arc() -> Option<(Ipv4Addr, Vec<IpNet>)> {
@@ -135,9 +138,10 @@ fn a_path_whose_interface_is_gone_is_unreachable_for_its_classes() {
         engine::ClassRoute::Via(PathId::Arc),
     )]));
     assert!(!inputs.paths.contains_key(&PathId::Arc));
-    assert_eq!(inputs.classes[0].route, routing::ClassRoute::Unreachable);
+    let unreachable = PerFamily::both(routing::ClassRoute::Unreachable);
+    assert_eq!(inputs.classes[0].route, unreachable);
     // Classes the engine has not decided yet are unreachable, not guessed.
-    assert_eq!(inputs.classes[2].route, routing::ClassRoute::Unreachable);
+    assert_eq!(inputs.classes[2].route, unreachable);
 }
 
 #[test]
@@ -177,14 +181,10 @@ fn eviction_selects_the_class_and_the_old_paths_address() {
         cellular_route: None,
         arc_routable: true,
     };
-    assert_eq!(
-        world.nat_address(PathId::Wifi),
-        Some("192.0.2.10".parse().unwrap())
-    );
-    assert_eq!(
-        world.nat_address(PathId::Arc),
-        Some("100.127.201.2".parse().unwrap())
-    );
+    let v4 = crate::model::Family::V4;
+    let ip = |s: &str| vec![s.parse::<IpAddr>().unwrap()];
+    assert_eq!(world.nat_addresses(PathId::Wifi, v4), ip("192.0.2.10"));
+    assert_eq!(world.nat_addresses(PathId::Arc, v4), ip("100.127.201.2"));
     assert!(matches!(
         world.class_flows("platform"),
         Some(ClassFlows::Destinations(n)) if n == ["100.127.0.0/16".parse::<IpNet>().unwrap()]

@@ -36,7 +36,7 @@ use super::controller::{Controller, Moved};
 use super::inputs::World;
 use super::observe::{self, Observed};
 use super::reload::{self, ReloadPlan};
-use super::{Options, error_chain, exit, setup, snapshot};
+use super::{Options, dual, error_chain, exit, setup, snapshot};
 use owners::Restart;
 use reloading::{PendingReload, log_style, log_warnings};
 
@@ -509,6 +509,10 @@ impl Daemon {
             }
             ModemEvent::DefaultRoute { route, .. } => {
                 self.cellular_route = route;
+                let now = self.now();
+                for e in dual::default_route_events(&self.world()) {
+                    self.ctl.event(e, now);
+                }
                 self.ctl.routing_changed();
             }
             _ => {}
@@ -526,7 +530,13 @@ impl Daemon {
         }
         self.observed.record_link(&event);
         let events = observe::link_events(&self.interfaces, &event);
-        self.ctl.link(event.name(), events, self.now());
+        let now = self.now();
+        self.ctl.link(event.name(), events, now);
+        // After the link events, and never dropped with a starting tunnel's: which families
+        // each path has a default route in.
+        for e in dual::default_route_events(&self.world()) {
+            self.ctl.event(e, now);
+        }
         self.follow_wifi_ipv6();
     }
 
@@ -540,7 +550,10 @@ impl Daemon {
 
     fn on_probe(&mut self, round: ProbeRound) {
         self.observed.record_round(&round);
-        self.ctl.event(observe::probe_event(&round), self.now());
+        let now = self.now();
+        for event in observe::probe_events(&round) {
+            self.ctl.event(event, now);
+        }
     }
 
     fn on_wg(&mut self, sample: WgSample) {
@@ -666,30 +679,10 @@ impl Daemon {
     }
 
     /// Flows of a moved class that were NATed to the old path would keep that address on
-    /// the new path and be dropped by the far end: delete them, and only them. Every class
-    /// moved in one turn shares one conntrack dump.
+    /// the new path and be dropped by the far end: delete them, and only them, per family
+    /// that moved. Every class moved in one turn shares one conntrack dump.
     fn evict(&self, moved: &[Moved]) {
-        let world = self.world();
-        let mut classes = Vec::new();
-        let mut evictions = Vec::new();
-        for m in moved {
-            let engine::ClassRoute::Via(old) = m.from else {
-                continue;
-            };
-            if m.to == m.from {
-                continue;
-            }
-            let (Some(flows), Some(old_address)) =
-                (world.class_flows(&m.class), world.nat_address(old))
-            else {
-                continue;
-            };
-            classes.push(format!("{} from {old}", m.class));
-            evictions.push(conntrack::Eviction {
-                class: flows,
-                old_address,
-            });
-        }
+        let (classes, evictions) = dual::evictions(&self.world(), moved);
         if evictions.is_empty() {
             return;
         }
@@ -744,7 +737,10 @@ impl Daemon {
                 .map(|c| c.name.clone()),
             held: nft::held_classes(
                 &self.cfg,
-                routes.classes.iter().map(|c| (c.name.as_str(), c.route)),
+                routes
+                    .classes
+                    .iter()
+                    .map(|c| (c.name.as_str(), dual::held(c.route))),
                 ifname,
             ),
             missing_cgroups: Default::default(),

@@ -1,0 +1,139 @@
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::IpAddr;
+
+use super::*;
+use crate::config;
+use crate::conntrack::ClassFlows;
+use crate::linkmon::{self, AddrScope, IfAddr, LinkSnapshot, OperState};
+use crate::model::{PathId, PerFamily};
+
+const CFG: &str = "version: 1
+uplinks:
+  wifi: {interface: wlan0}
+  cellular: {interface: wwan0}
+classes:
+  - name: default
+    paths: [wifi, cellular]
+";
+
+fn addr(a: &str) -> IfAddr {
+    let addr: IpAddr = a.parse().unwrap();
+    IfAddr {
+        addr,
+        prefix_len: if addr.is_ipv4() { 24 } else { 64 },
+        scope: AddrScope::Global,
+    }
+}
+
+fn route(gw: &str) -> linkmon::DefaultRoute {
+    let gateway: IpAddr = gw.parse().unwrap();
+    linkmon::DefaultRoute {
+        family: if gateway.is_ipv4() {
+            linkmon::Family::V4
+        } else {
+            linkmon::Family::V6
+        },
+        metric: 0,
+        gateway: Some(gateway),
+    }
+}
+
+fn link(name: &str, index: u32, addrs: &[&str], gws: &[&str]) -> LinkSnapshot {
+    LinkSnapshot {
+        name: name.into(),
+        index,
+        admin_up: true,
+        carrier: true,
+        oper: OperState::Up,
+        addresses: addrs.iter().map(|a| addr(a)).collect::<BTreeSet<_>>(),
+        default_routes: gws.iter().map(|g| route(g)).collect(),
+    }
+}
+
+fn with_world<T>(links: &[LinkSnapshot], f: impl FnOnce(&World<'_>) -> T) -> T {
+    let cfg = config::parse_str(CFG, "t").unwrap();
+    let links: BTreeMap<String, LinkSnapshot> =
+        links.iter().map(|l| (l.name.clone(), l.clone())).collect();
+    let ifaces = BTreeMap::from([
+        (PathId::Wifi, "wlan0".to_owned()),
+        (PathId::Cellular, "wwan0".to_owned()),
+    ]);
+    let world = World {
+        cfg: &cfg,
+        links: &links,
+        arc: None,
+        interfaces: &ifaces,
+        cellular_route: None,
+        arc_routable: true,
+    };
+    f(&world)
+}
+
+fn dual_uplinks() -> Vec<LinkSnapshot> {
+    vec![
+        link(
+            "wlan0",
+            2,
+            &["192.0.2.10", "2001:db8:1::10", "2001:db8:1::11"],
+            &["192.0.2.1", "2001:db8:1::1"],
+        ),
+        link("wwan0", 3, &["198.51.100.130"], &["198.51.100.129"]),
+    ]
+}
+
+#[test]
+fn default_routes_say_which_families_each_uplink_carries() {
+    let events = with_world(&dual_uplinks(), default_route_events);
+    assert_eq!(
+        events,
+        [
+            Event::DefaultRoutes {
+                path: PathId::Wifi,
+                routes: PerFamily { v4: true, v6: true }
+            },
+            Event::DefaultRoutes {
+                path: PathId::Cellular,
+                routes: PerFamily {
+                    v4: true,
+                    v6: false
+                }
+            },
+        ]
+    );
+}
+
+#[test]
+fn a_family_that_left_a_path_evicts_flows_natted_to_every_address_of_that_family() {
+    let via = ClassRoute::Via;
+    let moved = vec![Moved {
+        class: "default".to_owned(),
+        from: ClassRoutes::both(via(PathId::Wifi)),
+        to: ClassRoutes {
+            v4: via(PathId::Wifi),
+            v6: via(PathId::Cellular),
+        },
+    }];
+    let (what, out) = with_world(&dual_uplinks(), |w| evictions(w, &moved));
+    assert_eq!(what, ["default IPv6 from wifi"]);
+    let old: Vec<IpAddr> = out.iter().map(|e| e.old_address).collect();
+    assert_eq!(
+        old,
+        [
+            "2001:db8:1::10".parse::<IpAddr>().unwrap(),
+            "2001:db8:1::11".parse().unwrap()
+        ]
+    );
+    assert!(
+        out.iter()
+            .all(|e| matches!(e.class, ClassFlows::Rest { .. }))
+    );
+    // Both families leaving Wi-Fi evict both families' flows.
+    let moved = vec![Moved {
+        class: "default".to_owned(),
+        from: ClassRoutes::both(via(PathId::Wifi)),
+        to: ClassRoutes::both(via(PathId::Cellular)),
+    }];
+    let (what, out) = with_world(&dual_uplinks(), |w| evictions(w, &moved));
+    assert_eq!(what, ["default IPv4 from wifi", "default IPv6 from wifi"]);
+    assert_eq!(out.len(), 3);
+}
