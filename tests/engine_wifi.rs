@@ -9,6 +9,7 @@ use std::time::Duration;
 use arcway::engine::{
     Action, Change, ClassRoute, ClassRoutes, Event, Evidence, Health, Settings, SignalSettings,
 };
+use arcway::model::Family;
 use support::*;
 
 fn lost(sim: &mut Sim, event: &str) -> Vec<Action> {
@@ -350,4 +351,79 @@ fn removing_the_threshold_by_reload_ends_the_degradation() {
     sim.engine.reconfigure(reassoc_settings(), t(14000));
     assert_eq!(sim.route("default"), ClassRoute::Via(WIFI));
     assert_eq!(sim.last_evidence(), "first choice");
+}
+
+/// Dual stack: Wi-Fi carries both families, cellular IPv4 only.
+fn dual_wifi(settings: Settings) -> Sim {
+    let mut sim = Sim::all_up(settings);
+    sim.defaults(WIFI, true, true);
+    sim.defaults(CELL, true, false);
+    sim
+}
+
+#[test]
+fn an_nl80211_loss_takes_both_families_of_wifi_down() {
+    let mut sim = dual_wifi(settings());
+    sim.at(11000);
+    lost(&mut sim, "deauthenticated");
+    for family in [Family::V4, Family::V6] {
+        assert_eq!(
+            sim.health_in(WIFI, family),
+            Health::Down { since: t(11000) }
+        );
+    }
+    assert_eq!(
+        sim.routes("default"),
+        ClassRoutes {
+            v4: ClassRoute::Via(CELL),
+            v6: ClassRoute::Unreachable,
+        }
+    );
+}
+
+#[test]
+fn a_weak_signal_moves_only_the_families_with_another_way_out() {
+    let mut sim = dual_wifi(signal_settings());
+    sim.at(12000);
+    signal(&mut sim, -80);
+    sim.at(14000);
+    assert_eq!(sim.state(WIFI), "up");
+    // IPv4 leaves the weak Wi-Fi for cellular; IPv6 has nowhere else and stays.
+    assert_eq!(
+        sim.routes("default"),
+        ClassRoutes {
+            v4: ClassRoute::Via(CELL),
+            v6: ClassRoute::Via(WIFI),
+        }
+    );
+    let texts: Vec<String> = sim.engine.log().map(|e| e.summary()).collect();
+    assert!(
+        texts
+            .iter()
+            .any(|t| t.starts_with("class default:") && t.contains("wifi degraded (IPv4)")),
+        "{texts:#?}"
+    );
+}
+
+#[test]
+fn a_quick_reassociation_holds_short_in_each_family_until_both_are_back() {
+    let mut sim = dual_wifi(reassoc_settings());
+    sim.at(11000);
+    lost(&mut sim, "deauthenticated");
+    sim.at(11300);
+    connected(&mut sim);
+    sim.at(11500).probe_in(WIFI, Family::V4, true);
+    sim.at(11600).probe_in(WIFI, Family::V6, true);
+    sim.at(12000);
+    assert_eq!(
+        sim.health_in(WIFI, Family::V4),
+        Health::Up { since: t(12000) }
+    );
+    // IPv4 being back first does not end the reassociation for IPv6.
+    sim.at(12100);
+    assert_eq!(
+        sim.health_in(WIFI, Family::V6),
+        Health::Up { since: t(12100) }
+    );
+    assert_eq!(sim.route("default"), ClassRoute::Via(WIFI));
 }
