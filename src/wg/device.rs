@@ -205,10 +205,11 @@ pub(crate) struct PeerReading {
 
 /// The reading of `server` in what the crate read. The device's private key comes with every
 /// read (both backends report it to root): it is wiped here, the first moment arcway owns it.
+/// `precise` is the userspace handshake to the nanosecond, from the check read just before.
 fn reading(
     mut device: wgc::Device,
     server: &PublicKey,
-    backend: ActiveBackend,
+    precise: Option<Duration>,
     now: SystemTime,
 ) -> Option<PeerReading> {
     if let Some(key) = device.private_key.as_mut() {
@@ -224,9 +225,9 @@ fn reading(
                 .stats
                 .last_handshake_time
                 .filter(|t| *t > SystemTime::UNIX_EPOCH)
-                .map(|t| match backend {
-                    ActiveBackend::Kernel => t,
-                    ActiveBackend::Userspace => end_of_second(t, now),
+                .map(|t| match precise {
+                    None => t,
+                    Some(precise) => refine(t, precise, now),
                 }),
             rx_bytes: p.stats.rx_bytes,
             tx_bytes: p.stats.tx_bytes,
@@ -234,12 +235,20 @@ fn reading(
         })
 }
 
-/// The crate reads a userspace handshake to the whole second (it skips
-/// `last_handshake_time_nsec`). Taken as the start of its second, a renewal answered within
-/// the second an outage began would look older than the outage, and the engine, which takes a
-/// tunnel back only on a handshake newer than the outage, would wait for the next rekey. So it
-/// is placed at the end of its second, but never after the moment it was read.
-fn end_of_second(t: SystemTime, now: SystemTime) -> SystemTime {
+/// The crate reads a userspace handshake to the whole second. The engine counts a path's good
+/// time from the handshake that proved it, so the second's start would understate it and its
+/// end delay failback by up to a second: the nanoseconds of the check read are put back. When
+/// a handshake came between the two reads (their seconds differ), the crate's is placed at the
+/// end of its second, never after the moment it was read: at its start it could look older than
+/// an outage it followed, and the engine would wait for the next rekey.
+fn refine(t: SystemTime, precise: Duration, now: SystemTime) -> SystemTime {
+    let secs = t
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .ok()
+        .map(|d| d.as_secs());
+    if secs == Some(precise.as_secs()) {
+        return SystemTime::UNIX_EPOCH + precise;
+    }
     let later = t
         .checked_add(Duration::from_nanos(999_999_999))
         .unwrap_or(t);
@@ -255,12 +264,15 @@ pub(crate) async fn read_peer(
     let ifname = ifname.to_string();
     tokio::task::spawn_blocking(move || {
         let guarded = match backend {
-            ActiveBackend::Kernel => Ok(()),
-            ActiveBackend::Userspace => userspace::check_answer(&ifname),
+            ActiveBackend::Kernel => Ok(None),
+            ActiveBackend::Userspace => userspace::check_answer(&ifname)
+                .map(|found| Some(found.of(server.as_bytes()).unwrap_or_default())),
         };
         guarded
-            .and_then(|()| wgc::Device::get(&name, wg_backend(backend)))
-            .map(|device| reading(device, &server, backend, SystemTime::now()))
+            .and_then(|precise| {
+                let device = wgc::Device::get(&name, wg_backend(backend))?;
+                Ok(reading(device, &server, precise, SystemTime::now()))
+            })
             .map_err(|source| Error::Read { ifname, source })
     })
     .await
@@ -325,19 +337,28 @@ mod tests {
     }
 
     #[test]
-    fn whole_second_handshakes_end_their_second_but_not_after_the_read() {
+    fn whole_second_handshakes_get_the_check_reads_nanoseconds() {
         let at = |s: u64, n: u32| SystemTime::UNIX_EPOCH + Duration::new(s, n);
         let t = at(1_795_885_689, 0);
+        let later = at(1_795_885_700, 0);
         assert_eq!(
-            end_of_second(t, at(1_795_885_700, 0)),
-            at(1_795_885_689, 999_999_999)
-        );
-        assert_eq!(
-            end_of_second(t, at(1_795_885_689, 250_000_000)),
+            refine(t, Duration::new(1_795_885_689, 250_000_000), later),
             at(1_795_885_689, 250_000_000)
         );
-        // A clock behind the peer's report never moves the handshake earlier.
-        assert_eq!(end_of_second(t, at(1_795_885_600, 0)), t);
+        // A handshake between the reads (or none in the first): the end of the second...
+        let other = Duration::new(1_795_885_688, 5);
+        assert_eq!(refine(t, other, later), at(1_795_885_689, 999_999_999));
+        assert_eq!(
+            refine(t, Duration::ZERO, later),
+            at(1_795_885_689, 999_999_999)
+        );
+        // ...but not after the read, and a clock behind the peer's report never moves the
+        // handshake earlier.
+        assert_eq!(
+            refine(t, other, at(1_795_885_689, 250_000_000)),
+            at(1_795_885_689, 250_000_000)
+        );
+        assert_eq!(refine(t, other, at(1_795_885_600, 0)), t);
     }
 
     #[test]
