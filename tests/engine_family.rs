@@ -253,3 +253,28 @@ fn the_status_view_shows_each_family() {
     let last = sim.engine.log().last().map(|e| e.change.clone());
     assert!(matches!(last, Some(Change::Class { .. })));
 }
+
+#[test]
+fn a_path_that_went_down_stays_down_while_its_default_route_is_gone() {
+    let mut sim = Sim::all_up(settings());
+    sim.defaults(WIFI, true, false);
+    sim.defaults(CELL, true, false);
+    // Carrier loss takes Wi-Fi down; its default route goes with the link.
+    sim.at(1000).carrier(WIFI, false);
+    assert_eq!(sim.state(WIFI), "down");
+    sim.at(1100).defaults(WIFI, false, false);
+    assert_eq!(
+        sim.health_in(WIFI, V4),
+        Health::Down { since: t(1000) },
+        "down, not unknown: status must not call a failed uplink unknown"
+    );
+    // Link and route back with good probes: the path earns up_after (5 s) again.
+    sim.at(2000).carrier(WIFI, true);
+    sim.at(2100).defaults(WIFI, true, false);
+    sim.at(2200).probe(WIFI, true);
+    assert_eq!(sim.state(WIFI), "recovering");
+    assert_eq!(sim.routes("default").v4, ClassRoute::Via(CELL));
+    sim.at(7300);
+    assert_eq!(sim.state(WIFI), "up");
+    assert_eq!(sim.routes("default").v4, ClassRoute::Via(WIFI));
+}

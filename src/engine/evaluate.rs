@@ -45,11 +45,20 @@ impl Engine {
         for family in Family::ALL {
             let health = state.health.get_mut(family);
             if !facts.has_default(family) {
-                // Nothing can use the family here, so it is not judged.
-                if *health != Health::Unknown {
-                    let from = std::mem::replace(health, Health::Unknown);
+                // Nothing can use the family here, so it is not judged. A family that is down
+                // stays down: its route usually goes because the link or bearer failed, and
+                // when it returns the path must earn `up_after` again, not start from unknown.
+                let to = match *health {
+                    Health::Down { since }
+                    | Health::Recovering {
+                        down_since: since, ..
+                    } => Health::Down { since },
+                    _ => Health::Unknown,
+                };
+                if *health != to {
+                    let from = std::mem::replace(health, to);
                     let why = Evidence::NoDefaultRoute { family };
-                    changes.get_mut(family).push((from, Health::Unknown, why));
+                    changes.get_mut(family).push((from, to, why));
                 }
                 continue;
             }
