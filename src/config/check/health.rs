@@ -53,10 +53,11 @@ pub fn defaults(path: PathId) -> HealthConfig {
                 signal: None,
             }
         }
-        // Cellular probes cost money: rare, and real traffic counts as evidence too. A
-        // family without a default route is not probed on the wire (its table refuses).
+        // Cellular probes cost money: rare, and real traffic counts as evidence too. Only
+        // the platform's pong, which SORACOM runs: a stand-in IPv6 target would fail on every
+        // real bearer and pay for it, so cellular IPv6 is judged on the bearer and link alone.
         PathId::Cellular => HealthConfig {
-            probes: vec![Probe::Icmp(PLATFORM_PONG), Probe::Icmp(INTERNET_V6)],
+            probes: vec![Probe::Icmp(PLATFORM_PONG)],
             interval: secs(30),
             timeout: secs(2),
             quorum: 1,
