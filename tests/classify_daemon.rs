@@ -57,12 +57,33 @@ fn bulk_rides_wifi_and_is_refused_at_once_when_only_cellular_is_left() {
         a.class_route("bulk").as_deref() == Some("held on cellular")
             && a.class_route("platform").as_deref() == Some("via cellular")
     });
+    // Status follows the engine, and the table's owner loads the hold rules a few
+    // milliseconds later. Until then only the `prohibit` route refuses, and the kernel drops
+    // the first ICMP error to a source it has not answered before (its per-source limiter
+    // starts with no tokens), so a SYN in that window waits for its 1 s retransmission.
+    let rule = "reject with tcp reset";
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let table = loop {
+        let table = lab
+            .exec_ok(Role::Gw, &["nft", "list", "table", "inet", "arcway"])
+            .unwrap_or_default();
+        if table.contains(rule) || Instant::now() > deadline {
+            break table;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert!(
+        table.contains(rule),
+        "the hold rules never reached the table:\n{table}\n{}",
+        arcway.log()
+    );
     let (ok, took) = connect_from_lan(&lab);
     eprintln!("held bulk connection refused after {took:?}");
     assert!(!ok, "a held class must be refused");
     assert!(
         took < Duration::from_millis(500),
-        "refused only after {took:?}: applications would wait for a timeout"
+        "refused only after {took:?}: applications would wait for a timeout\n{}",
+        arcway.log()
     );
     assert!(
         lab.ping(Role::Lan, "100.127.100.127", 3, Duration::from_secs(1)),
