@@ -13,7 +13,7 @@ use zbus::names::{BusName, InterfaceName};
 use zbus::proxy::CacheProperties;
 
 use crate::config::ModemSelector;
-use crate::routing::DefaultRoute;
+use crate::routing::PathDefault;
 
 use super::decode::PropMap;
 use super::event::ModemEvent;
@@ -657,7 +657,7 @@ impl Watcher {
                     mtu = ?cfg.mtu, "bearer interface configured");
                 self.send(ModemEvent::DefaultRoute {
                     interface: cfg.ifname.clone(),
-                    route: Some(DefaultRoute {
+                    route: Some(PathDefault {
                         gateway: cfg.gateway.map(IpAddr::V4),
                     }),
                 })

@@ -16,8 +16,8 @@ use crate::accounting::{self, AccountingHandle, AccountingSettings, BudgetTransi
 use crate::config::{self, Config};
 use crate::credentials::{self, Credentials};
 use crate::engine::{self, Event, Health, Time};
-use crate::linkmon::{Family, LinkEvent, LinkMonitor, LinkMonitorConfig, LinkMonitorHandle};
-use crate::model::PathId;
+use crate::linkmon::{LinkEvent, LinkMonitor, LinkMonitorConfig, LinkMonitorHandle};
+use crate::model::{Family, PathId};
 use crate::modem::{self, ModemEvent, ModemWatcher};
 use crate::nft::owner::NftHandle;
 use crate::notify::{Notifier, Watchdog};
@@ -195,7 +195,7 @@ struct Daemon {
     modem_settings: Option<modem::WatcherSettings>,
     /// A reload's new modem event receiver (`Some(None)`: no watcher any more), for the loop.
     modem_rx_swap: Option<Option<mpsc::Receiver<ModemEvent>>>,
-    cellular_route: Option<routing::DefaultRoute>,
+    cellular_route: Option<routing::PathDefault>,
     accounting: Option<AccountingHandle>,
     budget_tx: mpsc::UnboundedSender<BudgetTransition>,
     creds_tx: mpsc::Sender<Credentials>,
