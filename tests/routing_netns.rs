@@ -318,6 +318,7 @@ fn drift_watch_puts_a_deleted_rule_back() {
             r.clone(),
             std::time::Duration::from_millis(20),
             std::time::Duration::from_secs(60),
+            arcway::liveness::Heartbeat::new(),
         )
         .unwrap();
         let status = tokio::process::Command::new("ip")

@@ -30,6 +30,7 @@ use crate::{bootstrap, conntrack, logging, metrics, nft};
 
 mod owners;
 mod reloading;
+mod supervise;
 
 use super::arc::{self, ArcCommand, ArcHandle, ArcReport};
 use super::controller::{Controller, Moved};
@@ -37,7 +38,6 @@ use super::inputs::World;
 use super::observe::{self, Observed};
 use super::reload::{self, ReloadPlan};
 use super::{Options, dual, error_chain, exit, setup, snapshot};
-use owners::Restart;
 use reloading::{PendingReload, log_style, log_warnings};
 
 /// How often status is republished, owners checked and the watchdog fed.
@@ -95,8 +95,6 @@ const NFTABLES: &str = "nftables";
 const ROUTING: &str = "routing";
 const TUNNEL: &str = "tunnel";
 const CONFIG: &str = "config";
-const LINK_MONITOR: &str = "link_monitor";
-const ROUTE_WATCH: &str = "route_watch";
 
 /// The Arc credentials, when Arc is configured. A missing file that `arc.bootstrap` will
 /// fetch is not an error; any other failure is, with the file's name and the field at fault.
@@ -185,10 +183,14 @@ struct Daemon {
     wifi_seen: wifi::WifiObserved,
     /// A replaced link monitor's events, for the loop to take.
     links_swap: Option<mpsc::Receiver<LinkEvent>>,
-    linkmon_restart: Option<Restart>,
     reconciler: Reconciler,
     drift_watch: Option<JoinHandle<()>>,
-    drift_restart: Option<Restart>,
+    /// What the drift watch beats on (it is a bare task).
+    drift_beat: crate::liveness::Heartbeat,
+    /// Owners that died and when they are started again.
+    restarts: super::liveness::Restarts,
+    /// Owners past their deadline at the last check.
+    overdue: std::collections::BTreeSet<&'static str>,
     nft: NftHandle,
     modem: Option<ModemWatcher>,
     /// What the running modem watcher was started with; a reload that changes it restarts it.
@@ -296,10 +298,11 @@ impl Daemon {
             wifi_tx,
             wifi_seen: wifi::WifiObserved::default(),
             links_swap: None,
-            linkmon_restart: None,
             reconciler,
             drift_watch: None,
-            drift_restart: None,
+            drift_beat: crate::liveness::Heartbeat::new(),
+            restarts: Default::default(),
+            overdue: Default::default(),
             // Replaced once accounting runs (it reads the counters before every replace).
             nft: nft::owner::spawn(None, nft_tx),
             modem: None,
@@ -381,7 +384,7 @@ impl Daemon {
                 biased;
                 // Housekeeping first: it only does cheap things and is ready once a period,
                 // so a storm of events cannot starve the watchdog.
-                _ = tick.tick() => self.housekeeping().await,
+                _ = tick.tick() => self.housekeeping(&mut ch).await,
                 // Then link events: carrier loss is the fastest failover there is.
                 event = recv_opt(&mut ch.links) => match event {
                     Some(event) => self.on_link(event),

@@ -3,29 +3,9 @@
 use std::time::{Duration, Instant};
 
 use tokio::sync::mpsc;
-use tokio::task::JoinHandle;
-use tracing::{error, info, warn};
+use tracing::{error, info};
 
 use super::*;
-
-/// An owner restarted after it died: when to try again and the backoff.
-#[derive(Debug, Clone, Copy)]
-pub(super) struct Restart {
-    pub(super) at: Instant,
-    pub(super) backoff: Duration,
-}
-
-impl Restart {
-    pub(super) fn after(previous: Option<Restart>) -> Restart {
-        let backoff = previous.map_or(Duration::from_secs(1), |r| {
-            (r.backoff * 2).min(Duration::from_secs(60))
-        });
-        Restart {
-            at: Instant::now() + backoff,
-            backoff,
-        }
-    }
-}
 
 impl Daemon {
     pub(super) fn start_modem(&mut self) -> Option<mpsc::Receiver<ModemEvent>> {
@@ -117,26 +97,6 @@ impl Daemon {
         }
     }
 
-    pub(super) fn start_drift_watch(&mut self) {
-        match routing::spawn_drift_watch(
-            self.reconciler.clone(),
-            Duration::from_millis(50),
-            Duration::from_secs(30),
-        ) {
-            Ok(task) => {
-                self.drift_watch = Some(task);
-                self.drift_restart = None;
-                self.set_problem(ROUTE_WATCH, Ok(()));
-            }
-            Err(err) => {
-                let restart = Restart::after(self.drift_restart);
-                warn!(error = %err, retry_in = ?restart.backoff, "failed to watch for changes to arcway's rules; repairing on events only");
-                self.drift_restart = Some(restart);
-                self.set_problem(ROUTE_WATCH, Err(error_chain(&err)));
-            }
-        }
-    }
-
     /// Asks the Arc owner for a tunnel (`replace`: remove a running one first).
     pub(super) fn start_tunnel(&mut self, replace: bool) -> bool {
         let (Some(settings), Some(creds)) = (setup::wg_settings(&self.cfg), self.creds.clone())
@@ -203,118 +163,6 @@ impl Daemon {
                 let _ = tx.send(creds).await;
             }
         });
-    }
-
-    /// Timers of the loop itself: owners to restart, the tunnel's status, the watchdog.
-    pub(super) async fn housekeeping(&mut self) {
-        let now = Instant::now();
-        if let Some(r) = self.linkmon_restart
-            && now >= r.at
-        {
-            self.restart_link_monitor(r).await;
-        }
-        let drift_dead = self
-            .drift_watch
-            .as_ref()
-            .is_some_and(JoinHandle::is_finished);
-        if drift_dead {
-            self.drift_watch = None;
-            error!("the watch for changes to arcway's rules stopped; starting it again");
-            self.drift_restart = Some(Restart {
-                at: now,
-                backoff: Duration::ZERO,
-            });
-            self.set_problem(
-                ROUTE_WATCH,
-                Err("the watch for changes to arcway's rules stopped".into()),
-            );
-        }
-        if let Some(r) = self.drift_restart
-            && now >= r.at
-            && self.drift_watch.is_none()
-        {
-            self.start_drift_watch();
-        }
-        if self.arc.is_finished() {
-            error!("the Arc owner stopped; starting it again");
-            self.arc = arc::spawn(self.wg_tx.clone(), self.arc_tx.clone());
-            self.tunnel = TunnelState::Off;
-            self.ctl.tunnel_stopped();
-            self.start_tunnel(false);
-        }
-        if self.nft.is_finished() {
-            error!("the nftables owner stopped; starting it again");
-            let counts = self.accounting.as_ref().map(AccountingHandle::reader);
-            self.nft = nft::owner::spawn(counts, self.nft_tx.clone());
-            self.ctl.nft_changed();
-        }
-        if self
-            .tunnel_status_asked
-            .is_none_or(|t| t.elapsed() >= TUNNEL_STATUS_EVERY)
-        {
-            self.ask_tunnel_status();
-        }
-        self.ctl.tick(self.now());
-        self.feed_watchdog();
-    }
-
-    /// Fed only while every owner the loop depends on runs: a daemon that no longer sees
-    /// carrier changes must be restarted by systemd, not kept alive.
-    pub(super) fn feed_watchdog(&mut self) {
-        let Some(w) = &self.watchdog else { return };
-        let healthy = self.linkmon_restart.is_none()
-            && self.drift_watch.is_some()
-            && !self.arc.is_finished()
-            && !self.nft.is_finished();
-        // Half the ping interval: a tick landing just short of it must not stretch the gap
-        // to one and a half intervals.
-        if !healthy || self.last_watchdog.elapsed() < w.ping_interval() / 2 {
-            return;
-        }
-        self.last_watchdog = Instant::now();
-        if let Err(err) = self.notifier.watchdog() {
-            debug!(error = %err, "failed to feed the watchdog");
-        }
-    }
-
-    pub(super) async fn restart_link_monitor(&mut self, previous: Restart) {
-        let (tx, rx) = mpsc::channel(256);
-        let names: std::collections::BTreeSet<String> = self.interfaces.values().cloned().collect();
-        let config = LinkMonitorConfig::new(names);
-        // Starting subscribes and dumps: netlink round trips, not a wait on anything remote.
-        match LinkMonitor::start(config, tx).await {
-            Ok(handle) => {
-                info!("link monitor running again");
-                self.linkmon = handle;
-                self.links_swap = Some(rx);
-                self.linkmon_restart = None;
-                self.set_problem(LINK_MONITOR, Ok(()));
-            }
-            Err(err) => {
-                let restart = Restart::after(Some(previous));
-                error!(error = %err, retry_in = ?restart.backoff, "failed to start the link monitor again");
-                self.linkmon_restart = Some(restart);
-                self.set_problem(LINK_MONITOR, Err(error_chain(&err)));
-            }
-        }
-    }
-
-    /// The link monitor's task ended (its netlink socket failed): without it no carrier loss
-    /// is seen, so it is started again at once, then with backoff.
-    pub(super) fn link_monitor_died(&mut self, ch: &mut Channels) {
-        ch.links = None;
-        error!("the link monitor stopped; starting it again");
-        self.set_problem(
-            LINK_MONITOR,
-            Err(
-                "the link monitor stopped; carrier changes are not seen until it runs again".into(),
-            ),
-        );
-        self.linkmon_restart = Some(Restart {
-            at: Instant::now(),
-            backoff: Duration::ZERO,
-        });
-        self.ctl.publish();
     }
 
     pub(super) fn ask_tunnel_status(&mut self) {
