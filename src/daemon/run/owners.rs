@@ -1,6 +1,4 @@
-//! The owners as the loop starts, restarts and supervises them.
-
-use std::time::{Duration, Instant};
+//! Starting and reconfiguring the owners whose settings come from the configuration.
 
 use tokio::sync::mpsc;
 use tracing::{error, info};
@@ -94,81 +92,6 @@ impl Daemon {
                 self.metrics = Some(task);
             }
             Err(err) => error!(error = %err, "failed to serve metrics"),
-        }
-    }
-
-    /// Asks the Arc owner for a tunnel (`replace`: remove a running one first).
-    pub(super) fn start_tunnel(&mut self, replace: bool) -> bool {
-        let (Some(settings), Some(creds)) = (setup::wg_settings(&self.cfg), self.creds.clone())
-        else {
-            return false;
-        };
-        if self.tunnel != TunnelState::Off && !replace {
-            return false;
-        }
-        let mut spec = TunnelSpec::new(settings, creds);
-        spec.prefer_ipv6 = self.prefer_ipv6;
-        self.tunnel = TunnelState::Starting;
-        self.ctl.tunnel_starting();
-        self.arc.set(ArcCommand::Start {
-            spec: Box::new(spec),
-            replace,
-        });
-        true
-    }
-
-    pub(super) fn hook_options(&self) -> bootstrap::HookOptions {
-        bootstrap::HookOptions {
-            cellular_interface: self.interfaces.get(&PathId::Cellular).cloned(),
-            ..bootstrap::HookOptions::default()
-        }
-    }
-
-    /// First start without credentials: fetch them (Krypton waits for the cellular path)
-    /// without holding up the rest of the daemon; retried with a pause when it fails.
-    pub(super) fn spawn_bootstrap(&self) {
-        let cfg = self.cfg.clone();
-        let opts = self.hook_options();
-        let tx = self.creds_tx.clone();
-        tokio::spawn(async move {
-            loop {
-                match bootstrap::bootstrap_if_missing(&cfg, &opts).await {
-                    Ok(creds) => {
-                        let _ = tx.send(creds).await;
-                        return;
-                    }
-                    // A SIM is only ever created when no simId is known, so trying again
-                    // cannot buy a second one.
-                    Err(err) => error!(
-                        error = format!("{err:#}"),
-                        "failed to bootstrap Arc credentials; trying again in 60s"
-                    ),
-                }
-                tokio::time::sleep(Duration::from_secs(60)).await;
-            }
-        });
-    }
-
-    /// The controller saw no handshake for too long while Wi-Fi works: ask the policy for
-    /// new credentials (it backs off, and never creates a SIM).
-    pub(super) fn spawn_rebootstrap(&self) {
-        let Ok(mut guard) = self.rebootstrap.clone().try_lock_owned() else {
-            return;
-        };
-        let cfg = self.cfg.clone();
-        let opts = self.hook_options();
-        let tx = self.creds_tx.clone();
-        tokio::spawn(async move {
-            if let Some(Ok(creds)) = guard.on_auth_failure(&cfg, &opts, Instant::now()).await {
-                let _ = tx.send(creds).await;
-            }
-        });
-    }
-
-    pub(super) fn ask_tunnel_status(&mut self) {
-        self.tunnel_status_asked = Some(Instant::now());
-        if self.tunnel == TunnelState::Running {
-            self.arc.set(ArcCommand::Status);
         }
     }
 }
