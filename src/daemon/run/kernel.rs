@@ -3,24 +3,6 @@
 
 use super::*;
 
-pub(super) fn keep_class_routes(
-    desired: &mut routing::DesiredRouting,
-    current: &routing::KernelRouting,
-    inputs: &routing::RoutingInputs,
-) {
-    let class_tables: std::collections::BTreeSet<u32> =
-        inputs.classes.iter().map(|c| c.table).collect();
-    desired
-        .objects
-        .routes
-        .retain(|key, _| !class_tables.contains(&key.table));
-    for (key, kind) in &current.routes {
-        if class_tables.contains(&key.table) {
-            desired.objects.routes.insert(*key, kind.clone());
-        }
-    }
-}
-
 impl Daemon {
     pub(super) fn world(&self) -> World<'_> {
         // Routes into the tunnel need its device up: while a new tunnel starts, the kernel
@@ -146,5 +128,24 @@ impl Daemon {
             missing_cgroups: Default::default(),
         };
         (inputs, extras)
+    }
+}
+
+/// While adopting, class tables keep what the kernel has; everything else is as desired.
+fn keep_class_routes(
+    desired: &mut routing::DesiredRouting,
+    current: &routing::KernelRouting,
+    inputs: &routing::RoutingInputs,
+) {
+    let class_tables: std::collections::BTreeSet<u32> =
+        inputs.classes.iter().map(|c| c.table).collect();
+    desired
+        .objects
+        .routes
+        .retain(|key, _| !class_tables.contains(&key.table));
+    for (key, kind) in &current.routes {
+        if class_tables.contains(&key.table) {
+            desired.objects.routes.insert(*key, kind.clone());
+        }
     }
 }
