@@ -191,7 +191,8 @@ impl Watcher {
                             self.resync().await;
                         }
                     }
-                    () = liveness::pause() => {}
+                    // Only to beat: nothing changed, so nothing to settle.
+                    () = liveness::pause() => continue,
                 }
                 self.settle().await;
             }
