@@ -11,6 +11,7 @@ pub mod daemon;
 pub mod engine;
 pub mod https;
 pub mod linkmon;
+pub mod liveness;
 pub mod logging;
 pub mod metrics;
 pub mod model;

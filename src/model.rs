@@ -69,6 +69,30 @@ impl fmt::Display for Policy {
     }
 }
 
+/// Where a class's traffic goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ClassRoute {
+    /// Route the class over this path.
+    Via(PathId),
+    /// The only usable path is not allowed (hold, or budget spent): refuse quickly
+    /// (the class's hold action) instead of letting connections time out.
+    Held(PathId),
+    /// No usable path at all.
+    #[default]
+    Unreachable,
+}
+
+impl fmt::Display for ClassRoute {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ClassRoute::Via(p) => write!(f, "via {p}"),
+            ClassRoute::Held(p) => write!(f, "held on {p}"),
+            ClassRoute::Unreachable => f.write_str("unreachable"),
+        }
+    }
+}
+
 /// An address family. Each family of a class takes its own path: an uplink may carry one
 /// family and not the other.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -90,6 +114,13 @@ impl Family {
 
     pub fn of_net(net: &ipnet::IpNet) -> Family {
         Family::of(net.addr())
+    }
+
+    pub fn other(self) -> Family {
+        match self {
+            Family::V4 => Family::V6,
+            Family::V6 => Family::V4,
+        }
     }
 
     /// The `0.0.0.0/0` or `::/0` destination of a default route.

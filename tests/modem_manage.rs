@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use arcway::config::{ModemSelector, Secret};
 use arcway::modem::{self, ManageSettings, ModemEvent};
-use arcway::routing::DefaultRoute;
+use arcway::routing::PathDefault;
 use arcway_lab::mm::{Reg, Sim};
 use support::{Harness, Netns, drain, is_bearer, spec, wait_for};
 
@@ -29,7 +29,7 @@ fn manage(min_ms: u64, max_ms: u64) -> ManageSettings {
 fn default_via(gw: &str) -> impl Fn(&ModemEvent) -> bool {
     let want = ModemEvent::DefaultRoute {
         interface: "wwan0".into(),
-        route: Some(DefaultRoute {
+        route: Some(PathDefault {
             gateway: Some(gw.parse::<IpAddr>().unwrap()),
         }),
     };

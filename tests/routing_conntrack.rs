@@ -9,7 +9,7 @@ use arcway::conntrack::{ClassFlows, Eviction, evict};
 use arcway::model::{PathId, PerFamily};
 use arcway::nft::{self, MarkClass, NatPath, NftInputs};
 use arcway::routing::{
-    ClassInput, ClassRoute, DefaultRoute, Layout, PathInput, Reconciler, RoutingInputs, Selector,
+    ClassInput, ClassRoute, Layout, PathDefault, PathInput, Reconciler, RoutingInputs, Selector,
     desired,
 };
 use support::{Lab, Netns, run};
@@ -21,7 +21,7 @@ fn routing(lab: &Lab) -> RoutingInputs {
     let path = |p: PathId, ifname: &str, gw: &str, addr: &str| PathInput {
         ifname: ifname.into(),
         ifindex: lab.gw.ifindex(ifname),
-        default_v4: Some(DefaultRoute {
+        default_v4: Some(PathDefault {
             gateway: Some(gw.parse().unwrap()),
         }),
         default_v6: None,

@@ -8,7 +8,7 @@ use std::time::Instant;
 
 use arcway::model::{PathId, PerFamily};
 use arcway::routing::{
-    Change, ClassInput, ClassRoute, DefaultRoute, Layout, PathInput, Reconciler, RoutingInputs,
+    Change, ClassInput, ClassRoute, Layout, PathDefault, PathInput, Reconciler, RoutingInputs,
     Selector, desired,
 };
 use support::Lab;
@@ -20,10 +20,10 @@ fn inputs(lab: &Lab, v6: bool) -> RoutingInputs {
         PathInput {
             ifname: ifname.into(),
             ifindex: gw.ifindex(ifname),
-            default_v4: v4.map(|g| DefaultRoute {
+            default_v4: v4.map(|g| PathDefault {
                 gateway: Some(g.parse().unwrap()),
             }),
-            default_v6: v6.map(|g| DefaultRoute {
+            default_v6: v6.map(|g| PathDefault {
                 gateway: Some(g.parse().unwrap()),
             }),
             addresses: addrs.iter().map(|a| a.parse().unwrap()).collect(),
@@ -318,6 +318,7 @@ fn drift_watch_puts_a_deleted_rule_back() {
             r.clone(),
             std::time::Duration::from_millis(20),
             std::time::Duration::from_secs(60),
+            arcway::liveness::Heartbeat::new(),
         )
         .unwrap();
         let status = tokio::process::Command::new("ip")

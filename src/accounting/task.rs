@@ -22,6 +22,7 @@ use super::calendar::{Date, local_today};
 use super::limits::Limits;
 use super::status::AccountingStatus;
 use super::{AccountingError, store};
+use crate::liveness::{self, Heartbeat};
 use crate::model::PathId;
 use crate::nft::{CounterKey, NftError};
 use crate::probe::ProbeCounters;
@@ -80,6 +81,7 @@ pub struct AccountingHandle {
     /// The latest status, updated after every reading.
     pub status: watch::Receiver<AccountingStatus>,
     task: JoinHandle<()>,
+    heartbeat: Heartbeat,
 }
 
 impl AccountingHandle {
@@ -92,6 +94,15 @@ impl AccountingHandle {
             .await
             .map_err(|_| AccountingError::Stopped)?;
         rx.await.map_err(|_| AccountingError::Stopped)
+    }
+
+    /// Beats every turn of the task's loop.
+    pub fn heartbeat(&self) -> &Heartbeat {
+        &self.heartbeat
+    }
+
+    pub fn is_finished(&self) -> bool {
+        self.task.is_finished()
     }
 
     /// A reader for another task.
@@ -151,7 +162,9 @@ pub fn spawn_with(
     let status = accountant.status(&probe_snapshots(&settings));
     let (status_tx, status_rx) = watch::channel(status);
     let (commands, rx) = mpsc::channel(8);
+    let heartbeat = Heartbeat::new();
     let task = tokio::spawn(run(
+        heartbeat.clone(),
         Task {
             settings,
             accountant,
@@ -168,6 +181,7 @@ pub fn spawn_with(
         commands,
         status: status_rx,
         task,
+        heartbeat,
     }
 }
 
@@ -192,11 +206,13 @@ fn probe_snapshots(
         .collect()
 }
 
-async fn run(mut t: Task, mut commands: mpsc::Receiver<Command>) {
+async fn run(heartbeat: Heartbeat, mut t: Task, mut commands: mpsc::Receiver<Command>) {
     let mut tick = tokio::time::interval(t.settings.interval);
     tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
     loop {
+        heartbeat.beat();
         tokio::select! {
+            () = liveness::pause() => {}
             _ = tick.tick() => t.read().await,
             cmd = commands.recv() => match cmd {
                 Some(Command::ReadNow(reply)) => {

@@ -241,10 +241,7 @@ fn export(e: &ExportArgs, cfg: Option<&Config>) -> anyhow::Result<Summary> {
         settings.mtu = u32::from(arc.mtu);
         settings.keepalive = u16::try_from(arc.keepalive.as_secs()).unwrap_or(u16::MAX);
         settings.extra_allowed_ips = arc.extra_allowed_ips.clone();
-        settings.endpoint = arc.endpoint.as_ref().map(|ep| credentials::Endpoint {
-            host: ep.host.clone(),
-            port: ep.port,
-        });
+        settings.endpoint = arc.endpoint.clone();
     }
     let text = Secret::new(match e.format() {
         ExportFormat::WgQuick => credentials::to_wg_quick(&creds, &settings),

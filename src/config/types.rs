@@ -134,22 +134,8 @@ impl fmt::Display for BootstrapMethod {
     }
 }
 
-/// A `host:port` endpoint; the host is a name or an address (IPv6 without brackets here).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Endpoint {
-    pub host: String,
-    pub port: u16,
-}
-
-impl fmt::Display for Endpoint {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.host.contains(':') {
-            write!(f, "[{}]:{}", self.host, self.port)
-        } else {
-            write!(f, "{}:{}", self.host, self.port)
-        }
-    }
-}
+/// The Arc server endpoint `arc.endpoint` overrides: the same value as the credentials' one.
+pub use crate::credentials::Endpoint;
 
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Uplinks {

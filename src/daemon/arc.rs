@@ -9,6 +9,7 @@ use tokio::task::JoinHandle;
 use tracing::{info, warn};
 
 use crate::credentials::Credentials;
+use crate::liveness::{self, Heartbeat};
 use crate::wg::{OnStop, Tunnel, TunnelSpec, TunnelStatus, WgSample};
 
 const RETRY_FIRST: Duration = Duration::from_secs(1);
@@ -56,6 +57,7 @@ pub struct ArcHandle {
     commands: mpsc::UnboundedSender<ArcCommand>,
     stop: Option<oneshot::Sender<oneshot::Sender<Result<(), String>>>>,
     task: JoinHandle<()>,
+    heartbeat: Heartbeat,
 }
 
 impl ArcHandle {
@@ -65,6 +67,11 @@ impl ArcHandle {
 
     pub fn is_finished(&self) -> bool {
         self.task.is_finished()
+    }
+
+    /// Beats every turn; silent while a tunnel starts or stops.
+    pub fn heartbeat(&self) -> &Heartbeat {
+        &self.heartbeat
     }
 
     /// Stops the tunnel with its configured `on_stop` and ends the task.
@@ -100,8 +107,11 @@ pub fn spawn(samples: mpsc::Sender<WgSample>, reports: mpsc::Sender<ArcReport>) 
         retry: None,
         prefer_ipv6: false,
     };
+    let heartbeat = Heartbeat::new();
+    let beats = heartbeat.clone();
     let task = tokio::spawn(async move {
         loop {
+            beats.beat();
             let retry_at = owner.retry.as_ref().map(|(_, at, _)| *at);
             tokio::select! {
                 answer = &mut stop_rx => {
@@ -123,6 +133,7 @@ pub fn spawn(samples: mpsc::Sender<WgSample>, reports: mpsc::Sender<ArcReport>) 
                         owner.start(spec, backoff).await;
                     }
                 }
+                () = liveness::pause() => {}
             }
         }
     });
@@ -130,6 +141,7 @@ pub fn spawn(samples: mpsc::Sender<WgSample>, reports: mpsc::Sender<ArcReport>) 
         commands,
         stop: Some(stop),
         task,
+        heartbeat,
     }
 }
 

@@ -9,10 +9,10 @@ use ipnet::IpNet;
 use crate::config::{Config, Match};
 use crate::conntrack::ClassFlows;
 use crate::engine;
-use crate::linkmon::{Family, LinkSnapshot};
-use crate::model::{PathId, PerFamily};
+use crate::linkmon::LinkSnapshot;
+use crate::model::{ClassRoute, Family, PathId, PerFamily};
 use crate::nft::{NatPath, NftInputs};
-use crate::routing::{self, ClassInput, DefaultRoute, PathInput, RoutingInputs, Selector};
+use crate::routing::{ClassInput, PathDefault, PathInput, RoutingInputs, Selector};
 
 /// The world as the daemon knows it when it computes desired state.
 pub struct World<'a> {
@@ -28,7 +28,7 @@ pub struct World<'a> {
     pub interfaces: &'a BTreeMap<PathId, String>,
     /// The cellular gateway arcway configured itself for a STATIC bearer (manage mode);
     /// otherwise the cellular default is what the main table has.
-    pub cellular_route: Option<DefaultRoute>,
+    pub cellular_route: Option<PathDefault>,
 }
 
 /// A destination-only class is selected by `to` rules; anything else needs nftables marks.
@@ -53,7 +53,7 @@ impl World<'_> {
             PathId::Arc => {
                 let (ip, _) = self.arc.as_ref().filter(|_| self.arc_routable)?;
                 (
-                    Some(DefaultRoute { gateway: None }),
+                    Some(PathDefault { gateway: None }),
                     None,
                     vec![IpAddr::V4(*ip)],
                 )
@@ -64,10 +64,10 @@ impl World<'_> {
                     .flatten()
                     .or_else(|| {
                         link.default_route(Family::V4)
-                            .map(|r| DefaultRoute { gateway: r.gateway })
+                            .map(|r| PathDefault { gateway: r.gateway })
                     }),
                 link.default_route(Family::V6)
-                    .map(|r| DefaultRoute { gateway: r.gateway }),
+                    .map(|r| PathDefault { gateway: r.gateway }),
                 link.global(Family::V4)
                     .chain(link.global(Family::V6))
                     .map(|a| a.addr)
@@ -107,11 +107,8 @@ impl World<'_> {
                     .map(|_, r| match *r {
                         // A decision naming a path the kernel cannot reach yet (its
                         // interface is gone) is unreachable until the link monitor sees it.
-                        engine::ClassRoute::Via(p) if paths.contains_key(&p) => {
-                            routing::ClassRoute::Via(p)
-                        }
-                        engine::ClassRoute::Held(p) => routing::ClassRoute::Held(p),
-                        _ => routing::ClassRoute::Unreachable,
+                        ClassRoute::Via(p) if !paths.contains_key(&p) => ClassRoute::Unreachable,
+                        route => route,
                     }),
             })
             .collect();
@@ -158,8 +155,8 @@ impl World<'_> {
     /// The addresses flows of `family` leaving by a path were NATed to (what conntrack
     /// eviction looks for): Arc's client address; an uplink's first global IPv4 address
     /// (masquerade's choice), or every global IPv6 one (source selection may pick any).
-    pub fn nat_addresses(&self, path: PathId, family: crate::model::Family) -> Vec<IpAddr> {
-        use crate::model::Family as F;
+    pub fn nat_addresses(&self, path: PathId, family: Family) -> Vec<IpAddr> {
+        use Family as F;
         match (path, family) {
             (PathId::Arc, F::V4) => self.arc.iter().map(|(ip, _)| IpAddr::V4(*ip)).collect(),
             (PathId::Arc, F::V6) => Vec::new(),

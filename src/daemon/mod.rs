@@ -10,6 +10,7 @@ mod arc;
 pub mod controller;
 mod dual;
 mod inputs;
+pub mod liveness;
 mod observe;
 pub mod reload;
 mod run;

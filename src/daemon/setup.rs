@@ -2,11 +2,11 @@
 
 use std::collections::BTreeSet;
 
-use crate::config::{self, Config, HealthConfig, Probe};
-use crate::credentials::{self, Credentials};
+use crate::config::{Config, HealthConfig, Probe};
+use crate::credentials::Credentials;
 use crate::model::PathId;
 use crate::probe::{Binding, DnsTarget, ProberConfig, Target};
-use crate::wg::{Backend, OnStop, WgSettings};
+use crate::wg::WgSettings;
 
 /// The interface each configured path uses, when the configuration names one.
 pub fn interface(cfg: &Config, path: PathId) -> Option<String> {
@@ -31,23 +31,13 @@ pub fn wg_settings(cfg: &Config) -> Option<WgSettings> {
         keepalive: (!arc.keepalive.is_zero()).then_some(arc.keepalive),
         listen_port: arc.listen_port,
         extra_allowed_ips: arc.extra_allowed_ips.clone(),
-        backend: match arc.backend {
-            config::Backend::Auto => Backend::Auto,
-            config::Backend::Kernel => Backend::Kernel,
-            config::Backend::Userspace => Backend::Userspace,
-        },
+        backend: arc.backend,
         userspace_command: arc.userspace_command.clone(),
-        endpoint: arc.endpoint.as_ref().map(|e| credentials::Endpoint {
-            host: e.host.clone(),
-            port: e.port,
-        }),
+        endpoint: arc.endpoint.clone(),
         handshake_timeout: arc.handshake_timeout,
         // The tunnel's own UDP carries the Wi-Fi path mark, whose rule keeps it on Wi-Fi.
         fwmark: layout.path_mark(PathId::Wifi),
-        on_stop: match arc.on_stop {
-            config::OnStop::Remove => OnStop::Remove,
-            config::OnStop::Keep => OnStop::Keep,
-        },
+        on_stop: arc.on_stop,
     })
 }
 
@@ -115,6 +105,7 @@ fn target(probe: &Probe) -> Option<Target> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config;
 
     const CFG: &str = include_str!("../../examples/arcway.yaml");
 

@@ -11,29 +11,7 @@ use super::settings::ClassSettings;
 use super::signal::select_avoiding;
 use crate::model::{Family, PathId, PerFamily, Policy};
 
-/// Where a class's traffic goes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum ClassRoute {
-    /// Route the class over this path.
-    Via(PathId),
-    /// The only usable path is not allowed (hold, or budget spent): refuse quickly
-    /// (the class's hold action) instead of letting connections time out.
-    Held(PathId),
-    /// No usable path at all.
-    #[default]
-    Unreachable,
-}
-
-impl fmt::Display for ClassRoute {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            ClassRoute::Via(p) => write!(f, "via {p}"),
-            ClassRoute::Held(p) => write!(f, "held on {p}"),
-            ClassRoute::Unreachable => f.write_str("unreachable"),
-        }
-    }
-}
+pub use crate::model::ClassRoute;
 
 /// A class's route in each family.
 pub type ClassRoutes = PerFamily<ClassRoute>;

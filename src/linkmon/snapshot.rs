@@ -26,11 +26,7 @@ pub enum AddrScope {
     Other(u8),
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Family {
-    V4,
-    V6,
-}
+pub use crate::model::Family;
 
 /// An address on the interface.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]

@@ -10,6 +10,7 @@ use tokio::time::Instant;
 
 use rtnetlink::MulticastGroup;
 
+use crate::liveness::{self, Heartbeat};
 use crate::netlink::{Event, Handle, Monitor};
 
 use super::dump::dump;
@@ -56,9 +57,15 @@ pub struct LinkMonitorStats {
 pub struct LinkMonitorHandle {
     commands: mpsc::UnboundedSender<Command>,
     stats: Arc<Stats>,
+    heartbeat: Heartbeat,
 }
 
 impl LinkMonitorHandle {
+    /// Beats every turn of the monitor's loop.
+    pub fn heartbeat(&self) -> &Heartbeat {
+        &self.heartbeat
+    }
+
     /// Replaces the watched names; newly watched names are reported at once.
     pub fn watch(&self, names: BTreeSet<String>) {
         let _ = self.commands.send(Command::Watch(names));
@@ -95,6 +102,7 @@ pub struct LinkMonitor {
     commands: mpsc::UnboundedReceiver<Command>,
     events: mpsc::Sender<LinkEvent>,
     stats: Arc<Stats>,
+    heartbeat: Heartbeat,
     debounce: Duration,
     resync_now: bool,
     resync_due: bool,
@@ -120,6 +128,7 @@ impl LinkMonitor {
         let table = dump(&dumper).await.map_err(LinkMonError::Dump)?;
         let (tx, commands) = mpsc::unbounded_channel();
         let stats = Arc::new(Stats::default());
+        let heartbeat = Heartbeat::new();
         let monitor = LinkMonitor {
             table,
             tracker: Tracker::new(config.interfaces),
@@ -128,6 +137,7 @@ impl LinkMonitor {
             commands,
             events,
             stats: stats.clone(),
+            heartbeat: heartbeat.clone(),
             debounce: config.debounce,
             resync_now: false,
             resync_due: false,
@@ -137,11 +147,13 @@ impl LinkMonitor {
         Ok(LinkMonitorHandle {
             commands: tx,
             stats,
+            heartbeat,
         })
     }
 
     async fn run(mut self) {
         loop {
+            self.heartbeat.beat();
             if self.resync_now {
                 self.resync().await;
             }
@@ -177,6 +189,7 @@ impl LinkMonitor {
                         return;
                     }
                 }
+                () = liveness::pause() => {}
             }
         }
     }

@@ -98,8 +98,8 @@ pub fn render(input: &MetricsInput<'_>) -> String {
     let mut f = x.family(
         "arcway_problem",
         "gauge",
-        "1 while arcway cannot set up an object (credentials, nftables, routing, tunnel); \
-         `arcway status` shows the error.",
+        "1 while arcway cannot set up an object (credentials, nftables, routing, tunnel) or \
+         one of its owner tasks is dead or late (named after it); `arcway status` shows the error.",
     );
     for object in Problem::OBJECTS {
         let failing = s.problems.iter().any(|p| p.object == object);

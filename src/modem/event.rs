@@ -1,6 +1,6 @@
 //! What the modem watcher tells the daemon.
 
-use crate::routing::DefaultRoute;
+use crate::routing::PathDefault;
 
 use super::types::{AccessTech, Ip4Config, ModemState, Operator, Registration};
 
@@ -29,7 +29,7 @@ pub enum ModemEvent {
     /// like any other uplink's.
     DefaultRoute {
         interface: String,
-        route: Option<DefaultRoute>,
+        route: Option<PathDefault>,
     },
     /// A modem matching the selection is now the one watched.
     ModemFound {

@@ -13,7 +13,8 @@ use zbus::names::{BusName, InterfaceName};
 use zbus::proxy::CacheProperties;
 
 use crate::config::ModemSelector;
-use crate::routing::DefaultRoute;
+use crate::liveness::{self, Heartbeat};
+use crate::routing::PathDefault;
 
 use super::decode::PropMap;
 use super::event::ModemEvent;
@@ -35,6 +36,7 @@ const EVENT_QUEUE: usize = 256;
 /// bearer and its address are left as they are.
 pub struct ModemWatcher {
     status: watch::Receiver<ModemStatus>,
+    heartbeat: Heartbeat,
     stop: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<()>>,
 }
@@ -52,7 +54,9 @@ pub fn spawn(settings: WatcherSettings) -> (ModemWatcher, mpsc::Receiver<ModemEv
     ));
     let (stop_tx, stop_rx) = oneshot::channel();
     let (op_tx, op_rx) = mpsc::unbounded_channel();
+    let heartbeat = Heartbeat::new();
     let watcher = Watcher {
+        heartbeat: heartbeat.clone(),
         manager: settings.manage.clone().map(Manager::new),
         settings,
         events,
@@ -77,6 +81,7 @@ pub fn spawn(settings: WatcherSettings) -> (ModemWatcher, mpsc::Receiver<ModemEv
     (
         ModemWatcher {
             status: status_rx,
+            heartbeat,
             stop: Some(stop_tx),
             task: Some(task),
         },
@@ -88,6 +93,16 @@ impl ModemWatcher {
     /// The latest status (for the status snapshot).
     pub fn status(&self) -> ModemStatus {
         self.status.borrow().clone()
+    }
+
+    /// Beats every turn of the watcher's loop.
+    pub fn heartbeat(&self) -> &Heartbeat {
+        &self.heartbeat
+    }
+
+    /// The task ended (it only does when told to stop, or when it panicked).
+    pub fn is_finished(&self) -> bool {
+        self.task.as_ref().is_none_or(JoinHandle::is_finished)
     }
 
     /// A receiver that wakes on every status change.
@@ -107,6 +122,7 @@ impl ModemWatcher {
 type OpResult = (Action, Result<Option<String>, String>);
 
 struct Watcher {
+    heartbeat: Heartbeat,
     settings: WatcherSettings,
     events: mpsc::Sender<ModemEvent>,
     status: watch::Sender<ModemStatus>,
@@ -139,6 +155,7 @@ impl Watcher {
         mut ops: mpsc::UnboundedReceiver<OpResult>,
     ) {
         loop {
+            self.heartbeat.beat();
             let opened = tokio::select! {
                 _ = &mut stop => return,
                 r = self.open() => r,
@@ -157,6 +174,7 @@ impl Watcher {
             self.find_owner().await;
             self.settle().await;
             loop {
+                self.heartbeat.beat();
                 let deadline = self.deadline();
                 tokio::select! {
                     _ = &mut stop => {
@@ -173,6 +191,8 @@ impl Watcher {
                             self.resync().await;
                         }
                     }
+                    // Only to beat: nothing changed, so nothing to settle.
+                    () = liveness::pause() => continue,
                 }
                 self.settle().await;
             }
@@ -657,7 +677,7 @@ impl Watcher {
                     mtu = ?cfg.mtu, "bearer interface configured");
                 self.send(ModemEvent::DefaultRoute {
                     interface: cfg.ifname.clone(),
-                    route: Some(DefaultRoute {
+                    route: Some(PathDefault {
                         gateway: cfg.gateway.map(IpAddr::V4),
                     }),
                 })

@@ -9,6 +9,7 @@ use tokio::task::JoinHandle;
 
 use super::{NftInputs, TableExtras, apply_with};
 use crate::accounting::ReadNow;
+use crate::liveness::{self, Heartbeat};
 
 /// A failed load is tried again after this long.
 const RETRY_FAILED: Duration = Duration::from_secs(10);
@@ -32,6 +33,7 @@ enum Command {
 pub struct NftHandle {
     commands: mpsc::UnboundedSender<Command>,
     task: JoinHandle<()>,
+    heartbeat: Heartbeat,
 }
 
 impl NftHandle {
@@ -42,6 +44,11 @@ impl NftHandle {
 
     pub fn is_finished(&self) -> bool {
         self.task.is_finished()
+    }
+
+    /// Beats every turn; silent while `nft` runs (at most its timeout).
+    pub fn heartbeat(&self) -> &Heartbeat {
+        &self.heartbeat
     }
 
     /// Ends the task (the table stays; removing it is the caller's choice).
@@ -57,6 +64,8 @@ impl NftHandle {
 /// Starts the owner. `counts` reads the byte counters before every replace.
 pub fn spawn(counts: Option<ReadNow>, reports: mpsc::UnboundedSender<NftReport>) -> NftHandle {
     let (commands, mut rx) = mpsc::unbounded_channel();
+    let heartbeat = Heartbeat::new();
+    let beats = heartbeat.clone();
     let task = tokio::spawn(async move {
         let mut applied: Option<Wanted> = None;
         let mut wanted: Option<Wanted> = None;
@@ -64,6 +73,7 @@ pub fn spawn(counts: Option<ReadNow>, reports: mpsc::UnboundedSender<NftReport>)
         let mut failed: Option<Wanted> = None;
         let mut retry: Option<Instant> = None;
         loop {
+            beats.beat();
             let due = retry.is_some_and(|t| Instant::now() >= t);
             let changed = wanted != applied && wanted != failed;
             let stale = wanted.is_some() && (changed || due);
@@ -78,6 +88,7 @@ pub fn spawn(counts: Option<ReadNow>, reports: mpsc::UnboundedSender<NftReport>)
                         None => return,
                     },
                     () = sleep_until(retry) => {}
+                    () = liveness::pause() => {}
                 }
                 continue;
             }
@@ -130,7 +141,11 @@ pub fn spawn(counts: Option<ReadNow>, reports: mpsc::UnboundedSender<NftReport>)
             }
         }
     });
-    NftHandle { commands, task }
+    NftHandle {
+        commands,
+        task,
+        heartbeat,
+    }
 }
 
 async fn sleep_until(at: Option<Instant>) {

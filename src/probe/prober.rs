@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 use futures_util::future::join_all;
 use tokio::sync::mpsc;
 
+use crate::liveness::{self, Heartbeat};
 use crate::model::PathId;
 
 use super::round::{family_verdicts, quorum_met};
@@ -40,9 +41,20 @@ struct Shared {
 pub struct ProberHandle {
     commands: mpsc::UnboundedSender<Command>,
     shared: Arc<Shared>,
+    heartbeat: Heartbeat,
 }
 
 impl ProberHandle {
+    /// Beats every turn of the prober's loop; silent during a round (at most its timeout).
+    pub fn heartbeat(&self) -> &Heartbeat {
+        &self.heartbeat
+    }
+
+    /// The task ended: its side of the command channel is gone.
+    pub fn is_finished(&self) -> bool {
+        self.commands.is_closed()
+    }
+
     /// Replaces targets, interval, binding or quorum; a round in flight is abandoned and a
     /// new one starts at once. Returns false when the task has stopped.
     pub fn reconfigure(&self, config: ProberConfig) -> bool {
@@ -90,6 +102,7 @@ pub struct Prober {
     commands: mpsc::UnboundedReceiver<Command>,
     events: mpsc::Sender<ProbeRound>,
     shared: Arc<Shared>,
+    heartbeat: Heartbeat,
 }
 
 impl Prober {
@@ -97,7 +110,9 @@ impl Prober {
     pub fn spawn(config: ProberConfig, events: mpsc::Sender<ProbeRound>) -> ProberHandle {
         let (tx, commands) = mpsc::unbounded_channel();
         let shared = Arc::new(Shared::default());
+        let heartbeat = Heartbeat::new();
         let prober = Prober {
+            heartbeat: heartbeat.clone(),
             config,
             paused: false,
             commands,
@@ -108,6 +123,7 @@ impl Prober {
         ProberHandle {
             commands: tx,
             shared,
+            heartbeat,
         }
     }
 
@@ -115,8 +131,10 @@ impl Prober {
         let mut next = tokio::time::Instant::now();
         let mut previous: Option<Instant> = None;
         loop {
+            self.heartbeat.beat();
             let idle = self.paused || self.config.targets.is_empty();
             let command = tokio::select! {
+                () = liveness::pause() => continue,
                 _ = tokio::time::sleep_until(next), if !idle => None,
                 command = self.commands.recv() => match command {
                     Some(c) => Some(c),

@@ -5,15 +5,19 @@ use std::net::IpAddr;
 
 use ipnet::IpNet;
 
+pub use crate::model::ClassRoute;
 use crate::model::{PathId, PerFamily};
 
 use super::RoutingError;
 use super::layout::Layout;
 use super::model::{Family, Route, RouteKind, RoutingObjects, Rule};
 
-/// A default route seen in the main table (what DHCP or RA put there) for one path.
+/// The default route a path table mirrors, reduced to what that table needs: its next hop.
+/// Not `linkmon::DefaultRoute`, which is one route as the kernel reported it in the main table
+/// (family, metric): a path table is also given defaults nothing observed (the tunnel's device
+/// route, a STATIC bearer's gateway).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct DefaultRoute {
+pub struct PathDefault {
     /// `None` for a point-to-point device route (`default dev wwan0`).
     pub gateway: Option<IpAddr>,
 }
@@ -23,8 +27,8 @@ pub struct DefaultRoute {
 pub struct PathInput {
     pub ifname: String,
     pub ifindex: u32,
-    pub default_v4: Option<DefaultRoute>,
-    pub default_v6: Option<DefaultRoute>,
+    pub default_v4: Option<PathDefault>,
+    pub default_v6: Option<PathDefault>,
     pub addresses: Vec<IpAddr>,
     /// Mark (inside the layout's mask) that pins a socket or packet to this path.
     pub mark: u32,
@@ -39,15 +43,6 @@ pub enum Selector {
     Mark(u32),
     /// Everything else: a plain rule at the end of the range.
     Default,
-}
-
-/// Where a class's traffic goes now (the decision core's output).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ClassRoute {
-    Via(PathId),
-    /// Refused by policy while only this path is left.
-    Held(PathId),
-    Unreachable,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -175,7 +170,7 @@ fn source_worthy(addr: &IpAddr, families: &BTreeSet<Family>) -> bool {
 /// pinned to a path that has no way out fails fast instead of leaking onto another path.
 fn path_default(path: PathId, input: &PathInput, family: Family) -> RouteKind {
     let default = match (path, family) {
-        (PathId::Arc, Family::V4) => Some(DefaultRoute { gateway: None }),
+        (PathId::Arc, Family::V4) => Some(PathDefault { gateway: None }),
         (_, Family::V4) => input.default_v4,
         (_, Family::V6) => input.default_v6,
     };

@@ -46,7 +46,7 @@ mod tests;
 use std::io;
 
 pub use desired::{
-    ClassInput, ClassRoute, DefaultRoute, DesiredRouting, PathInput, RoutingInputs, Selector,
+    ClassInput, ClassRoute, DesiredRouting, PathDefault, PathInput, RoutingInputs, Selector,
     desired,
 };
 pub use layout::Layout;

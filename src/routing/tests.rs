@@ -30,10 +30,10 @@ fn lab_inputs(v6: bool) -> RoutingInputs {
         PathInput {
             ifname: "wlan0".into(),
             ifindex: 3,
-            default_v4: Some(DefaultRoute {
+            default_v4: Some(PathDefault {
                 gateway: Some("192.0.2.1".parse().unwrap()),
             }),
-            default_v6: v6.then(|| DefaultRoute {
+            default_v6: v6.then(|| PathDefault {
                 gateway: Some("2001:db8:1::1".parse().unwrap()),
             }),
             addresses: vec![
@@ -49,7 +49,7 @@ fn lab_inputs(v6: bool) -> RoutingInputs {
         PathInput {
             ifname: "wwan0".into(),
             ifindex: 4,
-            default_v4: Some(DefaultRoute {
+            default_v4: Some(PathDefault {
                 gateway: Some("198.51.100.129".parse().unwrap()),
             }),
             default_v6: None,

@@ -11,14 +11,17 @@ use super::RoutingError;
 use super::reconciler::Reconciler;
 use rtnetlink::MulticastGroup;
 
+use crate::liveness::{self, Heartbeat};
 use crate::netlink::Monitor;
 
 /// Starts a task that calls `reconciler.repair()` `debounce` after the last rule/route event
 /// and at least every `period`. Events caused by arcway's own changes cost one no-op repair.
+/// `heartbeat` is marked every turn.
 pub fn spawn_drift_watch(
     reconciler: Reconciler,
     debounce: Duration,
     period: Duration,
+    heartbeat: Heartbeat,
 ) -> Result<JoinHandle<()>, RoutingError> {
     let groups = [
         MulticastGroup::Ipv4Rule,
@@ -31,6 +34,7 @@ pub fn spawn_drift_watch(
         let mut next_periodic = Instant::now() + period;
         let mut pending: Option<Instant> = None;
         loop {
+            heartbeat.beat();
             let deadline = pending.map_or(next_periodic, |p| p.min(next_periodic));
             tokio::select! {
                 // Any event, a lost one (overrun) included, is a hint to re-read.
@@ -50,6 +54,7 @@ pub fn spawn_drift_watch(
                         Err(e) => warn!(error = %e, "routing repair failed"),
                     }
                 }
+                () = liveness::pause() => {}
             }
         }
     }))

@@ -2,51 +2,18 @@
 //! "no handshake for too long" watch that triggers re-resolution on the other family.
 
 use std::collections::BTreeMap;
-use std::fmt;
 use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant, SystemTime};
 
 use crate::credentials::Endpoint;
+use crate::model::Family;
 
-/// IPv4 or IPv6, for choosing among the endpoint's addresses.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Family {
-    V4,
-    V6,
-}
-
-impl Family {
-    pub fn of(addr: &SocketAddr) -> Family {
-        if addr.is_ipv4() {
-            Family::V4
-        } else {
-            Family::V6
-        }
-    }
-
-    pub fn other(self) -> Family {
-        match self {
-            Family::V4 => Family::V6,
-            Family::V6 => Family::V4,
-        }
-    }
-
-    /// IPv6 when the Wi-Fi path has a global IPv6 default route, else IPv4.
-    pub fn preferred(wifi_has_ipv6: bool) -> Family {
-        if wifi_has_ipv6 {
-            Family::V6
-        } else {
-            Family::V4
-        }
-    }
-}
-
-impl fmt::Display for Family {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Family::V4 => "IPv4",
-            Family::V6 => "IPv6",
-        })
+/// IPv6 when the Wi-Fi path has a global IPv6 default route, else IPv4.
+pub fn preferred_family(wifi_has_ipv6: bool) -> Family {
+    if wifi_has_ipv6 {
+        Family::V6
+    } else {
+        Family::V4
     }
 }
 
@@ -117,7 +84,7 @@ impl Resolver {
 pub fn choose(addrs: &[SocketAddr], want: Family) -> Option<SocketAddr> {
     addrs
         .iter()
-        .find(|a| Family::of(a) == want)
+        .find(|a| Family::of(a.ip()) == want)
         .or_else(|| addrs.first())
         .copied()
 }

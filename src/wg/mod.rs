@@ -20,8 +20,8 @@ mod tunnel;
 mod userspace;
 
 pub use device::allowed_ips;
-pub use endpoint::{Family, Resolver};
+pub use endpoint::Resolver;
 pub use error::Error;
-pub use settings::{Backend, OnStop, ParseChoiceError, WgSettings};
+pub use settings::{Backend, OnStop, WgSettings};
 pub use supervisor::socket_path;
 pub use tunnel::{ActiveBackend, Tunnel, TunnelSpec, TunnelStatus, WgSample};

@@ -7,12 +7,13 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 use super::device::{self, DeviceUpdate, PeerReading};
-use super::endpoint::{Family, HandshakeWatch, Resolver, choose};
+use super::endpoint::{HandshakeWatch, Resolver, choose, preferred_family};
 use super::error::Error;
 use super::supervisor::{ChildEvent, Supervisor, connectable, socket_path};
 use super::tunnel::{ActiveBackend, Command, START_TIMEOUT, TunnelSpec, WgSample, new_watch};
 use super::{Backend, OnStop, WgSettings, link};
 use crate::credentials::{Credentials, Endpoint};
+use crate::model::Family;
 use crate::netlink::Handle;
 
 /// How long a userspace child gets between SIGTERM and SIGKILL.
@@ -63,7 +64,7 @@ impl Owner {
     ) -> Result<Owner, Error> {
         let handle = Handle::new().map_err(Error::NetlinkSocket)?;
         let settings = spec.settings;
-        let prefer = Family::preferred(spec.prefer_ipv6);
+        let prefer = preferred_family(spec.prefer_ipv6);
         let mut owner = Owner {
             sup: Supervisor::new(settings.userspace_command.clone(), &settings.ifname),
             watch: new_watch(&settings),
@@ -160,7 +161,7 @@ impl Owner {
 
     pub(super) fn pick(&mut self, addrs: &[SocketAddr]) -> Option<SocketAddr> {
         let chosen = choose(addrs, self.want)?;
-        if Family::of(&chosen) != self.want {
+        if Family::of(chosen.ip()) != self.want {
             tracing::info!(ifname = %self.settings.ifname, endpoint = %self.target(), wanted = %self.want, using = %chosen, "endpoint has no address of the wanted family");
         }
         self.next_resolve = None;

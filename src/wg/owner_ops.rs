@@ -6,7 +6,7 @@ use std::time::{Instant, SystemTime};
 
 use super::OnStop;
 use super::device;
-use super::endpoint::Family;
+use super::endpoint::preferred_family;
 use super::error::Error;
 use super::link;
 use super::owner::{Owner, RESOLVE_TIMEOUT, STOP_GRACE};
@@ -20,7 +20,7 @@ impl Owner {
                 let _ = reply.send(self.status());
             }
             Command::PreferIpv6(prefer, reply) => {
-                let family = Family::preferred(prefer);
+                let family = preferred_family(prefer);
                 if family != self.prefer {
                     tracing::info!(ifname = %self.settings.ifname, %family, "preferred endpoint family changed");
                     self.prefer = family;

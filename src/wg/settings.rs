@@ -1,77 +1,13 @@
 //! What the tunnel owner needs from the configuration (the `arc:` section plus routing bits).
 
-use std::fmt;
-use std::str::FromStr;
 use std::time::Duration;
 
 use ipnet::IpNet;
 
 use crate::credentials::Endpoint;
 
-/// Which WireGuard implementation carries the device.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum Backend {
-    /// Kernel module when the kernel has it, else the userspace command.
-    #[default]
-    Auto,
-    Kernel,
-    Userspace,
-}
-
-/// What `stop` does with the device (and with it the routes through it).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum OnStop {
-    Keep,
-    #[default]
-    Remove,
-}
-
-/// A word the config file used that is not one of the allowed values.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("failed to parse {value:?}: expected one of {expected}")]
-pub struct ParseChoiceError {
-    value: String,
-    expected: &'static str,
-}
-
-impl FromStr for Backend {
-    type Err = ParseChoiceError;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s {
-            "auto" => Ok(Backend::Auto),
-            "kernel" => Ok(Backend::Kernel),
-            "userspace" => Ok(Backend::Userspace),
-            _ => Err(ParseChoiceError {
-                value: s.into(),
-                expected: "auto, kernel, userspace",
-            }),
-        }
-    }
-}
-
-impl FromStr for OnStop {
-    type Err = ParseChoiceError;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s {
-            "keep" => Ok(OnStop::Keep),
-            "remove" => Ok(OnStop::Remove),
-            _ => Err(ParseChoiceError {
-                value: s.into(),
-                expected: "keep, remove",
-            }),
-        }
-    }
-}
-
-impl fmt::Display for Backend {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Backend::Auto => "auto",
-            Backend::Kernel => "kernel",
-            Backend::Userspace => "userspace",
-        })
-    }
-}
+/// The `arc.backend` and `arc.on_stop` keywords, as the configuration spells them.
+pub use crate::config::{Backend, OnStop};
 
 /// Settings of the Arc WireGuard device. `Default` gives the documented config defaults.
 #[derive(Debug, Clone, PartialEq, Eq)]

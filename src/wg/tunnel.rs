@@ -7,11 +7,12 @@ use std::time::{Duration, Instant, SystemTime};
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
-use super::endpoint::{Family, HandshakeWatch, Resolver};
+use super::endpoint::{HandshakeWatch, Resolver};
 use super::error::Error;
 use super::owner::Owner;
 use super::{OnStop, WgSettings};
 use crate::credentials::Credentials;
+use crate::model::Family;
 
 /// One reading of the server peer, sent every second while the device can be read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -29,9 +29,9 @@ fn route(gw: &str) -> linkmon::DefaultRoute {
     let gateway: IpAddr = gw.parse().unwrap();
     linkmon::DefaultRoute {
         family: if gateway.is_ipv4() {
-            linkmon::Family::V4
+            crate::model::Family::V4
         } else {
-            linkmon::Family::V6
+            crate::model::Family::V6
         },
         metric: 0,
         gateway: Some(gateway),

@@ -3,7 +3,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use super::*;
 use crate::config;
 use crate::linkmon::{self, AddrScope, IfAddr, OperState};
-use crate::routing::render_objects;
+use crate::routing::{self, render_objects};
 
 const LAB: &str = "version: 1
 arc: {credentials: /var/lib/arcway/arc.json, interface: arc0}

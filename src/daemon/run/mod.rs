@@ -1,5 +1,6 @@
-//! Start-up, the event loop and shutdown: messages from the owners go to the controller, and
-//! once per turn its intents go to the owners (see `controller`).
+//! The event loop: messages from the owners go to the controller, and once per turn its
+//! intents go to the owners (see `controller`). Start-up and shutdown are in `lifecycle`,
+//! supervision of the owners in `supervise`.
 
 use std::collections::BTreeMap;
 use std::process::ExitCode;
@@ -16,8 +17,8 @@ use crate::accounting::{self, AccountingHandle, AccountingSettings, BudgetTransi
 use crate::config::{self, Config};
 use crate::credentials::{self, Credentials};
 use crate::engine::{self, Event, Health, Time};
-use crate::linkmon::{Family, LinkEvent, LinkMonitor, LinkMonitorConfig, LinkMonitorHandle};
-use crate::model::PathId;
+use crate::linkmon::{LinkEvent, LinkMonitor, LinkMonitorConfig, LinkMonitorHandle};
+use crate::model::{Family, PathId};
 use crate::modem::{self, ModemEvent, ModemWatcher};
 use crate::nft::owner::NftHandle;
 use crate::notify::{Notifier, Watchdog};
@@ -28,8 +29,16 @@ use crate::wg::{TunnelSpec, TunnelStatus, WgSample};
 use crate::wifi;
 use crate::{bootstrap, conntrack, logging, metrics, nft};
 
+mod arc_session;
+mod kernel;
+mod lifecycle;
 mod owners;
+mod publishing;
 mod reloading;
+mod supervise;
+
+use arc_session::{load_credentials, rebootstrap_on};
+use lifecycle::interfaces;
 
 use super::arc::{self, ArcCommand, ArcHandle, ArcReport};
 use super::controller::{Controller, Moved};
@@ -37,7 +46,6 @@ use super::inputs::World;
 use super::observe::{self, Observed};
 use super::reload::{self, ReloadPlan};
 use super::{Options, dual, error_chain, exit, setup, snapshot};
-use owners::Restart;
 use reloading::{PendingReload, log_style, log_warnings};
 
 /// How often status is republished, owners checked and the watchdog fed.
@@ -95,35 +103,6 @@ const NFTABLES: &str = "nftables";
 const ROUTING: &str = "routing";
 const TUNNEL: &str = "tunnel";
 const CONFIG: &str = "config";
-const LINK_MONITOR: &str = "link_monitor";
-const ROUTE_WATCH: &str = "route_watch";
-
-/// The Arc credentials, when Arc is configured. A missing file that `arc.bootstrap` will
-/// fetch is not an error; any other failure is, with the file's name and the field at fault.
-fn load_credentials(cfg: &Config) -> Result<Option<Credentials>, String> {
-    let Some(arc) = &cfg.arc else {
-        return Ok(None);
-    };
-    match credentials::load(&arc.credentials) {
-        Ok(creds) => Ok(Some(creds)),
-        Err(credentials::Error::Read { source, .. })
-            if source.kind() == std::io::ErrorKind::NotFound && arc.bootstrap.is_some() =>
-        {
-            Ok(None)
-        }
-        Err(err) => {
-            let message = error_chain(&err);
-            error!(error = %message, "Arc is off until the credentials file is fixed (then SIGHUP); Wi-Fi and cellular keep working");
-            Err(message)
-        }
-    }
-}
-
-fn rebootstrap_on(cfg: &Config) -> bool {
-    cfg.arc
-        .as_ref()
-        .is_some_and(|a| a.rebootstrap_on_auth_failure)
-}
 
 /// The receivers the loop waits on. Owners restarted by the loop hand in new ones.
 struct Channels {
@@ -185,17 +164,21 @@ struct Daemon {
     wifi_seen: wifi::WifiObserved,
     /// A replaced link monitor's events, for the loop to take.
     links_swap: Option<mpsc::Receiver<LinkEvent>>,
-    linkmon_restart: Option<Restart>,
     reconciler: Reconciler,
     drift_watch: Option<JoinHandle<()>>,
-    drift_restart: Option<Restart>,
+    /// What the drift watch beats on (it is a bare task).
+    drift_beat: crate::liveness::Heartbeat,
+    /// Owners that died and when they are started again.
+    restarts: super::liveness::Restarts,
+    /// Owners past their deadline at the last check.
+    overdue: std::collections::BTreeSet<&'static str>,
     nft: NftHandle,
     modem: Option<ModemWatcher>,
     /// What the running modem watcher was started with; a reload that changes it restarts it.
     modem_settings: Option<modem::WatcherSettings>,
     /// A reload's new modem event receiver (`Some(None)`: no watcher any more), for the loop.
     modem_rx_swap: Option<Option<mpsc::Receiver<ModemEvent>>>,
-    cellular_route: Option<routing::DefaultRoute>,
+    cellular_route: Option<routing::PathDefault>,
     accounting: Option<AccountingHandle>,
     budget_tx: mpsc::UnboundedSender<BudgetTransition>,
     creds_tx: mpsc::Sender<Credentials>,
@@ -209,157 +192,6 @@ struct Daemon {
 }
 
 impl Daemon {
-    async fn start(opts: Options, cfg: Config) -> Result<(Daemon, Channels), StartError> {
-        let failed = |e: anyhow::Error| StartError::Failed(e);
-        let origin = Instant::now();
-        // Bad credentials disable Arc, not the gateway: Wi-Fi and cellular need none.
-        let (creds, creds_problem) = match load_credentials(&cfg) {
-            Ok(creds) => (creds, None),
-            Err(message) => (None, Some(message)),
-        };
-        let notifier = Notifier::from_env().unwrap_or_else(|err| {
-            warn!(error = %err, "NOTIFY_SOCKET is unusable; not talking to the service manager");
-            Notifier::disabled()
-        });
-
-        let (publisher, subscriber) = status::channel(status::Snapshot::default());
-        let server = status::Server::bind(&cfg.status.socket, subscriber)
-            .await
-            .with_context(|| {
-                format!(
-                    "failed to open the status socket {}",
-                    cfg.status.socket.display()
-                )
-            })
-            .map_err(failed)?;
-        let (reload_tx, reload_rx) = mpsc::channel(4);
-        let server = server.accept_reloads(reload_tx);
-        let (server_stop, stop_rx) = oneshot::channel::<()>();
-        tokio::spawn(server.run(async move {
-            let _ = stop_rx.await;
-        }));
-
-        let reconciler = Reconciler::spawn(cfg.routing_layout())
-            .context("failed to start the routing reconciler")
-            .map_err(failed)?;
-        let (link_tx, link_rx) = mpsc::channel(256);
-        let watched = setup::watched_interfaces(&cfg);
-        let linkmon = LinkMonitor::start(LinkMonitorConfig::new(watched.clone()), link_tx)
-            .await
-            .context("failed to start the link monitor")
-            .map_err(failed)?;
-
-        let (wifi_tx, wifi_rx) = mpsc::channel(64);
-        let (wifi, _) = wifi::reconcile(None, wifi::settings_for(&cfg), &wifi_tx);
-        let (probe_tx, probe_rx) = mpsc::channel(64);
-        let (wg_tx, wg_rx) = mpsc::channel(16);
-        let (arc_tx, arc_rx) = mpsc::channel(16);
-        let (nft_tx, nft_rx) = mpsc::unbounded_channel();
-        let (budget_tx, budget_rx) = mpsc::unbounded_channel();
-        let (creds_tx, creds_rx) = mpsc::channel(1);
-        let rebootstrap = Arc::new(tokio::sync::Mutex::new(bootstrap::Rebootstrapper::new(
-            bootstrap::RebootstrapPolicy::from_config(&cfg),
-        )));
-        // Routing waits for the link monitor's first report of each of these (see FIRST_LINKS).
-        let ctl = Controller::new(cfg.engine_settings(), watched, rebootstrap_on(&cfg));
-        let interfaces = interfaces(&cfg);
-        let now_wall = WallTime::now();
-        let arc = arc::spawn(wg_tx.clone(), arc_tx.clone());
-        let mut daemon = Daemon {
-            opts,
-            cfg,
-            origin,
-            started_at: now_wall,
-            loaded_at: now_wall,
-            reload_error: None,
-            pending_reload: None,
-            problems: BTreeMap::new(),
-            status_line: String::new(),
-            ctl,
-            observed: Observed::default(),
-            interfaces,
-            creds,
-            arc,
-            tunnel: TunnelState::Off,
-            tunnel_deferred: true,
-            tunnel_status: None,
-            tunnel_status_asked: None,
-            renewed: None,
-            prefer_ipv6: false,
-            probers: BTreeMap::new(),
-            probe_tx,
-            wg_tx,
-            arc_tx,
-            nft_tx: nft_tx.clone(),
-            linkmon,
-            wifi,
-            wifi_tx,
-            wifi_seen: wifi::WifiObserved::default(),
-            links_swap: None,
-            linkmon_restart: None,
-            reconciler,
-            drift_watch: None,
-            drift_restart: None,
-            // Replaced once accounting runs (it reads the counters before every replace).
-            nft: nft::owner::spawn(None, nft_tx),
-            modem: None,
-            modem_settings: None,
-            modem_rx_swap: None,
-            cellular_route: None,
-            accounting: None,
-            budget_tx,
-            creds_tx,
-            rebootstrap,
-            publisher,
-            metrics: None,
-            server_stop: Some(server_stop),
-            notifier,
-            watchdog: Watchdog::from_env(),
-            last_watchdog: Instant::now(),
-        };
-        daemon.start_drift_watch();
-        if let Some(message) = creds_problem {
-            daemon.set_problem(CREDENTIALS, Err(message));
-        }
-        let modem_rx = daemon.start_modem();
-        // Probers first: accounting reports what their probes cost.
-        daemon.start_probers();
-        daemon.start_accounting();
-        daemon.start_metrics().await;
-        // A missing file that `arc.bootstrap` fetches; a broken one waits for a fix and SIGHUP.
-        let fetch = daemon
-            .cfg
-            .arc
-            .as_ref()
-            .is_some_and(|a| a.bootstrap.is_some());
-        if daemon.creds.is_none() && fetch && !daemon.problems.contains_key(CREDENTIALS) {
-            daemon.spawn_bootstrap();
-        }
-        daemon.publish();
-        info!(
-            config = %daemon.opts.config_path.display(),
-            paths = ?daemon.cfg.paths(),
-            classes = daemon.cfg.classes.len(),
-            "arcway started"
-        );
-        if let Err(err) = daemon.notifier.ready() {
-            warn!(error = %err, "failed to tell the service manager we are ready");
-        }
-        let channels = Channels {
-            links: Some(link_rx),
-            wifi: wifi_rx,
-            probes: probe_rx,
-            wg: wg_rx,
-            arc: arc_rx,
-            nft: nft_rx,
-            budgets: budget_rx,
-            reloads: reload_rx,
-            creds: creds_rx,
-            modem: modem_rx,
-        };
-        Ok((daemon, channels))
-    }
-
     /// Moves messages from the owners to the controller; after each message, one reconcile.
     async fn run(mut self, mut ch: Channels) -> anyhow::Result<()> {
         let mut hup = signal(SignalKind::hangup()).context("failed to catch SIGHUP")?;
@@ -381,7 +213,7 @@ impl Daemon {
                 biased;
                 // Housekeeping first: it only does cheap things and is ready once a period,
                 // so a storm of events cannot starve the watchdog.
-                _ = tick.tick() => self.housekeeping().await,
+                _ = tick.tick() => self.housekeeping(&mut ch).await,
                 // Then link events: carrier loss is the fastest failover there is.
                 event = recv_opt(&mut ch.links) => match event {
                     Some(event) => self.on_link(event),
@@ -459,28 +291,6 @@ impl Daemon {
 
     fn time_of(&self, at: Instant) -> Time {
         Time::from_duration(at.saturating_duration_since(self.origin))
-    }
-
-    fn world(&self) -> World<'_> {
-        // Routes into the tunnel need its device up: while a new tunnel starts, the kernel
-        // refuses them (ENETDOWN). A device left up by an earlier arcway is adopted at once.
-        let arc_routable = self.tunnel == TunnelState::Running
-            || self
-                .interfaces
-                .get(&PathId::Arc)
-                .and_then(|name| self.observed.links.get(name))
-                .is_some_and(|l| l.is_up());
-        World {
-            cfg: &self.cfg,
-            links: &self.observed.links,
-            arc: self
-                .creds
-                .as_ref()
-                .map(|c| (c.ip_address, setup::arc_routes(&self.cfg, c))),
-            arc_routable,
-            interfaces: &self.interfaces,
-            cellular_route: self.cellular_route,
-        }
     }
 
     fn on_modem(&mut self, event: ModemEvent) {
@@ -573,341 +383,6 @@ impl Daemon {
         self.ctl
             .handshake(events, self.time_of(sample.at), self.now());
     }
-
-    fn on_arc(&mut self, report: ArcReport) {
-        match report {
-            ArcReport::Started => {
-                self.tunnel = TunnelState::Running;
-                self.renewed = None;
-                self.ctl.tunnel_started(self.now());
-                self.ctl.routing_changed();
-                self.ctl.nft_changed();
-                self.set_problem(TUNNEL, Ok(()));
-                self.ask_tunnel_status();
-                self.finish_reload(Ok(()));
-            }
-            ArcReport::Failed { error, retry_in } => {
-                error!(error = %error, retry_in = ?retry_in, "failed to bring up the Arc tunnel");
-                self.tunnel = TunnelState::Starting;
-                self.ctl.tunnel_starting();
-                self.finish_reload(Err(format!(
-                    "the new configuration is in force, but the Arc tunnel did not start (retried in {retry_in:?}): {error}"
-                )));
-                self.set_problem(TUNNEL, Err(error));
-            }
-            ArcReport::Removed => {
-                self.tunnel = TunnelState::Off;
-                self.tunnel_status = None;
-                self.ctl.tunnel_stopped();
-                self.ctl.routing_changed();
-            }
-            ArcReport::Renewed { at, wall } => {
-                self.renewed = Some((at, wall));
-                self.ctl.renewed(self.time_of(at));
-            }
-            ArcReport::Status(status) => {
-                self.tunnel_status = status.map(|s| *s);
-                self.ctl.publish();
-            }
-        }
-    }
-
-    fn log_engine_entries(&mut self) {
-        for entry in self.ctl.take_log() {
-            // A path lost is what an operator filtering for warnings wants to see.
-            let lost = matches!(
-                entry.change,
-                engine::Change::Path {
-                    to: Health::Down { .. },
-                    ..
-                }
-            );
-            if lost {
-                warn!(seq = entry.seq, "{}", entry.summary());
-            } else {
-                info!(seq = entry.seq, "{}", entry.summary());
-            }
-        }
-    }
-
-    async fn sync_routing(&mut self) {
-        if !self.ctl.links_known() {
-            return;
-        }
-        let desired = self.ctl.engine().desired();
-        let routes = desired
-            .classes
-            .iter()
-            .map(|c| (c.name.clone(), c.route))
-            .collect();
-        let inputs = self.world().routing(&routes);
-        let mut desired = match routing::desired(&inputs) {
-            Ok(d) => d,
-            Err(err) => {
-                let message = error_chain(&err);
-                warn!(error = %message, "failed to compute the routing state");
-                self.set_problem(ROUTING, Err(message));
-                return;
-            }
-        };
-        if self.ctl.adopting() {
-            // Until every path has reported, class tables keep what the kernel has (a
-            // restart adopts working routes); path tables and rules are set at once so the
-            // tunnel and the probes can work.
-            match self.reconciler.current().await {
-                Ok(current) => keep_class_routes(&mut desired, &current, &inputs),
-                Err(err) => {
-                    warn!(error = %err, "failed to read arcway's routes");
-                    return;
-                }
-            }
-        }
-        let links = desired.links.clone();
-        match self.reconciler.set(desired).await {
-            Ok(changes) => {
-                if !changes.is_empty() {
-                    debug!(changes = %routing::render_changes(&changes, &links), "routing updated");
-                }
-                self.set_problem(ROUTING, Ok(()));
-            }
-            Err(err) => {
-                let message = error_chain(&err);
-                warn!(error = %message, "failed to update routing");
-                self.set_problem(ROUTING, Err(message));
-            }
-        }
-    }
-
-    /// Flows of a moved class that were NATed to the old path would keep that address on
-    /// the new path and be dropped by the far end: delete them, and only them, per family
-    /// that moved. Every class moved in one turn shares one conntrack dump.
-    fn evict(&self, moved: &[Moved]) {
-        let (classes, evictions) = dual::evictions(&self.world(), moved);
-        if evictions.is_empty() {
-            return;
-        }
-        tokio::spawn(async move {
-            let classes = classes.join(", ");
-            match conntrack::evict(evictions).await {
-                Ok(report) => debug!(
-                    classes = %classes,
-                    evicted = report.evicted,
-                    examined = report.examined,
-                    "conntrack entries of the moved classes removed"
-                ),
-                Err(err) => {
-                    warn!(classes = %classes, error = %err, "failed to remove conntrack entries")
-                }
-            }
-        });
-    }
-
-    fn follow_wifi_ipv6(&mut self) {
-        let prefer = self
-            .interfaces
-            .get(&PathId::Wifi)
-            .and_then(|name| self.observed.links.get(name))
-            .is_some_and(|l| {
-                l.default_route(Family::V6).is_some() && l.global(Family::V6).next().is_some()
-            });
-        if prefer != self.prefer_ipv6 {
-            self.prefer_ipv6 = prefer;
-            self.arc.set(ArcCommand::PreferIpv6(prefer));
-        }
-    }
-
-    fn nft_wanted(&self) -> nft::owner::Wanted {
-        let inputs = self.world().nft();
-        let routes = self.ctl.engine().desired();
-        let ifname = |p: PathId| self.interfaces.get(&p).cloned();
-        let extras = nft::TableExtras {
-            counted: self
-                .interfaces
-                .iter()
-                .map(|(p, i)| nft::CountedPath {
-                    path: *p,
-                    ifname: i.clone(),
-                })
-                .collect(),
-            default_class: self
-                .cfg
-                .classes
-                .iter()
-                .find(|c| c.matcher.is_none())
-                .map(|c| c.name.clone()),
-            held: nft::held_classes(
-                &self.cfg,
-                routes
-                    .classes
-                    .iter()
-                    .map(|c| (c.name.as_str(), dual::held(c.route))),
-                ifname,
-            ),
-            missing_cgroups: Default::default(),
-        };
-        (inputs, extras)
-    }
-
-    fn new_credentials(&mut self, creds: Credentials) {
-        info!(address = %creds.ip_address, "Arc credentials ready");
-        self.set_problem(CREDENTIALS, Ok(()));
-        self.creds = Some(creds.clone());
-        self.ctl.new_credentials();
-        if self.tunnel == TunnelState::Off {
-            self.start_tunnel(false);
-        } else {
-            self.arc.set(ArcCommand::Update(Box::new(creds)));
-        }
-    }
-
-    /// Records how setting up `object` went: a failure shows in status, metrics and the
-    /// service manager's STATUS until a later attempt succeeds.
-    fn set_problem(&mut self, object: &'static str, outcome: Result<(), String>) {
-        match outcome {
-            Ok(()) => {
-                if self.problems.remove(object).is_some() {
-                    info!(object, "set up again; the problem is gone");
-                    self.ctl.publish();
-                }
-            }
-            Err(error) => {
-                let problem = self
-                    .problems
-                    .entry(object)
-                    .or_insert_with(|| status::Problem {
-                        object: object.to_owned(),
-                        since: WallTime::now(),
-                        error: String::new(),
-                    });
-                problem.error = error;
-                self.ctl.publish();
-            }
-        }
-    }
-
-    fn publish(&mut self) {
-        let class_since: BTreeMap<String, Instant> = self
-            .ctl
-            .class_since()
-            .iter()
-            .map(|(c, t)| (c.clone(), self.origin + t.as_duration()))
-            .collect();
-        let snap = snapshot::build(&snapshot::Inputs {
-            cfg: &self.cfg,
-            config_path: &self.opts.config_path,
-            loaded_at: self.loaded_at,
-            reload_error: self.reload_error.clone(),
-            started_at: self.started_at,
-            origin: self.origin,
-            engine: self.ctl.engine(),
-            observed: &self.observed,
-            interfaces: &self.interfaces,
-            tunnel: self.tunnel_status.as_ref(),
-            class_since: &class_since,
-        });
-        let snap = status::Snapshot {
-            accounting: self.accounting.as_ref().map(|a| a.status.borrow().clone()),
-            modem: self.modem.as_ref().map(ModemWatcher::status),
-            problems: self.problems.values().cloned().collect(),
-            ..snap
-        };
-        let mut snap = snap;
-        let degraded = self
-            .ctl
-            .engine()
-            .desired()
-            .paths
-            .get(&PathId::Wifi)
-            .is_some_and(|p| p.degraded);
-        for p in snap
-            .paths
-            .iter_mut()
-            .filter(|p| p.name == PathId::Wifi.as_str())
-        {
-            p.wifi = self.wifi_seen.status(degraded);
-        }
-        let line = status::status_line(&snap);
-        if line != self.status_line {
-            if let Err(err) = self.notifier.status(&line) {
-                debug!(error = %err, "failed to send STATUS to the service manager");
-            }
-            self.status_line = line;
-        }
-        self.publisher.send_replace(Arc::new(snap));
-    }
-
-    async fn shutdown(mut self) -> anyhow::Result<()> {
-        info!("stopping");
-        let _ = self.notifier.stopping();
-        self.finish_reload(Err("arcway is stopping".into()));
-        if let Some(w) = self.wifi.take() {
-            w.stop();
-        }
-        self.probers.clear();
-        let on_stop = self
-            .cfg
-            .arc
-            .as_ref()
-            .map_or(config::OnStop::Remove, |a| a.on_stop);
-        let mut failures = Vec::new();
-        if let Some(watcher) = self.modem.take() {
-            watcher.stop().await;
-        }
-        // The table stays as it is until removed below: the owner's last load is the last.
-        self.nft.stop().await;
-        if let Some(acct) = self.accounting.take()
-            && let Err(err) = acct.stop().await
-        {
-            failures.push(format!("accounting: {err}"));
-        }
-        if let Err(err) = self.arc.stop().await {
-            failures.push(format!("tunnel: {err}"));
-        }
-        if on_stop == config::OnStop::Remove {
-            if let Err(err) = self.reconciler.teardown().await {
-                failures.push(format!("routing: {err}"));
-            }
-            if let Err(err) = nft::remove().await {
-                failures.push(format!("nftables: {err}"));
-            }
-        }
-        if let Some(stop) = self.server_stop.take() {
-            let _ = stop.send(());
-        }
-        // Give the status server a moment to remove its socket.
-        tokio::time::sleep(Duration::from_millis(20)).await;
-        if failures.is_empty() {
-            info!("stopped");
-            Ok(())
-        } else {
-            anyhow::bail!("teardown was incomplete: {}", failures.join("; "))
-        }
-    }
-}
-
-fn keep_class_routes(
-    desired: &mut routing::DesiredRouting,
-    current: &routing::KernelRouting,
-    inputs: &routing::RoutingInputs,
-) {
-    let class_tables: std::collections::BTreeSet<u32> =
-        inputs.classes.iter().map(|c| c.table).collect();
-    desired
-        .objects
-        .routes
-        .retain(|key, _| !class_tables.contains(&key.table));
-    for (key, kind) in &current.routes {
-        if class_tables.contains(&key.table) {
-            desired.objects.routes.insert(*key, kind.clone());
-        }
-    }
-}
-
-fn interfaces(cfg: &Config) -> BTreeMap<PathId, String> {
-    PathId::ALL
-        .into_iter()
-        .filter_map(|p| Some((p, setup::interface(cfg, p)?)))
-        .collect()
 }
 
 async fn recv_opt<T>(rx: &mut Option<mpsc::Receiver<T>>) -> Option<T> {
