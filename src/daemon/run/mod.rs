@@ -531,7 +531,9 @@ impl Daemon {
         self.observed.record_link(&event);
         let events = observe::link_events(&self.interfaces, &event);
         let now = self.now();
+        let down = self.links_down();
         self.ctl.link(event.name(), events, now);
+        self.probe_returned(&down);
         // After the link events, and never dropped with a starting tunnel's: which families
         // each path has a default route in.
         for e in dual::default_route_events(&self.world()) {
@@ -542,10 +544,38 @@ impl Daemon {
 
     fn on_wifi(&mut self, event: wifi::WifiEvent) {
         let now = self.now();
+        let down = self.links_down();
         for e in self.wifi_seen.take(event, WallTime::now()) {
             self.ctl.event(e, now);
         }
+        self.probe_returned(&down);
         self.ctl.publish();
+    }
+
+    /// The probed Wi-Fi path and the tunnel over it, when their link is down. (Cellular is
+    /// left to its interval: there a probe costs money, and a bearer comes back seldom.)
+    fn links_down(&self) -> Vec<PathId> {
+        let engine = self.ctl.engine();
+        self.probers
+            .keys()
+            .copied()
+            .filter(|p| matches!(p, PathId::Wifi | PathId::Arc))
+            .filter(|&p| engine.link_down(p).is_some())
+            .collect()
+    }
+
+    /// Paths of `down` whose link is back are probed at once, not at their next interval:
+    /// after a quick reassociation the first passing round is what ends the outage.
+    fn probe_returned(&self, down: &[PathId]) {
+        let engine = self.ctl.engine();
+        for path in down {
+            if engine.link_down(*path).is_none()
+                && let Some(prober) = self.probers.get(path)
+            {
+                debug!(path = %path, "link back: probing at once");
+                prober.resume();
+            }
+        }
     }
 
     fn on_probe(&mut self, round: ProbeRound) {
@@ -604,6 +634,11 @@ impl Daemon {
             ArcReport::Renewed { at, wall } => {
                 self.renewed = Some((at, wall));
                 self.ctl.renewed(self.time_of(at));
+                // The next packet makes the new handshake: a probe now rather than at the
+                // next interval.
+                if let Some(prober) = self.probers.get(&PathId::Arc) {
+                    prober.resume();
+                }
             }
             ArcReport::Status(status) => {
                 self.tunnel_status = status.map(|s| *s);
