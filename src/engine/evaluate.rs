@@ -34,6 +34,10 @@ impl Engine {
         let Some(s) = self.effective_settings(path) else {
             return;
         };
+        // A tunnel over a link that only blipped keeps its session (WireGuard keeps its keys
+        // across the underlay's reassociation): probes passing through it prove the way back,
+        // so it needs no handshake newer than the outage, only a fresh one as always.
+        let proven_by_probes = tunnel && self.quick_reassociation(path).is_some();
         let (Some(facts), Some(state)) = (self.facts.get_mut(&path), self.paths.get_mut(&path))
         else {
             return;
@@ -63,7 +67,11 @@ impl Engine {
                 continue;
             }
             for _ in 0..MAX_STEPS {
-                let after = if tunnel { health.down_since() } else { None };
+                let after = if tunnel && !proven_by_probes {
+                    health.down_since()
+                } else {
+                    None
+                };
                 let verdict = Verdict {
                     link_down: link_down.clone(),
                     failing: facts.failing(now, family, tunnel, &s),
@@ -131,7 +139,7 @@ impl Engine {
                 self.log.push(now, change, why);
             }
         }
-        if !tunnel || link_down.is_some() || state.renew_sent {
+        if !tunnel || link_down.is_some() || state.renew_sent || proven_by_probes {
             return;
         }
         let needs = state.health.iter().any(|(family, h)| {

@@ -1,6 +1,8 @@
 //! Wi-Fi specifics of the decisions: the short hold after a quick reassociation, and the
 //! degraded state of a weak signal (make-before-break) with the class selection around it.
 
+use std::time::Duration;
+
 use super::desired::Action;
 use super::evidence::Evidence;
 use super::health::Health;
@@ -47,17 +49,22 @@ impl Engine {
         }
     }
 
+    /// The short hold when the current outage of `path` is a quick reassociation: the link
+    /// came back within `up_after` of its loss and `reassoc_up_after` is set.
+    pub(crate) fn quick_reassociation(&self, path: PathId) -> Option<Duration> {
+        let s = self.settings.paths.get(&path)?;
+        let state = self.paths.get(&path)?;
+        match (state.link_lost_at, state.link_back_at, s.reassoc_up_after) {
+            (Some(lost), Some(back), Some(hold)) if back.since(lost) <= s.up_after => Some(hold),
+            _ => None,
+        }
+    }
+
     /// The path's settings, with `up_after` shortened when the current outage is a quick
     /// reassociation.
     pub(crate) fn effective_settings(&self, path: PathId) -> Option<PathSettings> {
-        let s = self.settings.paths.get(&path)?;
-        let state = self.paths.get(&path)?;
-        let quick = match (state.link_lost_at, state.link_back_at, s.reassoc_up_after) {
-            (Some(lost), Some(back), Some(hold)) if back.since(lost) <= s.up_after => Some(hold),
-            _ => None,
-        };
-        let mut s = s.clone();
-        if let Some(hold) = quick {
+        let mut s = self.settings.paths.get(&path)?.clone();
+        if let Some(hold) = self.quick_reassociation(path) {
             s.up_after = hold.min(s.up_after);
         }
         Some(s)

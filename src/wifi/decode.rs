@@ -3,8 +3,8 @@
 //! read from the generic attribute the crate keeps.
 
 use wl_nl80211::{
-    Ieee80211StatusCode, Nl80211Attr, Nl80211Command, Nl80211CqmAttr, Nl80211CqmRssiThresholdEvent,
-    Nl80211Message, Nl80211RateInfo, Nl80211StationInfo,
+    Ieee80211StatusCode, Nl80211Attr, Nl80211BssInfo, Nl80211Command, Nl80211CqmAttr,
+    Nl80211CqmRssiThresholdEvent, Nl80211Message, Nl80211RateInfo, Nl80211StationInfo,
 };
 
 use super::{Loss, LossKind, StationInfo, WifiEvent, mac_text};
@@ -161,6 +161,45 @@ pub fn station_info(iface: &Nl80211Message, stations: &[Nl80211Message]) -> Opti
         }
     }
     Some(info)
+}
+
+/// The SSID of BSS `bssid` in a scan dump, from its information elements (element 0). Kernels
+/// whose GET_INTERFACE carries no SSID for a station that associated through a supplicant's
+/// own MLME (Linux 6.1 with mac80211) still keep the BSS it joined in the scan results.
+pub fn bss_ssid(bsses: &[Nl80211Message], bssid: &[u8; 6]) -> Option<String> {
+    bsses.iter().find_map(|m| {
+        m.attributes.iter().find_map(|a| {
+            let Nl80211Attr::Bss(info) = a else {
+                return None;
+            };
+            let ours = info
+                .iter()
+                .any(|i| matches!(i, Nl80211BssInfo::Bssid(b) if b == bssid));
+            if !ours {
+                return None;
+            }
+            info.iter().find_map(|i| match i {
+                Nl80211BssInfo::RawInformationElements(ies)
+                | Nl80211BssInfo::RawBeaconInformationElements(ies)
+                | Nl80211BssInfo::RawProbeResponseInformationElements(ies) => ssid_element(ies),
+                _ => None,
+            })
+        })
+    })
+}
+
+/// The SSID element in a run of information elements (id, length, body).
+fn ssid_element(mut ies: &[u8]) -> Option<String> {
+    while let [id, len, rest @ ..] = ies {
+        let len = usize::from(*len);
+        let body = rest.get(..len)?;
+        if *id == 0 {
+            // An SSID is any octets; what is not UTF-8 is shown with replacement characters.
+            return Some(String::from_utf8_lossy(body).into_owned());
+        }
+        ies = &rest[len..];
+    }
+    None
 }
 
 /// NL80211_RATE_INFO_BITRATE32 (or the 16-bit one) counts 100 kbit/s.

@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-pub use decode::{decode, station_info};
+pub use decode::{bss_ssid, decode, station_info};
 pub use observe::WifiObserved;
 pub use owner::{WifiHandle, spawn};
 

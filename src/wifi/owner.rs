@@ -9,7 +9,7 @@ use tracing::{debug, info, warn};
 use wl_nl80211::packet_core::NetlinkPayload;
 use wl_nl80211::{Nl80211Attr, Nl80211Cqm, Nl80211Handle, Nl80211Message, Nl80211MulticastGroup};
 
-use super::{WifiEvent, WifiSettings, decode, station_info};
+use super::{WifiEvent, WifiSettings, bss_ssid, decode, station_info};
 
 /// How long to wait before opening the sockets again after a failure.
 const RETRY: Duration = Duration::from_secs(5);
@@ -94,6 +94,8 @@ struct Told {
     wireless: Option<bool>,
     associated: Option<bool>,
     cqm: Option<(u32, Option<(i32, u32)>)>,
+    /// The SSID read from the scan results for this BSSID, when the interface gave none.
+    bss_ssid: Option<(String, String)>,
 }
 
 /// Runs until stopped (`Ok`) or a socket fails (`Err`).
@@ -243,7 +245,10 @@ async fn refresh(
             return Some(index);
         }
     };
-    let info = station_info(&iface, &stations);
+    let mut info = station_info(&iface, &stations);
+    if let Some(info) = info.as_mut().filter(|i| i.ssid.is_none()) {
+        info.ssid = ssid_from_scan(&h, index, info.bssid.as_deref(), told).await;
+    }
     let associated = info.is_some();
     if associated && told.associated != Some(true) {
         // A reassociation whose connect event was missed, or the first look.
@@ -259,6 +264,49 @@ async fn refresh(
         let _ = events.send(WifiEvent::Station(Default::default())).await;
     }
     Some(index)
+}
+
+/// The SSID of the access point `bssid` from the scan results, read once per BSSID.
+async fn ssid_from_scan(
+    handle: &Nl80211Handle,
+    index: u32,
+    bssid: Option<&str>,
+    told: &mut Told,
+) -> Option<String> {
+    let bssid = bssid?;
+    if let Some((b, ssid)) = &told.bss_ssid
+        && b == bssid
+    {
+        return Some(ssid.clone());
+    }
+    let mac = parse_mac(bssid)?;
+    let bsses: Vec<Nl80211Message> = match handle
+        .scan()
+        .dump(index)
+        .execute()
+        .await
+        .try_collect::<Vec<_>>()
+        .await
+    {
+        Ok(list) => list.into_iter().map(|m| m.payload).collect(),
+        Err(e) => {
+            debug!("nl80211 scan dump failed: {e}");
+            return None;
+        }
+    };
+    let ssid = bss_ssid(&bsses, &mac)?;
+    told.bss_ssid = Some((bssid.to_string(), ssid.clone()));
+    Some(ssid)
+}
+
+/// `aa:bb:cc:dd:ee:ff` back to octets.
+fn parse_mac(text: &str) -> Option<[u8; 6]> {
+    let mut mac = [0u8; 6];
+    let mut parts = text.split(':');
+    for b in &mut mac {
+        *b = u8::from_str_radix(parts.next()?, 16).ok()?;
+    }
+    parts.next().is_none().then_some(mac)
 }
 
 /// Aborts the socket tasks when the monitor stops or restarts.

@@ -61,6 +61,11 @@ impl Daemon {
             ArcReport::Renewed { at, wall } => {
                 self.renewed = Some((at, wall));
                 self.ctl.renewed(self.time_of(at));
+                // The next packet makes the new handshake: a probe now rather than at the
+                // next interval.
+                if let Some(prober) = self.probers.get(&PathId::Arc) {
+                    prober.resume();
+                }
             }
             ArcReport::Status(status) => {
                 self.tunnel_status = status.map(|s| *s);

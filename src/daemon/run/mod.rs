@@ -341,7 +341,9 @@ impl Daemon {
         self.observed.record_link(&event);
         let events = observe::link_events(&self.interfaces, &event);
         let now = self.now();
+        let down = self.links_down();
         self.ctl.link(event.name(), events, now);
+        self.probe_returned(&down);
         // After the link events, and never dropped with a starting tunnel's: which families
         // each path has a default route in.
         for e in dual::default_route_events(&self.world()) {
@@ -352,9 +354,11 @@ impl Daemon {
 
     fn on_wifi(&mut self, event: wifi::WifiEvent) {
         let now = self.now();
+        let down = self.links_down();
         for e in self.wifi_seen.take(event, WallTime::now()) {
             self.ctl.event(e, now);
         }
+        self.probe_returned(&down);
         self.ctl.publish();
     }
 

@@ -1,7 +1,7 @@
 //! Starting and reconfiguring the owners whose settings come from the configuration.
 
 use tokio::sync::mpsc;
-use tracing::{error, info};
+use tracing::{debug, error, info};
 
 use super::*;
 
@@ -92,6 +92,32 @@ impl Daemon {
                 self.metrics = Some(task);
             }
             Err(err) => error!(error = %err, "failed to serve metrics"),
+        }
+    }
+
+    /// The probed Wi-Fi path and the tunnel over it, when their link is down. (Cellular is
+    /// left to its interval: there a probe costs money, and a bearer comes back seldom.)
+    pub(super) fn links_down(&self) -> Vec<PathId> {
+        let engine = self.ctl.engine();
+        self.probers
+            .keys()
+            .copied()
+            .filter(|p| matches!(p, PathId::Wifi | PathId::Arc))
+            .filter(|&p| engine.link_down(p).is_some())
+            .collect()
+    }
+
+    /// Paths of `down` whose link is back are probed at once, not at their next interval:
+    /// after a quick reassociation the first passing round is what ends the outage.
+    pub(super) fn probe_returned(&self, down: &[PathId]) {
+        let engine = self.ctl.engine();
+        for path in down {
+            if engine.link_down(*path).is_none()
+                && let Some(prober) = self.probers.get(path)
+            {
+                debug!(path = %path, "link back: probing at once");
+                prober.resume();
+            }
         }
     }
 }

@@ -4,11 +4,11 @@
 use wl_nl80211::packet_core::{DefaultNla, NetlinkMessage, NetlinkPayload};
 use wl_nl80211::packet_generic::GenlMessage;
 use wl_nl80211::{
-    Ieee80211StatusCode, Nl80211Attr, Nl80211Command, Nl80211CqmAttr, Nl80211CqmRssiThresholdEvent,
-    Nl80211Message, Nl80211RateInfo, Nl80211StationInfo,
+    Ieee80211StatusCode, Nl80211Attr, Nl80211BssInfo, Nl80211Command, Nl80211CqmAttr,
+    Nl80211CqmRssiThresholdEvent, Nl80211Message, Nl80211RateInfo, Nl80211StationInfo,
 };
 
-use super::{decode, station_info};
+use super::{bss_ssid, decode, station_info};
 use crate::wifi::{Loss, LossKind, StationInfo, WifiEvent};
 
 const AP: [u8; 6] = [0x02, 0, 0, 0, 0, 0x01];
@@ -228,4 +228,51 @@ fn station_info_from_interface_and_station() {
         })
     );
     assert_eq!(station_info(&iface, &[]), None);
+}
+
+#[test]
+fn ssid_of_the_associated_bss_from_a_scan_dump() {
+    // Supported rates first, then the SSID; the other BSS is someone else's network.
+    let ies = |ssid: &[u8]| {
+        let mut v = vec![1, 2, 0x82, 0x84, 0, ssid.len() as u8];
+        v.extend_from_slice(ssid);
+        v.extend_from_slice(&[3, 1, 1]);
+        v
+    };
+    let other = [0x02, 0, 0, 0, 0, 0x09];
+    let dump = vec![
+        wire(
+            Nl80211Command::NewScanResults,
+            vec![
+                Nl80211Attr::IfIndex(5),
+                Nl80211Attr::Bss(vec![
+                    Nl80211BssInfo::Bssid(other),
+                    Nl80211BssInfo::RawInformationElements(ies(b"elsewhere")),
+                ]),
+            ],
+        ),
+        wire(
+            Nl80211Command::NewScanResults,
+            vec![
+                Nl80211Attr::IfIndex(5),
+                Nl80211Attr::Bss(vec![
+                    Nl80211BssInfo::Bssid(AP),
+                    Nl80211BssInfo::Frequency(2412),
+                    Nl80211BssInfo::RawInformationElements(ies(b"arcway-lab")),
+                ]),
+            ],
+        ),
+    ];
+    assert_eq!(bss_ssid(&dump, &AP).as_deref(), Some("arcway-lab"));
+    assert_eq!(bss_ssid(&dump, &other).as_deref(), Some("elsewhere"));
+    assert_eq!(bss_ssid(&dump, &ME), None);
+    // A truncated element list yields nothing rather than garbage.
+    let cut = vec![wire(
+        Nl80211Command::NewScanResults,
+        vec![Nl80211Attr::Bss(vec![
+            Nl80211BssInfo::Bssid(AP),
+            Nl80211BssInfo::RawInformationElements(vec![1, 2, 0x82, 0, 10, b'a']),
+        ])],
+    )];
+    assert_eq!(bss_ssid(&cut, &AP), None);
 }

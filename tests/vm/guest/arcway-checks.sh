@@ -114,6 +114,10 @@ arcway_wifi_loss() {
 
 arcway_wifi_restore() {
   local t0 handshake
+  # Wi-Fi back within up_after (1 s here) would be a quick reassociation, after which the
+  # tunnel returns on its session without a new handshake (health.wifi.reassoc_up_after, on by
+  # default): this check is about the return after an outage, which needs one.
+  sleep 2
   HANDSHAKE_BEFORE=$(wg_handshake arc0)
   $IP -n ap link set wifi0 up || return 1
   t0=$(now_cs)

@@ -35,6 +35,24 @@ FLAP_DETECTED=false
 # Each trial's account goes straight to the console: check() keeps only a failing check's output.
 trial_note() { echo "NOTE wifi $*" >/dev/console; }
 
+# What explains a failed Wi-Fi check, straight to the console: arcway's log since the fault (but
+# probe rounds), what nl80211 and route netlink said, the tunnel and arcway's view of the paths.
+wifi_explain() {
+  {
+    echo "---- $1: arcway log (last 40 lines but probe rounds)"
+    grep -v 'probe round' $WIFI_LOG 2>/dev/null | tail -n 40 | sed 's/^/  arcway| /'
+    echo "---- nl80211 events (last 12)"
+    tail -n 12 /tmp/wifi/iw.log 2>/dev/null | sed 's/^/  iw| /'
+    echo "---- route-netlink (last 12)"
+    tail -n 12 /tmp/wifi/mon.log 2>/dev/null | sed 's/^/  mon| /'
+    echo "---- wpa_supplicant (last 6), wg, status"
+    tail -n 6 $W/wpa_supplicant.log 2>/dev/null | sed 's/^/  wpa| /'
+    ns gw wg show arc0 2>&1 | sed 's/^/  wg| /'
+    arcway_status 2>&1 | tr -d ' \n' | cut -c1-1500 | sed 's/^/  status| /'
+    echo
+  } >/dev/console
+}
+
 hostapd_cli() { command hostapd_cli -p $W/hostapd -i wifi0 "$@"; }
 wpa_cli() { command wpa_cli -p $W/wpa_supplicant -i wlan0 "$@"; }
 
@@ -127,6 +145,16 @@ echo_summary() {
     END { printf "%d %d %d\n", arc, cell, (hi == "" ? 0 : hi - lo + 1 - n) }' "$ECHO_LOG"
 }
 
+# Where the unanswered echoes since T were: "+MS:BEFORE>AFTER" for up to 4 of them, MS after T
+# of the last reply before the gap, and which way the replies around it came.
+echo_gaps() {
+  awk -v t="$1" "$AWK_LIB"'
+    /bytes from/ { ts = epoch_sod($1); if (ts <= t) next; s = seq($0); at[s] = ts; way[s] = ttl($0) >= 90 ? "cell" : "arc"
+      if (lo == "" || s < lo) lo = s; if (s > hi) hi = s }
+    END { n = 0; for (s = lo; s <= hi && n < 4; s++) if (!(s in at)) { p = s - 1; while (!(p in at)) p--
+        q = s + 1; while (!(q in at)) q++; printf " +%d:%s>%s", ms(at[p] - t), way[p], way[q]; n++; s = q } }' "$ECHO_LOG"
+}
+
 # ap_dropped_since T: when the access point's kernel dropped the station after T (its nl80211
 # "del station"), if it did, becomes T_FAULT: the fault itself rather than the command's start.
 ap_dropped_since() {
@@ -148,7 +176,7 @@ ap_dropped_after() {
 first_loss_event() {
   {
     awk -v t="$1" "$AWK_LIB"'
-      / wlan0 / && /deauth|disassoc|disconnected|beacon loss|del station/ { ts = epoch_sod($1); if (ts > t) { printf "%.6f nl80211\n", ts; exit } }' /tmp/wifi/iw.log
+      / wlan0 / && /deauth|disassoc|disconnected|beacon loss|didn.t ACK|del station/ { ts = epoch_sod($1); if (ts > t) { printf "%.6f nl80211\n", ts; exit } }' /tmp/wifi/iw.log
     awk -v t="$1" "$AWK_LIB"'
       / wlan0: / && (!/LOWER_UP/ || /state DORMANT|state DOWN/) { ts = iso_sod($1); if (ts > t) { printf "%.6f rtnl\n", ts; exit } }' /tmp/wifi/mon.log
   } | sort -n | head -n 1
@@ -182,17 +210,17 @@ wifi_trial() {
   T_FAULT=$T_CMD
   t0=$(now_cs)
   ap_dropped_since "$T_CMD"
-  apoll 10 echo_cell_since "$T_FAULT" || { echo_stop; echo "$(exited)$name: no echo reply over cellular 10 s after the fault, platform via '$(route_dev)'"; return 1; }
+  apoll 10 echo_cell_since "$T_FAULT" || { echo_stop; wifi_explain "$name"; echo "$(exited)$name: no echo reply over cellular 10 s after the fault, platform via '$(route_dev)'"; return 1; }
   t_cell=$(echo_after "$T_FAULT" cell)
   TRIAL_FAILOVER=$(diff_ms "$T_FAULT" "$t_cell")
   loss=$(first_loss_event "$T_CMD")
   t_route=$(route_switch "$T_CMD" wwan0)
   [ -n "$loss" ] && [ -n "$t_route" ] && TRIAL_EVENT=$(diff_ms "${loss% *}" "$t_route")
   $restore || { echo_stop; echo "restore $restore failed"; return 1; }
-  apoll 40 echo_arc_after_cell || { echo_stop; echo "$(exited)$name: platform not back over Arc 40 s after the restore, via '$(route_dev)'"; return 1; }
+  apoll 40 echo_arc_after_cell || { echo_stop; wifi_explain "$name"; echo "$(exited)$name: platform not back over Arc 40 s after the restore, via '$(route_dev)'"; return 1; }
   echo_stop
   acct=$(echo_summary "$T_FAULT")
-  trial_note "$name: over cellular after ${TRIAL_FAILOVER} ms, first loss ${loss:-none} (route $((TRIAL_EVENT + 0)) ms later), back over Arc in $(since "$t0") s; replies arc/cell/lost: $acct"
+  trial_note "$name: over cellular after ${TRIAL_FAILOVER} ms, first loss ${loss:-none} (route $((TRIAL_EVENT + 0)) ms later), back over Arc in $(since "$t0") s; replies arc/cell/lost: $acct$(echo_gaps "$T_FAULT")"
 }
 
 # While waiting, only the stream's latest replies are read; the whole log once per trial.
@@ -272,7 +300,7 @@ flap_trial() {
   T_FAULT=$(wall_sod </tmp/wifi/t_fault)
   t0=$(now_cs)
   # Long enough for probes and up_after to have moved and returned the classes.
-  apoll 40 flap_settled || { echo_stop; echo "$(exited)$name: platform not back over Arc 40 s after the flap, via '$(route_dev)'"; return 1; }
+  apoll 40 flap_settled || { echo_stop; wifi_explain "$name"; echo "$(exited)$name: platform not back over Arc 40 s after the flap, via '$(route_dev)'"; return 1; }
   echo_stop
   t_cell=$(route_switch "$T_FAULT" wwan0)
   if [ -n "$t_cell" ]; then
@@ -282,7 +310,7 @@ flap_trial() {
   fi
   acct=$(echo_summary "$T_FAULT")
   if [ -n "$t_cell" ]; then
-    trial_note "$name: reassociated after $(reassoc_gap "$T_FAULT") ms, moved to cellular for $(diff_ms "$t_cell" "$t_back") ms; replies arc/cell/lost: $acct"
+    trial_note "$name: reassociated after $(reassoc_gap "$T_FAULT") ms, moved to cellular for $(diff_ms "$t_cell" "$t_back") ms; replies arc/cell/lost: $acct$(echo_gaps "$T_FAULT")"
   else
     trial_note "$name: reassociated after $(reassoc_gap "$T_FAULT") ms, not moved; replies arc/cell/lost: $acct"
   fi
@@ -314,7 +342,14 @@ wifi_status() {
   local st
   st=$(arcway_status | tr -d ' \n') || { echo "arcway status failed"; return 1; }
   echo "$st" | grep -q '"wifi":{' || { echo "$st" | cut -c1-300; echo "no wifi object in status --json"; return 1; }
-  echo "$st" | grep -q '"ssid":"arcway-lab"' || { echo "status has no ssid arcway-lab"; return 1; }
+  echo "$st" | grep -q '"ssid":"arcway-lab"' || {
+    ns gw iw dev wlan0 info >/dev/console 2>&1
+    ns gw iw dev wlan0 station dump >/dev/console 2>&1
+    grep -i 'wifi\|nl80211\|station' $WIFI_LOG | tail -n 20 >/dev/console
+    echo "$st" | grep -o '"wifi":{[^}]*}'
+    echo "status has no ssid arcway-lab"
+    return 1
+  }
   echo "$st" | grep -q "\"bssid\":\"$AP_MAC\"" || { echo "status has no bssid $AP_MAC"; return 1; }
   echo "$st" | grep -q '"freq_mhz":2412' || { echo "status has no freq_mhz 2412"; return 1; }
   echo "$st" | grep -Eq '"signal_dbm":-[1-4][0-9][,}]' || { echo "signal: $(echo "$st" | grep -o '"signal_dbm":[^,}]*')"; return 1; }
@@ -339,17 +374,17 @@ wifi_mbb() {
   echo 0xffffffffffffff9c >$HWSIM_AP/rx_rssi || { echo_stop; echo "cannot set rx_rssi"; return 1; }
   T_FAULT=$(wall_sod </tmp/wifi/t_fault)
   t0=$(now_cs)
-  apoll 15 echo_cell_since || { echo_stop; echo 0xffffffffffffffce >$HWSIM_AP/rx_rssi; echo "$(exited)platform still via '$(route_dev)' 15 s into the fade"; return 1; }
+  apoll 15 echo_cell_since || { echo_stop; wifi_explain mbb; echo 0xffffffffffffffce >$HWSIM_AP/rx_rssi; echo "$(exited)platform still via '$(route_dev)' 15 s into the fade"; return 1; }
   wpa_completed || { echo_stop; echo 0xffffffffffffffce >$HWSIM_AP/rx_rssi; echo "the station lost the access point: not make-before-break"; return 1; }
   grep -q 'wifi signal weak' $WIFI_LOG || { echo_stop; echo 0xffffffffffffffce >$HWSIM_AP/rx_rssi; echo "no 'wifi signal weak' in arcway's log"; return 1; }
   degraded || { echo_stop; echo 0xffffffffffffffce >$HWSIM_AP/rx_rssi; echo "status does not show wifi degraded"; return 1; }
   trial_note "mbb: moved within $(since "$t0") s of the fade, still associated; $(grep -m 1 -o 'wifi signal weak.*' $WIFI_LOG)"
   echo 0xffffffffffffffce >$HWSIM_AP/rx_rssi
-  apoll 40 echo_arc_after_cell || { echo_stop; echo "$(exited)platform not back over Arc 40 s after the signal recovered, via '$(route_dev)'"; return 1; }
+  apoll 40 echo_arc_after_cell || { echo_stop; wifi_explain mbb-back; echo "$(exited)platform not back over Arc 40 s after the signal recovered, via '$(route_dev)'"; return 1; }
   echo_stop
   acct=$(echo_summary "$T_FAULT")
   MBB_LOST=${acct##* }
-  NOTE="replies arc/cell/lost: $acct"
+  NOTE="replies arc/cell/lost: $acct$(echo_gaps "$T_FAULT")"
 }
 
 # Median of whitespace-separated integers ("null" when there are none).
