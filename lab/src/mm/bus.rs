@@ -106,6 +106,27 @@ impl SystemBus {
         &self.address
     }
 
+    /// The address as a system names its bus in `DBUS_SYSTEM_BUS_ADDRESS`: the socket path
+    /// without the server GUID, so a client may reconnect to a new bus at the same path (a
+    /// GUID in the address makes the client refuse any other bus instance).
+    pub fn path_address(&self) -> String {
+        self.address
+            .split(',')
+            .filter(|part| !part.starts_with("guid="))
+            .collect::<Vec<_>>()
+            .join(",")
+    }
+
+    /// Ends polkitd and the bus daemon and removes the socket the daemon leaves behind when
+    /// it was killed, so a new bus can listen at the same path.
+    pub(crate) fn stop(&mut self) {
+        self.polkit.stop();
+        self.daemon.stop();
+        if let Some(dir) = self.dir_of() {
+            let _ = std::fs::remove_file(dir.join("bus.sock"));
+        }
+    }
+
     pub fn has_owner(&self, name: &str) -> bool {
         Command::new("dbus-send")
             .args([

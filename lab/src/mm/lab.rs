@@ -26,6 +26,15 @@ impl Lab {
         Ok(mm)
     }
 
+    /// [`ModemManager::restart_bus`], recording the new processes for the lab's cleanup.
+    pub fn restart_modem_bus(&self, mm: &mut ModemManager) -> Result<()> {
+        mm.restart_bus()?;
+        for rec in mm.pids() {
+            self.record(rec);
+        }
+        Ok(())
+    }
+
     /// Takes the address and the main-table route off `wwan0`, as on a gateway whose bearer
     /// interface has no configuration until the bearer connects (manage mode sets it).
     pub fn unconfigure_cellular(&self) -> Result<()> {

@@ -249,6 +249,26 @@ impl ModemManager {
         self.bus.address()
     }
 
+    /// The bus address without its server GUID, which survives [`ModemManager::restart_bus`].
+    pub fn path_address(&self) -> String {
+        self.bus.path_address()
+    }
+
+    /// SIGKILLs the bus daemon, as when the system bus crashes: ModemManager, polkitd and
+    /// every client lose their connection.
+    pub fn kill_bus(&self) {
+        crate::process::signal(self.bus.daemon.pid(), libc::SIGKILL);
+    }
+
+    /// A new bus at the same socket path, then polkitd and ModemManager on it again, with the
+    /// same modems. Whatever is left of the old ones is ended first.
+    pub fn restart_bus(&mut self) -> Result<()> {
+        self.kill_daemon();
+        self.bus.stop();
+        self.bus = SystemBus::start(self.dir.path(), self.opts.netns.as_deref())?;
+        self.start_daemon()
+    }
+
     pub fn modem(&self, i: usize) -> &Emulated {
         &self.modems[i]
     }
