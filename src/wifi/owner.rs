@@ -3,11 +3,14 @@
 
 use std::time::Duration;
 
-use futures_util::{StreamExt, TryStreamExt};
+use futures_util::{StreamExt, TryStream, TryStreamExt};
 use tokio::sync::mpsc;
 use tracing::{debug, info, warn};
 use wl_nl80211::packet_core::NetlinkPayload;
-use wl_nl80211::{Nl80211Attr, Nl80211Cqm, Nl80211Handle, Nl80211Message, Nl80211MulticastGroup};
+use wl_nl80211::packet_generic::GenlMessage;
+use wl_nl80211::{
+    Nl80211Attr, Nl80211Cqm, Nl80211Error, Nl80211Handle, Nl80211Message, Nl80211MulticastGroup,
+};
 
 use super::{WifiEvent, WifiSettings, bss_ssid, decode, station_info};
 
@@ -173,21 +176,10 @@ async fn refresh(
     told: &mut Told,
 ) -> Option<u32> {
     let h = handle.clone();
-    let ifaces: Vec<_> = match h
-        .interface()
-        .get(Vec::new())
-        .execute()
+    let ifaces = payloads(h.interface().get(Vec::new()).execute().await, "interface")
         .await
-        .try_collect()
-        .await
-    {
-        Ok(list) => list,
-        Err(e) => {
-            debug!("nl80211 interface dump failed: {e}");
-            Vec::new()
-        }
-    };
-    let iface = ifaces.into_iter().map(|m| m.payload).find(|m| {
+        .unwrap_or_default();
+    let iface = ifaces.into_iter().find(|m| {
         m.attributes
             .iter()
             .any(|a| matches!(a, Nl80211Attr::IfName(n) if *n == settings.interface))
@@ -231,19 +223,8 @@ async fn refresh(
             warn!(interface = %settings.interface, "failed to set the CQM RSSI threshold: {e}");
         }
     }
-    let stations: Vec<Nl80211Message> = match h
-        .station()
-        .dump(index)
-        .execute()
-        .await
-        .try_collect::<Vec<_>>()
-        .await
-    {
-        Ok(list) => list.into_iter().map(|m| m.payload).collect(),
-        Err(e) => {
-            debug!("nl80211 station dump failed: {e}");
-            return Some(index);
-        }
+    let Some(stations) = payloads(h.station().dump(index).execute().await, "station").await else {
+        return Some(index);
     };
     let mut info = station_info(&iface, &stations);
     if let Some(info) = info.as_mut().filter(|i| i.ssid.is_none()) {
@@ -280,20 +261,7 @@ async fn ssid_from_scan(
         return Some(ssid.clone());
     }
     let mac = parse_mac(bssid)?;
-    let bsses: Vec<Nl80211Message> = match handle
-        .scan()
-        .dump(index)
-        .execute()
-        .await
-        .try_collect::<Vec<_>>()
-        .await
-    {
-        Ok(list) => list.into_iter().map(|m| m.payload).collect(),
-        Err(e) => {
-            debug!("nl80211 scan dump failed: {e}");
-            return None;
-        }
-    };
+    let bsses = payloads(handle.scan().dump(index).execute().await, "scan").await?;
     let ssid = bss_ssid(&bsses, &mac)?;
     told.bss_ssid = Some((bssid.to_string(), ssid.clone()));
     Some(ssid)
@@ -316,6 +284,21 @@ impl Drop for AbortOnDrop {
     fn drop(&mut self) {
         for t in &self.0 {
             t.abort();
+        }
+    }
+}
+
+/// The messages of an nl80211 dump, or `None` when it failed (logged: the next poll tries
+/// again).
+async fn payloads(
+    dump: impl TryStream<Ok = GenlMessage<Nl80211Message>, Error = Nl80211Error>,
+    what: &str,
+) -> Option<Vec<Nl80211Message>> {
+    match dump.try_collect::<Vec<_>>().await {
+        Ok(list) => Some(list.into_iter().map(|m| m.payload).collect()),
+        Err(e) => {
+            debug!("nl80211 {what} dump failed: {e}");
+            None
         }
     }
 }
