@@ -88,20 +88,29 @@ pub struct EvictReport {
 
 /// Deletes the conntrack entries selected by any of `evictions` (every class moved in one
 /// step) with a single dump, blocking work off the runtime.
-pub async fn evict(evictions: Vec<Eviction>) -> Result<EvictReport, ConntrackError> {
-    if evictions.is_empty() {
-        return Ok(EvictReport::default());
+///
+/// The work starts on a blocking thread when this is called, not when the returned future is
+/// first polled: the daemon's runtime has one thread, and a task spawned from the loop would
+/// wait for the rest of the loop's turn (nftables, logging, status) while the moved flows
+/// keep their old NAT.
+pub fn evict(
+    evictions: Vec<Eviction>,
+) -> impl std::future::Future<Output = Result<EvictReport, ConntrackError>> {
+    let work = (!evictions.is_empty())
+        .then(|| tokio::task::spawn_blocking(move || evict_blocking(&evictions)));
+    async move {
+        let Some(work) = work else {
+            return Ok(EvictReport::default());
+        };
+        let report = work.await.map_err(ConntrackError::Task)??;
+        info!(
+            examined = report.examined,
+            evicted = report.evicted,
+            unreadable = report.unreadable,
+            "conntrack entries evicted"
+        );
+        Ok(report)
     }
-    let report = tokio::task::spawn_blocking(move || evict_blocking(&evictions))
-        .await
-        .map_err(ConntrackError::Task)??;
-    info!(
-        examined = report.examined,
-        evicted = report.evicted,
-        unreadable = report.unreadable,
-        "conntrack entries evicted"
-    );
-    Ok(report)
 }
 
 /// Every entry in this network namespace (for status and tests).

@@ -82,9 +82,11 @@ impl Daemon {
         if evictions.is_empty() {
             return;
         }
+        // Started here, not in the task: see conntrack::evict.
+        let eviction = conntrack::evict(evictions);
         tokio::spawn(async move {
             let classes = classes.join(", ");
-            match conntrack::evict(evictions).await {
+            match eviction.await {
                 Ok(report) => debug!(
                     classes = %classes,
                     evicted = report.evicted,
