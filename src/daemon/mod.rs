@@ -9,6 +9,8 @@
 mod arc;
 pub mod controller;
 mod dual;
+#[cfg(test)]
+mod fixtures;
 mod inputs;
 pub mod liveness;
 mod observe;

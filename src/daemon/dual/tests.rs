@@ -1,57 +1,15 @@
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::net::IpAddr;
 
 use super::*;
 use crate::config;
 use crate::conntrack::ClassFlows;
-use crate::linkmon::{self, AddrScope, IfAddr, LinkSnapshot, OperState};
+use crate::daemon::fixtures::link;
+use crate::linkmon::LinkSnapshot;
 use crate::model::{PathId, PerFamily};
 
-const CFG: &str = "version: 1
-uplinks:
-  wifi: {interface: wlan0}
-  cellular: {interface: wwan0}
-classes:
-  - name: default
-    paths: [wifi, cellular]
-";
-
-fn addr(a: &str) -> IfAddr {
-    let addr: IpAddr = a.parse().unwrap();
-    IfAddr {
-        addr,
-        prefix_len: if addr.is_ipv4() { 24 } else { 64 },
-        scope: AddrScope::Global,
-    }
-}
-
-fn route(gw: &str) -> linkmon::DefaultRoute {
-    let gateway: IpAddr = gw.parse().unwrap();
-    linkmon::DefaultRoute {
-        family: if gateway.is_ipv4() {
-            crate::model::Family::V4
-        } else {
-            crate::model::Family::V6
-        },
-        metric: 0,
-        gateway: Some(gateway),
-    }
-}
-
-fn link(name: &str, index: u32, addrs: &[&str], gws: &[&str]) -> LinkSnapshot {
-    LinkSnapshot {
-        name: name.into(),
-        index,
-        admin_up: true,
-        carrier: true,
-        oper: OperState::Up,
-        addresses: addrs.iter().map(|a| addr(a)).collect::<BTreeSet<_>>(),
-        default_routes: gws.iter().map(|g| route(g)).collect(),
-    }
-}
-
 fn with_world<T>(links: &[LinkSnapshot], f: impl FnOnce(&World<'_>) -> T) -> T {
-    let cfg = config::parse_str(CFG, "t").unwrap();
+    let cfg = config::parse_str(config::tests::BASE, "t").unwrap();
     let links: BTreeMap<String, LinkSnapshot> =
         links.iter().map(|l| (l.name.clone(), l.clone())).collect();
     let ifaces = BTreeMap::from([

@@ -1,8 +1,8 @@
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 use super::*;
 use crate::config;
-use crate::linkmon::{self, AddrScope, IfAddr, OperState};
+use crate::daemon::fixtures::link;
 use crate::routing::{self, render_objects};
 
 const LAB: &str = "version: 1
@@ -21,35 +21,11 @@ classes:
     paths: [wifi, cellular]
 ";
 
-fn link(name: &str, index: u32, addr: &str, gateway: Option<&str>) -> LinkSnapshot {
-    let addr: IpAddr = addr.parse().unwrap();
-    LinkSnapshot {
-        name: name.into(),
-        index,
-        admin_up: true,
-        carrier: true,
-        oper: OperState::Up,
-        addresses: BTreeSet::from([IfAddr {
-            addr,
-            prefix_len: 24,
-            scope: AddrScope::Global,
-        }]),
-        default_routes: gateway
-            .map(|g| linkmon::DefaultRoute {
-                family: Family::V4,
-                metric: 0,
-                gateway: Some(g.parse().unwrap()),
-            })
-            .into_iter()
-            .collect(),
-    }
-}
-
 fn links() -> BTreeMap<String, LinkSnapshot> {
     [
-        link("arc0", 9, "100.127.201.2", None),
-        link("wlan0", 102, "192.0.2.10", Some("192.0.2.1")),
-        link("wwan0", 104, "198.51.100.130", Some("198.51.100.129")),
+        link("arc0", 9, &["100.127.201.2"], &[]),
+        link("wlan0", 102, &["192.0.2.10"], &["192.0.2.1"]),
+        link("wwan0", 104, &["198.51.100.130"], &["198.51.100.129"]),
     ]
     .into_iter()
     .map(|l| (l.name.clone(), l))
