@@ -402,13 +402,4 @@ wifi_figures() {
 }
 
 # Shown when a Wi-Fi check failed.
-wifi_dump() {
-  echo "---- arcway log on 802.11 (last 60 lines but probe rounds)"
-  grep -v 'probe round' $WIFI_LOG 2>/dev/null | tail -n 60 | sed 's/^/  arcway| /'
-  echo "---- nl80211 events (last 15)"
-  tail -n 15 /tmp/wifi/iw.log 2>/dev/null | sed 's/^/  iw| /'
-  echo "---- route-netlink (last 15)"
-  tail -n 15 /tmp/wifi/mon.log 2>/dev/null | sed 's/^/  mon| /'
-  echo "---- wpa_supplicant (last 10)"
-  tail -n 10 $W/wpa_supplicant.log 2>/dev/null | sed 's/^/  wpa| /'
-}
+wifi_dump() { wifi_explain "802.11 checks"; }
