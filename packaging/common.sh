@@ -59,6 +59,17 @@ release_args_for() {
   esac
 }
 
+# Link arguments of the shipped binary only (`cargo rustc` passes them to the final crate, so
+# test builds keep their unwind tables and the dependencies are not rebuilt):
+# - RELR packs the static PIE's relative relocations (230 KB of .rela.dyn on x86_64) into a
+#   bitmap; musl's self-relocation at start-up has read it since 1.2.4 (Rust ships 1.2.5).
+# - packaging/release.ld drops the unwind tables, which panic = "abort" never uses.
+release_link_args=(
+  -C link-arg=-zpack-relative-relocs
+  -C "link-arg=-T$repo/packaging/release.ld"
+  -C link-arg=--no-eh-frame-hdr
+)
+
 # rustflags_env TRIPLE: "CARGO_TARGET_<TRIPLE>_RUSTFLAGS=FLAGS" for env(1), or nothing.
 rustflags_env() {
   local flags
