@@ -163,7 +163,7 @@ impl Watcher {
             let (mut signals, pump) = match opened {
                 Ok(x) => x,
                 Err(e) => {
-                    warn!(error = %e, "failed to watch ModemManager, retrying");
+                    warn!(error = %ops::chain(&e), "failed to watch ModemManager, retrying");
                     self.lost().await;
                     tokio::select! {
                         _ = &mut stop => return,
