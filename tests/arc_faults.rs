@@ -1,5 +1,6 @@
 //! The Arc tunnel under faults, run by `arcway run` in the lab (root): its WireGuard process
-//! killed, a wrong server key, and Arc as the only platform path across a Wi-Fi outage.
+//! killed or stopped, a wrong server key, and Arc as the only platform path across a Wi-Fi
+//! outage.
 
 mod arc_support;
 
@@ -47,6 +48,66 @@ fn killed_wireguard_go_is_restarted_and_the_handshake_comes_back() {
     assert!(
         server_handshake(&lab) + 1 >= unix_now() - killed.elapsed().as_secs(),
         "the Arc server saw no new handshake"
+    );
+    assert!(lab.ping(Role::Gw, PLATFORM, 3, Duration::from_secs(1)));
+    assert!(arcway.is_running());
+}
+
+/// Kills a stopped wireguard-go the test left behind if arcway did not, so that no stopped
+/// process outlives a failed test (it is in a process group of its own).
+struct Unstop(i32);
+
+impl Drop for Unstop {
+    fn drop(&mut self) {
+        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.0)).unwrap_or_default();
+        if stat.contains("(wireguard-go)") {
+            // SAFETY: kill(2) on the wireguard-go the test stopped, still there.
+            unsafe { libc::kill(self.0, libc::SIGKILL) };
+        }
+    }
+}
+
+#[test]
+fn stopped_wireguard_go_is_killed_and_replaced() {
+    let lab = lab();
+    let mut arcway = start(&lab, &lab.arcway_config(&Health::FAST));
+    wait_arc_up(&arcway, Duration::from_secs(10));
+    let old = wg_child(arcway.pid()).expect("arcway runs wireguard-go");
+    std::thread::sleep(Duration::from_secs(1));
+
+    // Stopped, it is alive and its socket still accepts connections, but nothing answers.
+    // SAFETY: kill(2) on the wireguard-go child found above, which is alive.
+    assert_eq!(unsafe { libc::kill(old, libc::SIGSTOP) }, 0);
+    let _unstop = Unstop(old);
+    let stopped = Instant::now();
+    let stopped_ms = unix_ms();
+    let replaced = poll(Duration::from_secs(30), || {
+        wg_child(arcway.pid()).is_some_and(|p| p != old)
+    })
+    .unwrap_or_else(|| {
+        panic!(
+            "stopped wireguard-go not replaced:\n{}",
+            tail(&arcway.log(), 40)
+        )
+    });
+    assert!(!alive(old), "the stopped wireguard-go is still there");
+    let mut handshake_ms = 0;
+    poll(Duration::from_secs(15), || {
+        handshake_ms = handshake_unix_ms(&arcway).unwrap_or(0) - stopped_ms;
+        handshake_ms > 0
+    })
+    .unwrap_or_else(|| panic!("no new handshake:\n{}", tail(&arcway.log(), 40)));
+    wait_arc_up(&arcway, Duration::from_secs(15));
+    eprintln!(
+        "wireguard-go stopped: replaced after {} ms, handshake after {handshake_ms} ms, arc up after {} ms",
+        replaced.as_millis(),
+        stopped.elapsed().as_millis()
+    );
+    let log = arcway.log();
+    assert!(
+        log.contains("does not answer on its socket"),
+        "no word of the stuck process:\n{}",
+        tail(&log, 40)
     );
     assert!(lab.ping(Role::Gw, PLATFORM, 3, Duration::from_secs(1)));
     assert!(arcway.is_running());

@@ -179,19 +179,51 @@ pub(crate) async fn apply(
     update: DeviceUpdate,
 ) -> Result<(), Error> {
     let name = check_name(ifname)?;
-    let ifname = ifname.to_string();
-    tokio::task::spawn_blocking(move || {
+    let owned = ifname.to_string();
+    let call = tokio::task::spawn_blocking(move || {
         // The crate starts a daemonised wireguard-go of its own when the socket does not
         // answer; the supervisor owns that process, so only a live socket is configured.
         let live = match backend {
             ActiveBackend::Kernel => Ok(()),
-            ActiveBackend::Userspace => userspace::connectable(&ifname),
+            ActiveBackend::Userspace => userspace::connectable(&owned),
         };
         let result = live.and_then(|()| to_wg(&update).apply(&name, wg_backend(backend)));
-        result.map_err(|source| Error::Configure { ifname, source })
-    })
-    .await
-    .map_err(Error::Join)?
+        result.map_err(|source| Error::Configure {
+            ifname: owned,
+            source,
+        })
+    });
+    within_deadline(ifname, call).await
+}
+
+/// How long one call on the device may take. The crate's calls have no deadline of their own
+/// and the userspace socket has none: a wireguard-go that is alive but stopped or stuck would
+/// hold the tunnel owner forever. The kernel and a healthy wireguard-go answer in
+/// milliseconds.
+pub(crate) const CALL_DEADLINE: Duration = Duration::from_secs(5);
+
+/// Waits for a blocking device call up to [`CALL_DEADLINE`]. A call past it goes on waiting on
+/// its thread until its socket closes, which happens when the owner kills the process that
+/// does not answer.
+async fn within_deadline<T>(
+    ifname: &str,
+    call: tokio::task::JoinHandle<Result<T, Error>>,
+) -> Result<T, Error> {
+    within(CALL_DEADLINE, ifname, call).await
+}
+
+async fn within<T>(
+    deadline: Duration,
+    ifname: &str,
+    call: tokio::task::JoinHandle<Result<T, Error>>,
+) -> Result<T, Error> {
+    match tokio::time::timeout(deadline, call).await {
+        Ok(joined) => joined.map_err(Error::Join)?,
+        Err(_) => Err(Error::Unresponsive {
+            ifname: ifname.to_string(),
+            after: deadline,
+        }),
+    }
 }
 
 /// Handshake time and counters of the peer with `server` as its key.
@@ -261,11 +293,11 @@ pub(crate) async fn read_peer(
     server: PublicKey,
 ) -> Result<Option<PeerReading>, Error> {
     let name = check_name(ifname)?;
-    let ifname = ifname.to_string();
-    tokio::task::spawn_blocking(move || {
+    let owned = ifname.to_string();
+    let call = tokio::task::spawn_blocking(move || {
         let guarded = match backend {
             ActiveBackend::Kernel => Ok(None),
-            ActiveBackend::Userspace => userspace::check_answer(&ifname)
+            ActiveBackend::Userspace => userspace::check_answer(&owned)
                 .map(|found| Some(found.of(server.as_bytes()).unwrap_or_default())),
         };
         guarded
@@ -273,15 +305,77 @@ pub(crate) async fn read_peer(
                 let device = wgc::Device::get(&name, wg_backend(backend))?;
                 Ok(reading(device, &server, precise, SystemTime::now()))
             })
-            .map_err(|source| Error::Read { ifname, source })
-    })
-    .await
-    .map_err(Error::Join)?
+            .map_err(|source| Error::Read {
+                ifname: owned,
+                source,
+            })
+    });
+    within_deadline(ifname, call).await
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn a_call_past_the_deadline_is_an_unanswered_device() {
+        let (release, hold) = std::sync::mpsc::channel::<()>();
+        let call = tokio::task::spawn_blocking(move || {
+            // Stands for a read on a socket nobody answers; ends when the test lets go.
+            let _ = hold.recv();
+            Ok(())
+        });
+        let deadline = Duration::from_millis(50);
+        let e = within(deadline, "arc0", call).await.unwrap_err();
+        assert!(matches!(&e, Error::Unresponsive { after, .. } if *after == deadline));
+        assert!(e.is_no_answer());
+        assert_eq!(
+            e.to_string(),
+            "failed to get an answer from WireGuard device arc0 within 50ms"
+        );
+        drop(release);
+    }
+
+    #[tokio::test]
+    async fn a_call_within_the_deadline_gives_its_own_result() {
+        let ok = tokio::task::spawn_blocking(|| Ok(7));
+        assert_eq!(within_deadline("arc0", ok).await.unwrap(), 7);
+        let refused = tokio::task::spawn_blocking(|| {
+            Err::<(), _>(Error::Read {
+                ifname: "arc0".into(),
+                source: std::io::ErrorKind::ConnectionRefused.into(),
+            })
+        });
+        let e = within_deadline("arc0", refused).await.unwrap_err();
+        assert!(
+            !e.is_no_answer(),
+            "a refused connection is no live process: {e}"
+        );
+    }
+
+    #[test]
+    fn socket_timeouts_count_as_no_answer_and_other_failures_do_not() {
+        let read = |kind: std::io::ErrorKind| Error::Read {
+            ifname: "arc0".into(),
+            source: kind.into(),
+        };
+        let configure = |kind: std::io::ErrorKind| Error::Configure {
+            ifname: "arc0".into(),
+            source: kind.into(),
+        };
+        assert!(read(std::io::ErrorKind::WouldBlock).is_no_answer());
+        assert!(read(std::io::ErrorKind::TimedOut).is_no_answer());
+        assert!(configure(std::io::ErrorKind::WouldBlock).is_no_answer());
+        assert!(!read(std::io::ErrorKind::NotFound).is_no_answer());
+        assert!(!read(std::io::ErrorKind::InvalidData).is_no_answer());
+        assert!(!configure(std::io::ErrorKind::PermissionDenied).is_no_answer());
+        assert!(
+            !Error::LinkMissing {
+                ifname: "arc0".into()
+            }
+            .is_no_answer()
+        );
+    }
 
     fn update() -> DeviceUpdate {
         DeviceUpdate {

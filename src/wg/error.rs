@@ -3,6 +3,22 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+impl Error {
+    /// True when the device was there but did not answer in time: a userspace process that is
+    /// alive yet stopped or stuck, which only killing it can mend.
+    pub(crate) fn is_no_answer(&self) -> bool {
+        match self {
+            Error::Unresponsive { .. } => true,
+            // SO_RCVTIMEO and SO_SNDTIMEO expiring read as EAGAIN.
+            Error::Read { source, .. } | Error::Configure { source, .. } => matches!(
+                source.kind(),
+                std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+            ),
+            _ => false,
+        }
+    }
+}
+
 /// Errors of the `wg` module.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -53,6 +69,8 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+    #[error("failed to get an answer from WireGuard device {ifname} within {after:?}")]
+    Unresponsive { ifname: String, after: Duration },
     #[error("failed to run a blocking WireGuard call")]
     Join(#[source] tokio::task::JoinError),
     #[error("failed to reach the WireGuard task: it has stopped")]

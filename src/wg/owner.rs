@@ -18,6 +18,9 @@ use crate::netlink::Handle;
 
 /// How long a userspace child gets between SIGTERM and SIGKILL.
 pub(super) const STOP_GRACE: Duration = Duration::from_secs(3);
+/// Reads in a row without an answer (each waits up to 2 s on the socket) after which a live
+/// userspace process is taken for stuck and killed. One slow answer on a busy router is not.
+pub(super) const UNANSWERED_LIMIT: u32 = 3;
 /// Bound on one resolution (getaddrinfo can hang on a dead uplink).
 pub(super) const RESOLVE_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -37,6 +40,8 @@ pub(crate) struct Owner {
     pub(super) resolving: Option<Resolving>,
     pub(super) next_resolve: Option<Instant>,
     pub(super) needs_apply: bool,
+    /// Reads in a row that the device did not answer in time.
+    pub(super) unanswered: u32,
     pub(super) last: Option<PeerReading>,
     pub(super) samples: mpsc::Sender<WgSample>,
 }
@@ -79,6 +84,7 @@ impl Owner {
             resolving: None,
             next_resolve: None,
             needs_apply: false,
+            unanswered: 0,
             last: None,
             samples,
         };
@@ -168,6 +174,16 @@ impl Owner {
         Some(chosen)
     }
 
+    /// A userspace process that is alive but does not answer on its socket (stopped,
+    /// deadlocked) cannot be asked to end and keeps the tunnel down: it is killed, and the
+    /// supervisor restarts it as after any exit; the configuration is applied once it is back.
+    pub(super) fn kill_stuck(&mut self, why: &Error) {
+        self.unanswered = 0;
+        if self.backend == ActiveBackend::Userspace {
+            self.sup.kill_stuck(why);
+        }
+    }
+
     pub(super) fn device_present(&self) -> bool {
         self.backend == ActiveBackend::Kernel || self.sup.is_up()
     }
@@ -195,7 +211,12 @@ impl Owner {
             self.settings.mtu,
         )
         .await?;
-        device::apply(self.backend, &ifname, update).await?;
+        if let Err(e) = device::apply(self.backend, &ifname, update).await {
+            if e.is_no_answer() {
+                self.kill_stuck(&e);
+            }
+            return Err(e);
+        }
         self.needs_apply = false;
         self.watch.restart(Instant::now());
         tracing::info!(%ifname, backend = %self.backend, endpoint = ?self.endpoint, "WireGuard device configured");

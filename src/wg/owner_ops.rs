@@ -9,7 +9,7 @@ use super::device;
 use super::endpoint::preferred_family;
 use super::error::Error;
 use super::link;
-use super::owner::{Owner, RESOLVE_TIMEOUT, STOP_GRACE};
+use super::owner::{Owner, RESOLVE_TIMEOUT, STOP_GRACE, UNANSWERED_LIMIT};
 use super::supervisor::ChildEvent;
 use super::tunnel::{ActiveBackend, Command, TunnelStatus, WgSample};
 
@@ -97,9 +97,16 @@ impl Owner {
             }
             Err(e) => {
                 tracing::debug!(ifname = %self.settings.ifname, error = %e, "failed to read WireGuard peer");
+                if e.is_no_answer() {
+                    self.unanswered += 1;
+                    if self.unanswered >= UNANSWERED_LIMIT {
+                        self.kill_stuck(&e);
+                    }
+                }
                 return;
             }
         };
+        self.unanswered = 0;
         self.last = Some(reading);
         let now = Instant::now();
         let sample = WgSample {

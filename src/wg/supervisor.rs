@@ -222,6 +222,25 @@ impl Supervisor {
         }
     }
 
+    /// Kills an own child that is alive but does not answer on its socket: SIGKILL, since a
+    /// stopped process does not act on SIGTERM. Its exit then comes from `next_event` like
+    /// any other, and it is restarted with the usual backoff. An adopted process has no PID of
+    /// ours; it is left alone.
+    pub(crate) fn kill_stuck(&mut self, why: &Error) {
+        match &mut self.state {
+            State::Running { child, pid, .. } => {
+                tracing::warn!(ifname = %self.ifname, pid = *pid, error = %why, "userspace WireGuard is running but does not answer on its socket; killing it");
+                if let Err(e) = child.start_kill() {
+                    tracing::warn!(ifname = %self.ifname, pid = *pid, error = %e, "failed to kill userspace WireGuard");
+                }
+            }
+            State::Adopted => {
+                tracing::warn!(ifname = %self.ifname, error = %why, "adopted userspace WireGuard does not answer on its socket");
+            }
+            _ => {}
+        }
+    }
+
     /// Leaves a running child alone (on_stop keep): it keeps the device after arcway is gone.
     pub(crate) fn detach(&mut self) {
         self.state = State::Idle;
