@@ -7,110 +7,117 @@ mod arc_support;
 use std::time::{Duration, Instant};
 
 use arc_support::*;
-use arcway_lab::{Health, KeyPair, Role};
+use arcway_lab::{Arcway, Health, KeyPair, Lab, Role};
 
 #[test]
 fn killed_wireguard_go_is_restarted_and_the_handshake_comes_back() {
     let lab = lab();
-    let mut arcway = start(&lab, &lab.arcway_config(&Health::FAST));
-    wait_arc_up(&arcway, Duration::from_secs(10));
-    let old = wg_child(arcway.pid()).expect("arcway runs wireguard-go");
-    // Let the first handshake age, so it cannot pass for the new one.
-    std::thread::sleep(Duration::from_secs(1));
-
-    // SAFETY: kill(2) on the wireguard-go child found above, which is alive.
-    assert_eq!(unsafe { libc::kill(old, libc::SIGKILL) }, 0);
-    let killed = Instant::now();
-    let killed_ms = unix_ms();
-    let restarted = poll(Duration::from_secs(10), || {
-        wg_child(arcway.pid()).is_some_and(|p| p != old)
-    })
-    .unwrap_or_else(|| panic!("wireguard-go not restarted:\n{}", tail(&arcway.log(), 40)));
-    let mut handshake_ms = 0;
-    poll(Duration::from_secs(15), || {
-        handshake_ms = handshake_unix_ms(&arcway).unwrap_or(0) - killed_ms;
-        handshake_ms > 0
-    })
-    .unwrap_or_else(|| panic!("no new handshake:\n{}", tail(&arcway.log(), 40)));
-    let handshake = Duration::from_millis(handshake_ms as u64);
-    wait_arc_up(&arcway, Duration::from_secs(15));
-    let up = killed.elapsed();
+    let mut s = signal_wireguard_go(&lab, libc::SIGKILL, "killed", Duration::from_secs(10));
+    wait_arc_up(&s.arcway, Duration::from_secs(15));
+    let up = s.at.elapsed();
     eprintln!(
         "wireguard-go killed: restarted after {} ms, handshake after {} ms, arc up after {} ms",
-        restarted.as_millis(),
-        handshake.as_millis(),
+        s.replaced.as_millis(),
+        s.handshake.as_millis(),
         up.as_millis()
     );
     assert!(
-        handshake < Duration::from_secs(10),
-        "handshake took {handshake:?}"
+        s.handshake < Duration::from_secs(10),
+        "handshake took {:?}",
+        s.handshake
     );
     assert!(
-        server_handshake(&lab) + 1 >= unix_now() - killed.elapsed().as_secs(),
+        server_handshake(&lab) + 1 >= unix_now() - s.at.elapsed().as_secs(),
         "the Arc server saw no new handshake"
     );
     assert!(lab.ping(Role::Gw, PLATFORM, 3, Duration::from_secs(1)));
-    assert!(arcway.is_running());
-}
-
-/// Kills a stopped wireguard-go the test left behind if arcway did not, so that no stopped
-/// process outlives a failed test (it is in a process group of its own).
-struct Unstop(i32);
-
-impl Drop for Unstop {
-    fn drop(&mut self) {
-        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.0)).unwrap_or_default();
-        if stat.contains("(wireguard-go)") {
-            // SAFETY: kill(2) on the wireguard-go the test stopped, still there.
-            unsafe { libc::kill(self.0, libc::SIGKILL) };
-        }
-    }
+    assert!(s.arcway.is_running());
 }
 
 #[test]
 fn stopped_wireguard_go_is_killed_and_replaced() {
     let lab = lab();
-    let mut arcway = start(&lab, &lab.arcway_config(&Health::FAST));
-    wait_arc_up(&arcway, Duration::from_secs(10));
-    let old = wg_child(arcway.pid()).expect("arcway runs wireguard-go");
-    std::thread::sleep(Duration::from_secs(1));
-
     // Stopped, it is alive and its socket still accepts connections, but nothing answers.
-    // SAFETY: kill(2) on the wireguard-go child found above, which is alive.
-    assert_eq!(unsafe { libc::kill(old, libc::SIGSTOP) }, 0);
-    let _unstop = Unstop(old);
-    let stopped = Instant::now();
-    let stopped_ms = unix_ms();
-    let replaced = poll(Duration::from_secs(30), || {
-        wg_child(arcway.pid()).is_some_and(|p| p != old)
-    })
-    .unwrap_or_else(|| {
-        panic!(
-            "stopped wireguard-go not replaced:\n{}",
-            tail(&arcway.log(), 40)
-        )
-    });
-    assert!(!alive(old), "the stopped wireguard-go is still there");
-    let mut handshake_ms = 0;
-    poll(Duration::from_secs(15), || {
-        handshake_ms = handshake_unix_ms(&arcway).unwrap_or(0) - stopped_ms;
-        handshake_ms > 0
-    })
-    .unwrap_or_else(|| panic!("no new handshake:\n{}", tail(&arcway.log(), 40)));
-    wait_arc_up(&arcway, Duration::from_secs(15));
+    let mut s = signal_wireguard_go(&lab, libc::SIGSTOP, "stopped", Duration::from_secs(30));
+    assert!(!alive(s.old), "the stopped wireguard-go is still there");
+    wait_arc_up(&s.arcway, Duration::from_secs(15));
     eprintln!(
-        "wireguard-go stopped: replaced after {} ms, handshake after {handshake_ms} ms, arc up after {} ms",
-        replaced.as_millis(),
-        stopped.elapsed().as_millis()
+        "wireguard-go stopped: replaced after {} ms, handshake after {} ms, arc up after {} ms",
+        s.replaced.as_millis(),
+        s.handshake.as_millis(),
+        s.at.elapsed().as_millis()
     );
-    let log = arcway.log();
+    let log = s.arcway.log();
     assert!(
         log.contains("does not answer on its socket"),
         "no word of the stuck process:\n{}",
         tail(&log, 40)
     );
     assert!(lab.ping(Role::Gw, PLATFORM, 3, Duration::from_secs(1)));
-    assert!(arcway.is_running());
+    assert!(s.arcway.is_running());
+}
+
+/// arcway after its wireguard-go got a signal: when, how long until another one ran, and
+/// until a handshake newer than the signal.
+struct Signalled {
+    arcway: Arcway,
+    old: i32,
+    at: Instant,
+    replaced: Duration,
+    handshake: Duration,
+    // Dropped after arcway, which ends its own children first.
+    _reap: Reap,
+}
+
+/// Kills the signalled wireguard-go on drop if it is still there, so that a stopped one never
+/// outlives a failed test (it is in a process group of its own).
+struct Reap(i32);
+
+impl Drop for Reap {
+    fn drop(&mut self) {
+        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.0)).unwrap_or_default();
+        if stat.contains("(wireguard-go)") {
+            // SAFETY: kill(2) on the wireguard-go the test signalled, still there.
+            unsafe { libc::kill(self.0, libc::SIGKILL) };
+        }
+    }
+}
+
+/// Starts arcway with Arc up, lets the first handshake age (so it cannot pass for a new one),
+/// sends `signal` to its wireguard-go and waits up to `within` for another one to run, then
+/// for a new handshake.
+fn signal_wireguard_go(lab: &Lab, signal: i32, what: &str, within: Duration) -> Signalled {
+    let arcway = start(lab, &lab.arcway_config(&Health::FAST));
+    wait_arc_up(&arcway, Duration::from_secs(10));
+    let old = wg_child(arcway.pid()).expect("arcway runs wireguard-go");
+    std::thread::sleep(Duration::from_secs(1));
+
+    // SAFETY: kill(2) on the wireguard-go child found above, which is alive.
+    assert_eq!(unsafe { libc::kill(old, signal) }, 0);
+    let reap = Reap(old);
+    let at = Instant::now();
+    let at_ms = unix_ms();
+    let replaced = poll(within, || wg_child(arcway.pid()).is_some_and(|p| p != old))
+        .unwrap_or_else(|| {
+            panic!(
+                "{what} wireguard-go not replaced:\n{}",
+                tail(&arcway.log(), 40)
+            )
+        });
+    let mut handshake_ms = 0;
+    poll(Duration::from_secs(15), || {
+        handshake_ms = handshake_unix_ms(&arcway).unwrap_or(0) - at_ms;
+        handshake_ms > 0
+    })
+    .unwrap_or_else(|| panic!("no new handshake:\n{}", tail(&arcway.log(), 40)));
+    Signalled {
+        arcway,
+        old,
+        at,
+        replaced,
+        handshake: Duration::from_millis(handshake_ms as u64),
+        _reap: reap,
+    }
 }
 
 #[test]
