@@ -23,6 +23,15 @@ fn connected(sim: &mut Sim) -> Vec<Action> {
     sim.send(Event::WifiConnected { path: WIFI })
 }
 
+/// `sim` after the station was deauthenticated at 11 s and associated again at `back` ms.
+fn reassociated(mut sim: Sim, back: u64) -> Sim {
+    sim.at(11000);
+    lost(&mut sim, "deauthenticated");
+    sim.at(back);
+    connected(&mut sim);
+    sim
+}
+
 fn signal(sim: &mut Sim, dbm: i32) -> Vec<Action> {
     sim.send(Event::WifiSignal { path: WIFI, dbm })
 }
@@ -119,11 +128,7 @@ fn a_carrier_report_without_a_loss_in_between_does_not_end_it() {
 
 #[test]
 fn a_quick_reassociation_costs_the_short_hold_not_up_after() {
-    let mut sim = Sim::all_up(reassoc_settings());
-    sim.at(11000);
-    lost(&mut sim, "deauthenticated");
-    sim.at(11300);
-    connected(&mut sim);
+    let mut sim = reassociated(Sim::all_up(reassoc_settings()), 11300);
     sim.at(11500).probe(WIFI, true);
     assert_eq!(sim.state(WIFI), "recovering");
     assert_eq!(sim.engine.poll_timeout(), Some(t(12000)));
@@ -135,11 +140,7 @@ fn a_quick_reassociation_costs_the_short_hold_not_up_after() {
 
 #[test]
 fn after_a_quick_reassociation_the_tunnel_returns_on_its_session_with_the_short_hold() {
-    let mut sim = Sim::all_up(reassoc_settings());
-    sim.at(11000);
-    lost(&mut sim, "deauthenticated");
-    sim.at(11300);
-    connected(&mut sim);
+    let mut sim = reassociated(Sim::all_up(reassoc_settings()), 11300);
     sim.at(11500).probe(WIFI, true);
     // Probes through the tunnel pass on the session from before the blip: that proves the
     // way back, so no renewal is asked for and the handshake from t = 0 (still fresh) does.
@@ -155,12 +156,8 @@ fn after_a_quick_reassociation_the_tunnel_returns_on_its_session_with_the_short_
 
 #[test]
 fn after_a_longer_outage_the_tunnel_needs_a_handshake_newer_than_it() {
-    let mut sim = Sim::all_up(reassoc_settings());
-    sim.at(11000);
-    lost(&mut sim, "deauthenticated");
     // Back after 6 s: more than up_after (5 s), so not a quick reassociation.
-    sim.at(17000);
-    connected(&mut sim);
+    let mut sim = reassociated(Sim::all_up(reassoc_settings()), 17000);
     sim.at(17500).probe(WIFI, true);
     // Probes over the tunnel pass on the old session: a new handshake is asked for.
     let acts = sim.at(17500).probe(ARC, true);
@@ -172,12 +169,8 @@ fn after_a_longer_outage_the_tunnel_needs_a_handshake_newer_than_it() {
 
 #[test]
 fn a_long_outage_still_waits_up_after() {
-    let mut sim = Sim::all_up(reassoc_settings());
-    sim.at(11000);
-    lost(&mut sim, "deauthenticated");
     // Back after 6 s: more than up_after (5 s), so not a quick reassociation.
-    sim.at(17000);
-    connected(&mut sim);
+    let mut sim = reassociated(Sim::all_up(reassoc_settings()), 17000);
     sim.at(17500).probe(WIFI, true);
     sim.at(18000);
     assert_eq!(sim.state(WIFI), "recovering");
@@ -187,11 +180,7 @@ fn a_long_outage_still_waits_up_after() {
 
 #[test]
 fn repeated_flaps_count_from_the_first_loss() {
-    let mut sim = Sim::all_up(reassoc_settings());
-    sim.at(11000);
-    lost(&mut sim, "deauthenticated");
-    sim.at(11300);
-    connected(&mut sim);
+    let mut sim = reassociated(Sim::all_up(reassoc_settings()), 11300);
     for k in 1..=4u64 {
         sim.at(11_300 + k * 1000);
         lost(&mut sim, "deauthenticated");
@@ -233,11 +222,7 @@ fn a_probe_failure_outage_is_not_a_reassociation() {
 
 #[test]
 fn without_the_setting_a_flap_waits_up_after() {
-    let mut sim = Sim::all_up(settings());
-    sim.at(11000);
-    lost(&mut sim, "deauthenticated");
-    sim.at(11300);
-    connected(&mut sim);
+    let mut sim = reassociated(Sim::all_up(settings()), 11300);
     sim.at(11500).probe(WIFI, true);
     sim.at(12000);
     assert_eq!(sim.state(WIFI), "recovering");
@@ -423,11 +408,7 @@ fn a_weak_signal_moves_only_the_families_with_another_way_out() {
 
 #[test]
 fn a_quick_reassociation_holds_short_in_each_family_until_both_are_back() {
-    let mut sim = dual_wifi(reassoc_settings());
-    sim.at(11000);
-    lost(&mut sim, "deauthenticated");
-    sim.at(11300);
-    connected(&mut sim);
+    let mut sim = reassociated(dual_wifi(reassoc_settings()), 11300);
     sim.at(11500).probe_in(WIFI, Family::V4, true);
     sim.at(11600).probe_in(WIFI, Family::V6, true);
     sim.at(12000);
