@@ -28,6 +28,18 @@ fn wait(
     }
 }
 
+/// Wi-Fi (and Arc over it) loses carrier; waits for LAN platform traffic to be routed over
+/// the bearer.
+fn wifi_gone(lab: &Lab, arcway: &Arcway, mm: &ModemManager) {
+    lab.wifi_carrier(false).unwrap();
+    wait(
+        arcway,
+        mm,
+        "failover to cellular",
+        via("platform", "via cellular"),
+    );
+}
+
 fn via(class: &'static str, route: &'static str) -> impl Fn(&Arcway) -> bool {
     move |a| a.class_route(class).as_deref() == Some(route)
 }
@@ -82,17 +94,8 @@ fn manage_mode_carries_lan_platform_traffic_over_cellular_through_drops_and_rest
     assert!(mm.modem(0).at_log().contains("\"sora\",\"sora\""));
 
     // Wi-Fi (and Arc over it) gone: LAN platform traffic goes over the bearer.
-    lab.wifi_carrier(false).unwrap();
-    wait(
-        &arcway,
-        &mm,
-        "failover to cellular",
-        via("platform", "via cellular"),
-    );
-    let before = lab.link_tx_rx(Role::Gw, "wwan0").unwrap();
-    assert!(lab.ping(Role::Lan, "100.127.100.127", 5, Duration::from_secs(1)));
-    let after = lab.link_tx_rx(Role::Gw, "wwan0").unwrap();
-    assert!(after.tx_packets > before.tx_packets, "{before:?} {after:?}");
+    wifi_gone(&lab, &arcway, &mm);
+    platform_over_cellular(&lab, 5);
 
     // The network drops the bearer: the path is down at once, then arcway reconnects.
     let dropped = Instant::now();
@@ -163,13 +166,7 @@ fn observe_mode_follows_a_bearer_someone_else_connected() {
         })
     });
 
-    lab.wifi_carrier(false).unwrap();
-    wait(
-        &arcway,
-        &mm,
-        "failover to cellular",
-        via("platform", "via cellular"),
-    );
+    wifi_gone(&lab, &arcway, &mm);
     let dropped = Instant::now();
     assert!(mm.modem(0).drop_bearer());
     wait(&arcway, &mm, "platform unreachable", |a| {
@@ -260,9 +257,9 @@ fn reload_starts_and_stops_the_modem_watcher() {
 // cellular again.
 
 /// LAN platform traffic answered, and it left over the bearer interface.
-fn platform_over_cellular(lab: &Lab) {
+fn platform_over_cellular(lab: &Lab, pings: u32) {
     let before = lab.link_tx_rx(Role::Gw, "wwan0").unwrap();
-    assert!(lab.ping(Role::Lan, "100.127.100.127", 3, Duration::from_secs(1)));
+    assert!(lab.ping(Role::Lan, "100.127.100.127", pings, Duration::from_secs(1)));
     let after = lab.link_tx_rx(Role::Gw, "wwan0").unwrap();
     assert!(after.tx_packets > before.tx_packets, "{before:?} {after:?}");
 }
@@ -288,14 +285,8 @@ fn modem_watcher_reconnects_after_the_system_bus_is_killed_and_restarted() {
         a.status()
             .is_ok_and(|s| s["modem"]["service"] == true && s["modem"]["bearer_connected"] == true)
     });
-    lab.wifi_carrier(false).unwrap();
-    wait(
-        &arcway,
-        &mm,
-        "failover to cellular",
-        via("platform", "via cellular"),
-    );
-    platform_over_cellular(&lab);
+    wifi_gone(&lab, &arcway, &mm);
+    platform_over_cellular(&lab, 3);
 
     // The bus dies: ModemManager goes with it, and the watcher knows nothing about the modem
     // any more, so the path is down rather than trusted blind.
@@ -344,7 +335,7 @@ fn modem_watcher_reconnects_after_the_system_bus_is_killed_and_restarted() {
     assert_eq!(status["modem"]["service"], true, "{status:#}");
     assert_eq!(status["modem"]["bearer_connected"], true, "{status:#}");
     assert_eq!(status["modem"]["model"], "LARA-R280", "{status:#}");
-    platform_over_cellular(&lab);
+    platform_over_cellular(&lab, 3);
     assert!(arcway.is_running(), "arcway exited: {}", arcway.log());
     eprintln!(
         "{{\"bench\":\"modem_bus_restart\",\"bus_down_ms\":{},\"bus_and_mm_start_ms\":{},\"recovery_ms\":{}}}",
