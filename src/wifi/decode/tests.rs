@@ -239,29 +239,24 @@ fn ssid_of_the_associated_bss_from_a_scan_dump() {
         v.extend_from_slice(&[3, 1, 1]);
         v
     };
+    // One scan result of interface 5.
+    let entry = |bss: Vec<Nl80211BssInfo>| {
+        wire(
+            Nl80211Command::NewScanResults,
+            vec![Nl80211Attr::IfIndex(5), Nl80211Attr::Bss(bss)],
+        )
+    };
     let other = [0x02, 0, 0, 0, 0, 0x09];
     let dump = vec![
-        wire(
-            Nl80211Command::NewScanResults,
-            vec![
-                Nl80211Attr::IfIndex(5),
-                Nl80211Attr::Bss(vec![
-                    Nl80211BssInfo::Bssid(other),
-                    Nl80211BssInfo::RawInformationElements(ies(b"elsewhere")),
-                ]),
-            ],
-        ),
-        wire(
-            Nl80211Command::NewScanResults,
-            vec![
-                Nl80211Attr::IfIndex(5),
-                Nl80211Attr::Bss(vec![
-                    Nl80211BssInfo::Bssid(AP),
-                    Nl80211BssInfo::Frequency(2412),
-                    Nl80211BssInfo::RawInformationElements(ies(b"arcway-lab")),
-                ]),
-            ],
-        ),
+        entry(vec![
+            Nl80211BssInfo::Bssid(other),
+            Nl80211BssInfo::RawInformationElements(ies(b"elsewhere")),
+        ]),
+        entry(vec![
+            Nl80211BssInfo::Bssid(AP),
+            Nl80211BssInfo::Frequency(2412),
+            Nl80211BssInfo::RawInformationElements(ies(b"arcway-lab")),
+        ]),
     ];
     assert_eq!(bss_ssid(&dump, &AP).as_deref(), Some("arcway-lab"));
     assert_eq!(bss_ssid(&dump, &other).as_deref(), Some("elsewhere"));
