@@ -193,7 +193,7 @@ pub(crate) async fn apply(
             source,
         })
     });
-    within_deadline(ifname, call).await
+    within(CALL_DEADLINE, ifname, call).await
 }
 
 /// How long one call on the device may take. The crate's calls have no deadline of their own
@@ -202,16 +202,9 @@ pub(crate) async fn apply(
 /// milliseconds.
 pub(crate) const CALL_DEADLINE: Duration = Duration::from_secs(5);
 
-/// Waits for a blocking device call up to [`CALL_DEADLINE`]. A call past it goes on waiting on
-/// its thread until its socket closes, which happens when the owner kills the process that
-/// does not answer.
-async fn within_deadline<T>(
-    ifname: &str,
-    call: tokio::task::JoinHandle<Result<T, Error>>,
-) -> Result<T, Error> {
-    within(CALL_DEADLINE, ifname, call).await
-}
-
+/// Waits for a blocking device call up to `deadline` ([`CALL_DEADLINE`]). A call past it goes
+/// on waiting on its thread until its socket closes, which happens when the owner kills the
+/// process that does not answer.
 async fn within<T>(
     deadline: Duration,
     ifname: &str,
@@ -310,7 +303,7 @@ pub(crate) async fn read_peer(
                 source,
             })
     });
-    within_deadline(ifname, call).await
+    within(CALL_DEADLINE, ifname, call).await
 }
 
 #[cfg(test)]
@@ -339,14 +332,14 @@ mod tests {
     #[tokio::test]
     async fn a_call_within_the_deadline_gives_its_own_result() {
         let ok = tokio::task::spawn_blocking(|| Ok(7));
-        assert_eq!(within_deadline("arc0", ok).await.unwrap(), 7);
+        assert_eq!(within(CALL_DEADLINE, "arc0", ok).await.unwrap(), 7);
         let refused = tokio::task::spawn_blocking(|| {
             Err::<(), _>(Error::Read {
                 ifname: "arc0".into(),
                 source: std::io::ErrorKind::ConnectionRefused.into(),
             })
         });
-        let e = within_deadline("arc0", refused).await.unwrap_err();
+        let e = within(CALL_DEADLINE, "arc0", refused).await.unwrap_err();
         assert!(
             !e.is_no_answer(),
             "a refused connection is no live process: {e}"

@@ -3,22 +3,6 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-impl Error {
-    /// True when the device was there but did not answer in time: a userspace process that is
-    /// alive yet stopped or stuck, which only killing it can mend.
-    pub(crate) fn is_no_answer(&self) -> bool {
-        match self {
-            Error::Unresponsive { .. } => true,
-            // SO_RCVTIMEO and SO_SNDTIMEO expiring read as EAGAIN.
-            Error::Read { source, .. } | Error::Configure { source, .. } => matches!(
-                source.kind(),
-                std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
-            ),
-            _ => false,
-        }
-    }
-}
-
 /// Errors of the `wg` module.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -104,6 +88,20 @@ impl Error {
     pub(crate) fn netlink(op: &'static str, ifname: &str) -> impl FnOnce(std::io::Error) -> Error {
         let ifname = ifname.to_string();
         move |source| Error::Netlink { op, ifname, source }
+    }
+
+    /// True when the device was there but did not answer in time: a userspace process that is
+    /// alive yet stopped or stuck, which only killing it can mend.
+    pub(crate) fn is_no_answer(&self) -> bool {
+        match self {
+            Error::Unresponsive { .. } => true,
+            // SO_RCVTIMEO and SO_SNDTIMEO expiring read as EAGAIN.
+            Error::Read { source, .. } | Error::Configure { source, .. } => matches!(
+                source.kind(),
+                std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+            ),
+            _ => false,
+        }
     }
 }
 

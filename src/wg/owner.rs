@@ -174,6 +174,17 @@ impl Owner {
         Some(chosen)
     }
 
+    /// Sets the device; one that does not answer in time is killed (see `kill_stuck`).
+    pub(super) async fn apply_device(&mut self, update: DeviceUpdate) -> Result<(), Error> {
+        let result = device::apply(self.backend, &self.settings.ifname, update).await;
+        if let Err(e) = &result
+            && e.is_no_answer()
+        {
+            self.kill_stuck(e);
+        }
+        result
+    }
+
     /// A userspace process that is alive but does not answer on its socket (stopped,
     /// deadlocked) cannot be asked to end and keeps the tunnel down: it is killed, and the
     /// supervisor restarts it as after any exit; the configuration is applied once it is back.
@@ -211,12 +222,7 @@ impl Owner {
             self.settings.mtu,
         )
         .await?;
-        if let Err(e) = device::apply(self.backend, &ifname, update).await {
-            if e.is_no_answer() {
-                self.kill_stuck(&e);
-            }
-            return Err(e);
-        }
+        self.apply_device(update).await?;
         self.needs_apply = false;
         self.watch.restart(Instant::now());
         tracing::info!(%ifname, backend = %self.backend, endpoint = ?self.endpoint, "WireGuard device configured");

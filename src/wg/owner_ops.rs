@@ -165,7 +165,7 @@ impl Owner {
         self.endpoint = Some(chosen);
         if self.device_present() {
             let update = device::endpoint_update(&self.credentials, chosen);
-            if let Err(e) = device::apply(self.backend, &self.settings.ifname, update).await {
+            if let Err(e) = self.apply_device(update).await {
                 tracing::warn!(ifname = %self.settings.ifname, error = %e, "failed to set the endpoint; re-applying later");
                 self.needs_apply = true;
             }
